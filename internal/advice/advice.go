@@ -54,6 +54,7 @@ type Fact struct {
 
 // Advice explains one recipient's failure, or one group of failures with one cause.
 type Advice struct {
+	Lang        Lang     `json:"lang"`        // the language of the texts
 	Headline    string   `json:"headline"`    // one line
 	Explanation string   `json:"explanation"` // the gist of what the receiver said, in plain words
 	Retrying    bool     `json:"retrying"`    // the sending server is still retrying; the mail may still arrive

@@ -1,0 +1,364 @@
+package advice
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bouncewatch/bouncewatch/internal/bounce"
+)
+
+// ProviderMicrosoft365 is the provider variant used in texts.yaml for
+// Microsoft 365 / Exchange Online tenants. The bounce package reports them as
+// bounce.ProviderMicrosoft, like the consumer service; the two differ in
+// filters and delisting channels, so advice tells them apart by the remote
+// MTA and the recipient domain.
+const ProviderMicrosoft365 = "microsoft365"
+
+// maxDiagnostic bounds the receiver's words shown among the facts.
+const maxDiagnostic = 300
+
+// state is where the mail stands.
+type state int
+
+const (
+	stateFailed    state = iota // refused for good (5.x.x)
+	stateGaveUp                 // final failure after temporary errors (4.x.x): retries exhausted
+	stateRetrying               // delayed; the sending server keeps trying
+	stateDelivered              // delivered, relayed, or an auto-reply/complaint about a delivered mail
+)
+
+func (s state) key() string {
+	switch s {
+	case stateRetrying:
+		return "retrying"
+	case stateGaveUp:
+		return "gave_up"
+	case stateDelivered:
+		return "delivered"
+	}
+	return "failed"
+}
+
+// ForRecipient explains one recipient's outcome in rep. rep may be nil. An
+// unknown lang falls back to Japanese.
+func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang) Advice {
+	if rep == nil {
+		rep = &bounce.Report{}
+	}
+	c := loadCatalog()
+	lt := c.lang(lang)
+	lang = normLang(lang)
+	variant := providerVariant(rc)
+	vals := values(c, rep, rc, variant, lang)
+	st := stateOf(rep, rc)
+	a := build(c, lt, lang, rc, variant, vals, st)
+	vals["state"] = lt.Layout["state_"+st.key()]
+	vals["headline"] = a.Headline
+	a.Headline = fill(lt.Layout["recipient_headline"], vals, lt.Placeholders)
+	a.Facts = facts(lt, rep, rc, vals, true)
+	return a
+}
+
+// ForGroup explains a group of bounces with one cause. At most maxRecipients
+// addresses are listed (all when maxRecipients <= 0); More counts the rest.
+// Times are shown in the location they carry.
+func ForGroup(g Group, lang Lang, maxRecipients int) GroupAdvice {
+	rep := g.Report
+	if rep == nil {
+		rep = &bounce.Report{}
+	}
+	c := loadCatalog()
+	lt := c.lang(lang)
+	lang = normLang(lang)
+	rc := g.Recipient
+	variant := providerVariant(rc)
+
+	// Unique addresses, oldest first.
+	var addrs []string
+	seen := map[string]bool{}
+	for _, m := range g.Members {
+		k := strings.ToLower(m.Address)
+		if m.Address == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		addrs = append(addrs, m.Address)
+	}
+	shown := addrs
+	if maxRecipients > 0 && len(shown) > maxRecipients {
+		shown = shown[:maxRecipients]
+	}
+	more := len(addrs) - len(shown)
+	if g.Count > len(g.Members) {
+		more += g.Count - len(g.Members)
+	}
+	count := g.Count
+	if count < len(g.Members) {
+		count = len(g.Members)
+	}
+
+	vals := values(c, rep, rc, variant, lang)
+	// The texts speak of the group, not of one address.
+	vals["recipient"] = ""
+	if d := commonDomain(g.Members); d != "" {
+		vals["domain"] = d
+	} else if len(g.Members) > 1 {
+		vals["domain"] = ""
+	}
+	st := stateOf(rep, rc)
+	a := build(c, lt, lang, rc, variant, vals, st)
+
+	hv := map[string]string{
+		"state":         lt.Layout["state_"+st.key()],
+		"headline":      a.Headline,
+		"provider_name": vals["provider_name"],
+		"count":         strconv.Itoa(count),
+		"period":        period(lt, g.First, g.Last),
+	}
+	if variant == bounce.ProviderOther || hv["provider_name"] == "" {
+		hv["provider_name"] = vals["domain"]
+	}
+	a.Headline = fill(lt.Layout["group_headline"], hv, lt.Placeholders)
+
+	a.Facts = facts(lt, rep, rc, vals, false)
+	a.Facts = append(a.Facts, Fact{Label: lt.Facts["count"], Value: strconv.Itoa(count)})
+	if p := hv["period"]; p != "" {
+		a.Facts = append(a.Facts, Fact{Label: lt.Facts["period"], Value: p})
+	}
+	return GroupAdvice{Advice: a, Recipients: shown, More: more}
+}
+
+func normLang(l Lang) Lang {
+	if l == English {
+		return English
+	}
+	return Japanese
+}
+
+// build fills the explanation, outlook, actions and links of the matching entry.
+func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant string, vals map[string]string, st state) Advice {
+	t := pick(c, rc, variant).text(lang)
+	f := func(s string) string { return fill(s, vals, lt.Placeholders) }
+	a := Advice{
+		Lang:        lang,
+		Headline:    f(t.Headline),
+		Explanation: f(t.Explanation),
+		Retrying:    st == stateRetrying,
+	}
+	if o := t.Outlook.get(st); o != "" {
+		a.Outlook = f(o)
+	} else {
+		a.Outlook = f(lt.Outlook.get(st))
+	}
+	for _, at := range t.Actions {
+		a.Actions = append(a.Actions, Action{Actor: at.Actor, Label: lt.Actors[at.Actor], Text: f(at.Text)})
+	}
+	for _, l := range t.Links {
+		a.Links = append(a.Links, Link{Title: f(l.Title), URL: l.URL})
+	}
+	return a
+}
+
+// pick chooses the entry for rc: the first matching entry of its reason; for
+// an undecided reason, the fallback of its status class (x.1 … x.7) or of its
+// reply class (4xx, 5xx).
+func pick(c *catalog, rc bounce.Recipient, variant string) *entry {
+	reason := string(rc.Reason)
+	entries, known := c.Reasons[reason]
+	if !known || rc.Reason == "" || rc.Reason == bounce.ReasonUndefined || rc.Reason == bounce.ReasonOnHold {
+		if e := fallback(c, rc); e != nil {
+			return e
+		}
+		if !known {
+			entries = c.Reasons[string(bounce.ReasonUndefined)]
+		}
+	}
+	for _, e := range entries {
+		if e.matches(variant, rc.Status, rc.Diagnostic) {
+			return e
+		}
+	}
+	// Every reason ends with an unconditional entry (checked by the tests);
+	// this is only reached if texts.yaml was broken.
+	return c.Reasons[string(bounce.ReasonUndefined)][0]
+}
+
+func fallback(c *catalog, rc bounce.Recipient) *entry {
+	if parts := strings.Split(rc.Status, "."); len(parts) == 3 && (parts[0] == "4" || parts[0] == "5") {
+		if e := c.Fallbacks["x."+parts[1]]; e != nil {
+			return e
+		}
+		return c.Fallbacks[parts[0]+"xx"]
+	}
+	if len(rc.ReplyCode) == 3 && (rc.ReplyCode[0] == '4' || rc.ReplyCode[0] == '5') {
+		return c.Fallbacks[rc.ReplyCode[:1]+"xx"]
+	}
+	return nil
+}
+
+// stateOf says where the mail stands.
+func stateOf(rep *bounce.Report, rc bounce.Recipient) state {
+	switch rc.Action {
+	case bounce.ActionDelayed:
+		return stateRetrying
+	case bounce.ActionDelivered, bounce.ActionRelayed, bounce.ActionExpanded:
+		return stateDelivered
+	case "":
+		switch rep.Kind {
+		case bounce.KindDelay:
+			return stateRetrying
+		case bounce.KindDelivered, bounce.KindAutoReply, bounce.KindFeedback:
+			return stateDelivered
+		}
+	}
+	switch rc.Reason {
+	case bounce.ReasonDelivered, bounce.ReasonVacation, bounce.ReasonFeedback:
+		return stateDelivered
+	}
+	if strings.HasPrefix(rc.Status, "4.") || (rc.Status == "" && strings.HasPrefix(rc.ReplyCode, "4")) {
+		return stateGaveUp
+	}
+	return stateFailed
+}
+
+// providerVariant is rc's provider, with Microsoft 365 tenants told apart
+// from the Outlook.com consumer service.
+func providerVariant(rc bounce.Recipient) string {
+	if rc.Provider != bounce.ProviderMicrosoft {
+		if rc.Provider == "" {
+			return bounce.ProviderOther
+		}
+		return rc.Provider
+	}
+	mta := strings.ToLower(strings.TrimSuffix(rc.RemoteMTA, "."))
+	switch {
+	case strings.HasSuffix(mta, ".olc.protection.outlook.com") || strings.HasSuffix(mta, ".hotmail.com"):
+		return bounce.ProviderMicrosoft
+	case strings.HasSuffix(mta, ".mail.protection.outlook.com") || strings.HasSuffix(mta, ".mx.microsoft"):
+		return ProviderMicrosoft365
+	}
+	if d := domainOf(rc.Address); d != "" && !consumerMicrosoft(d) {
+		return ProviderMicrosoft365
+	}
+	return bounce.ProviderMicrosoft
+}
+
+// consumerMicrosoft reports whether d is an Outlook.com consumer domain
+// (outlook.com, hotmail.*, live.*, msn.com, outlook.jp, ...).
+func consumerMicrosoft(d string) bool {
+	for _, p := range []string{"outlook.", "hotmail.", "live.", "msn."} {
+		if strings.HasPrefix(d, p) {
+			return true
+		}
+	}
+	return d == "windowslive.com" || d == "passport.com"
+}
+
+// values are the placeholder values taken from the bounce.
+func values(c *catalog, rep *bounce.Report, rc bounce.Recipient, variant string, lang Lang) map[string]string {
+	code := strings.TrimSpace(rc.ReplyCode + " " + rc.Status)
+	return map[string]string{
+		"ip":            rep.SendingIP,
+		"provider_name": c.Providers[variant].get(lang),
+		"remote_mta":    rc.RemoteMTA,
+		"reporting_mta": rep.ReportingMTA,
+		"status":        rc.Status,
+		"reply_code":    rc.ReplyCode,
+		"code":          code,
+		"recipient":     rc.Address,
+		"domain":        domainOf(rc.Address),
+		"sender_domain": domainOf(rep.Original.From),
+	}
+}
+
+// facts lists what the bounce says. withRecipient adds the address and the
+// subject (a group lists its addresses separately).
+func facts(lt *langTexts, rep *bounce.Report, rc bounce.Recipient, vals map[string]string, withRecipient bool) []Fact {
+	var fs []Fact
+	add := func(key, v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			fs = append(fs, Fact{Label: lt.Facts[key], Value: v})
+		}
+	}
+	if withRecipient {
+		add("recipient", rc.Address)
+	}
+	add("ip", rep.SendingIP)
+	prov := vals["provider_name"]
+	if prov == "" {
+		prov = lt.Facts["provider_other"]
+		if d := vals["domain"]; d != "" {
+			prov += " (" + d + ")"
+		}
+	}
+	add("provider", prov)
+	add("remote_mta", rc.RemoteMTA)
+	switch {
+	case rc.Status != "" && rc.ReplyCode != "":
+		add("code", rc.Status+" / "+rc.ReplyCode)
+	default:
+		add("code", rc.Status+rc.ReplyCode)
+	}
+	add("diagnostic", truncate(rc.Diagnostic, maxDiagnostic))
+	add("reporting_mta", rep.ReportingMTA)
+	if withRecipient {
+		add("subject", rep.Original.Subject)
+	}
+	return fs
+}
+
+// period renders "first〜last"; "" when unknown.
+func period(lt *langTexts, first, last time.Time) string {
+	const layout = "01/02 15:04"
+	switch {
+	case first.IsZero() && last.IsZero():
+		return ""
+	case first.IsZero():
+		first = last
+	case last.IsZero():
+		last = first
+	}
+	a, b := first.Format(layout), last.Format(layout)
+	if a == b {
+		return a
+	}
+	return fill(lt.Layout["period"], map[string]string{"first": a, "last": b}, nil)
+}
+
+// commonDomain is the recipients' domain when they all share one.
+func commonDomain(ms []Member) string {
+	d := ""
+	for _, m := range ms {
+		md := domainOf(m.Address)
+		if md == "" || (d != "" && md != d) {
+			return ""
+		}
+		d = md
+	}
+	return d
+}
+
+// domainOf is the lowercased domain of an address, which may be in
+// "Name <local@domain>" form; "" when there is none.
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '<'); i >= 0 {
+		addr = addr[i+1:]
+	}
+	addr = strings.TrimSpace(strings.TrimRight(strings.TrimSpace(addr), ">"))
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(addr[i+1:])
+}
+
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
