@@ -1,5 +1,14 @@
 package bounce
 
+import (
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/emersion/go-message/textproto"
+	gomail "github.com/emersion/go-message/mail"
+)
+
 // Limits bound the work Analyze does on one message.
 type Limits struct {
 	MaxBytes int // bytes of the message that are read at all (default 32 MiB)
@@ -10,6 +19,10 @@ type Limits struct {
 // DefaultLimits are used by Analyze.
 var DefaultLimits = Limits{MaxBytes: 32 << 20, MaxParts: 1000, MaxDepth: 20}
 
+// maxScan bounds the human-readable text the classifier reads per message:
+// bounce explanations are short, a huge text part is a returned attachment.
+const maxScan = 256 << 10
+
 // Analyze parses and classifies one raw message. It never panics and always
 // returns a Report; a message that cannot be parsed has Kind KindNone and a
 // non-empty Error.
@@ -18,13 +31,304 @@ func Analyze(raw []byte) *Report {
 }
 
 // AnalyzeWithLimits is Analyze with explicit limits.
-func AnalyzeWithLimits(raw []byte, lim Limits) *Report {
-	return &Report{Kind: KindNone}
+func AnalyzeWithLimits(raw []byte, lim Limits) (rep *Report) {
+	defer func() {
+		if v := recover(); v != nil {
+			rep = &Report{Kind: KindNone, Recipients: []Recipient{}, Error: fmt.Sprintf("internal error: %v", v)}
+		}
+	}()
+	if lim.MaxBytes <= 0 {
+		lim = DefaultLimits
+	}
+	rep = &Report{Kind: KindNone, Recipients: []Recipient{}}
+	if len(raw) == 0 {
+		rep.Error = "empty message"
+		return rep
+	}
+	if len(raw) > lim.MaxBytes {
+		raw = raw[:lim.MaxBytes]
+	}
+	raw = normalize(raw)
+	p, werr := walk(raw, lim)
+	a := &analysis{p: p, rep: rep}
+	a.run()
+	if werr != nil && rep.Kind == KindNone && len(rep.Recipients) == 0 {
+		rep.Error = werr.Error()
+	}
+	return rep
 }
 
-// Candidate reports, from a message's header block alone (and its size), whether the
-// message may be a bounce, delay, auto-reply or complaint report and so is worth
-// fetching whole. It errs on the side of true.
-func Candidate(header []byte) bool {
-	return true
+type analysis struct {
+	p   *parts
+	rep *Report
+
+	from    string // bounce's From address, lowercase
+	fromRaw string // bounce's From as written, lowercase
+	to      string // bounce's To address
+	subject string // bounce's Subject, lowercase
+	text    string // human-readable text of the bounce, before the returned message
+	tail    string // text after the returned-message marker
+}
+
+func (a *analysis) run() {
+	h := a.p.header
+	a.headerFacts()
+	a.buildText()
+
+	switch {
+	case a.p.reportTyp == "feedback-report" || a.p.feedback != "":
+		a.feedback()
+		return
+	case a.p.mdn || a.p.reportTyp == "disposition-notification":
+		return // read receipt
+	}
+	if a.forwardedByHuman() {
+		return
+	}
+
+	var rcpts []Recipient
+	if len(a.p.status) > 0 {
+		rcpts = a.fromDSN()
+	}
+	if len(rcpts) == 0 && a.inlineDSN() {
+		rcpts = a.fromDSNText(a.text)
+	}
+	if len(rcpts) == 0 {
+		if a.isAutoReply() {
+			a.rep.Kind = KindAutoReply
+			a.rep.Recipients = []Recipient{{Address: a.from, Action: "", Reason: ReasonVacation, Provider: ProviderOf(a.from, "", "")}}
+			return
+		}
+		if !a.looksLikeBounce() {
+			return
+		}
+		rcpts = a.fromText()
+	}
+	if len(rcpts) == 0 {
+		return
+	}
+	a.finish(rcpts, h)
+}
+
+// headerFacts fills the report's own header facts.
+func (a *analysis) headerFacts() {
+	h := mailHeader(a.p.header)
+	a.rep.Subject, _ = h.Subject()
+	if a.rep.Subject == "" {
+		a.rep.Subject = h.Get("Subject")
+	}
+	a.subject = lowerASCII(a.rep.Subject)
+	a.fromRaw = lowerASCII(h.Get("From"))
+	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
+		a.from = cleanAddr(list[0].Address)
+	} else {
+		a.from = firstAddr(h.Get("From"))
+	}
+	a.rep.From = a.from
+	if list, err := h.AddressList("To"); err == nil && len(list) > 0 {
+		a.to = cleanAddr(list[0].Address)
+	} else {
+		a.to = firstAddr(h.Get("To"))
+	}
+	if d, err := h.Date(); err == nil {
+		a.rep.Date = d
+	}
+	a.rep.MessageID = strings.Trim(h.Get("Message-Id"), "<> ")
+}
+
+func mailHeader(h textproto.Header) gomail.Header {
+	return gomail.Header{Header: messageHeader(h)}
+}
+
+// buildText joins the readable parts and splits off an inline returned message.
+func (a *analysis) buildText() {
+	var b strings.Builder
+	for _, t := range a.p.texts {
+		if b.Len() > maxScan {
+			break
+		}
+		b.WriteString(t)
+		b.WriteString("\n")
+	}
+	if strings.TrimSpace(b.String()) == "" {
+		for _, t := range a.p.htmls {
+			b.WriteString(stripHTML(t))
+			b.WriteString("\n")
+		}
+	}
+	text := b.String()
+	if len(text) > maxScan {
+		text = text[:maxScan]
+	}
+	a.text, a.tail = splitOriginal(text)
+	if !a.p.origFound && a.tail != "" {
+		h := lenientHeaderOnly(skipToHeaders(a.tail))
+		if h.Len() > 0 {
+			a.p.orig = &h
+			a.p.origFound = true
+		}
+	}
+}
+
+// feedback reports an ARF complaint (RFC 5965).
+func (a *analysis) feedback() {
+	a.rep.Kind = KindFeedback
+	fb := parseFields(a.p.feedback)
+	a.rep.FeedbackType = strings.ToLower(fb.Get("Feedback-Type"))
+	a.fillOriginal()
+	var addrs []string
+	for _, k := range []string{"Original-Rcpt-To", "Removal-Recipient"} {
+		for _, v := range fb.Values(k) {
+			if ad := firstAddr(v); ad != "" {
+				addrs = append(addrs, ad)
+			}
+		}
+	}
+	if len(addrs) == 0 && a.rep.Original.To != "" {
+		addrs = append(addrs, a.rep.Original.To)
+	}
+	if len(addrs) == 0 {
+		addrs = append(addrs, "")
+	}
+	ip := strings.TrimSpace(fb.Get("Source-IP"))
+	a.rep.SendingIP = ip
+	a.rep.ReportingMTA = typedValue(fb.Get("Reporting-MTA"))
+	for _, ad := range dedupe(addrs) {
+		a.rep.Recipients = append(a.rep.Recipients, Recipient{
+			Address: ad, Action: "", Reason: ReasonFeedback, Provider: ProviderOf(ad, "", ""),
+			Diagnostic: strings.TrimSpace(a.rep.FeedbackType),
+		})
+	}
+}
+
+func dedupe(xs []string) []string {
+	seen := map[string]bool{}
+	out := xs[:0]
+	for _, x := range xs {
+		k := strings.ToLower(x)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, x)
+	}
+	return out
+}
+
+// fillOriginal reads the returned message's header.
+func (a *analysis) fillOriginal() {
+	if a.p.orig == nil {
+		return
+	}
+	h := mailHeader(*a.p.orig)
+	o := &a.rep.Original
+	o.MessageID = strings.Trim(h.Get("Message-Id"), "<> ")
+	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
+		o.From = cleanAddr(list[0].Address)
+	} else {
+		o.From = firstAddr(h.Get("From"))
+	}
+	if list, err := h.AddressList("To"); err == nil && len(list) > 0 {
+		o.To = cleanAddr(list[0].Address)
+	} else {
+		o.To = firstAddr(h.Get("To"))
+	}
+	if s, err := h.Subject(); err == nil && s != "" {
+		o.Subject = s
+	} else {
+		o.Subject = h.Get("Subject")
+	}
+	if d, err := mail.ParseDate(h.Get("Date")); err == nil {
+		o.Date = d
+	}
+}
+
+// finish completes recipients and the report.
+func (a *analysis) finish(rcpts []Recipient, h textproto.Header) {
+	a.fillOriginal()
+	rep := a.rep
+	failed, delayed, delivered := 0, 0, 0
+	for _, r := range rcpts {
+		switch r.Action {
+		case ActionDelayed:
+			delayed++
+		case ActionDelivered, ActionRelayed, ActionExpanded:
+			delivered++
+		default:
+			failed++
+		}
+	}
+	switch {
+	case failed > 0:
+		rep.Kind = KindBounce
+	case delayed > 0:
+		rep.Kind = KindDelay
+	default:
+		rep.Kind = KindDelivered
+	}
+	// Keep only the recipients of the message's kind: a report that confirms
+	// one delivery and one failure is about the failure.
+	out := rcpts[:0]
+	for _, r := range rcpts {
+		switch rep.Kind {
+		case KindBounce:
+			if r.Action == ActionDelayed || r.Action == ActionDelivered || r.Action == ActionRelayed || r.Action == ActionExpanded {
+				continue
+			}
+		case KindDelay:
+			if r.Action != ActionDelayed {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	rep.Recipients = out
+	if rep.SendingIP == "" {
+		for _, r := range rep.Recipients {
+			if ip := sendingIP(r.Diagnostic); ip != "" {
+				rep.SendingIP = ip
+				break
+			}
+		}
+	}
+	if rep.SendingIP == "" {
+		rep.SendingIP = sendingIP(a.text)
+	}
+	if rep.ReportingMTA == "" {
+		rep.ReportingMTA = a.reportingFromText()
+	}
+}
+
+func (a *analysis) reportingFromText() string {
+	low := lowerASCII(a.text)
+	for _, cue := range []string{"this is the mail system at host ", "this is the qmail-send program at ", "generating server: ", "reporting-mta: dns; ", "reporting-mta: dns;", "the following message to <"} {
+		if i := strings.Index(low, cue); i >= 0 {
+			rest := a.text[i+len(cue):]
+			j := 0
+			for j < len(rest) && isDomainChar(rest[j]) {
+				j++
+			}
+			host := strings.Trim(strings.ToLower(rest[:j]), ".")
+			if strings.Contains(host, ".") {
+				return host
+			}
+		}
+	}
+	if h := mailHeader(a.p.header); true {
+		for _, v := range h.Values("Received") {
+			lv := lowerASCII(v)
+			if i := strings.Index(lv, " by "); i >= 0 {
+				rest := strings.TrimSpace(lv[i+4:])
+				j := 0
+				for j < len(rest) && isDomainChar(rest[j]) {
+					j++
+				}
+				if host := strings.Trim(rest[:j], "."); strings.Contains(host, ".") {
+					return host
+				}
+			}
+			break
+		}
+	}
+	return ""
 }

@@ -1,0 +1,106 @@
+package bounce
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// dsnFields is one block of "Name: value" fields of a delivery-status body
+// (RFC 3464 section 2.1): the first block is per-message, the rest per recipient.
+type dsnFields map[string]string
+
+// parseDSN splits a message/delivery-status body into the per-message fields
+// and the per-recipient blocks. Field names are lowercased; folded lines are
+// unfolded; a repeated field keeps its first value.
+func parseDSN(body string) (dsnFields, []dsnFields) {
+	var blocks []dsnFields
+	cur := dsnFields{}
+	last := ""
+	flush := func() {
+		if len(cur) > 0 {
+			blocks = append(blocks, cur)
+		}
+		cur = dsnFields{}
+		last = ""
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.TrimSpace(line) == "" {
+			flush()
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && last != "" {
+			cur[last] += " " + strings.TrimSpace(line)
+			continue
+		}
+		i := strings.IndexByte(line, ':')
+		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
+			// Some MTAs put a new recipient block right after the previous one
+			// without a blank line; anything else is noise.
+			last = ""
+			continue
+		}
+		name := strings.ToLower(line[:i])
+		if _, dup := cur[name]; dup && isRecipientField(name) && cur.isRecipient() {
+			flush()
+		}
+		if _, dup := cur[name]; !dup {
+			cur[name] = strings.TrimSpace(line[i+1:])
+		}
+		last = name
+	}
+	flush()
+	if len(blocks) == 0 {
+		return dsnFields{}, nil
+	}
+	var msg dsnFields
+	var rcpts []dsnFields
+	for _, b := range blocks {
+		if b.isRecipient() {
+			rcpts = append(rcpts, b)
+			continue
+		}
+		if msg == nil {
+			msg = b
+		} else {
+			for k, v := range b {
+				if _, ok := msg[k]; !ok {
+					msg[k] = v
+				}
+			}
+		}
+	}
+	if msg == nil {
+		msg = dsnFields{}
+	}
+	return msg, rcpts
+}
+
+func isRecipientField(name string) bool {
+	switch name {
+	case "final-recipient", "original-recipient", "action", "status":
+		return true
+	}
+	return false
+}
+
+func (f dsnFields) isRecipient() bool {
+	_, a := f["final-recipient"]
+	_, b := f["original-recipient"]
+	_, c := f["action"]
+	return a || b || c
+}
+
+// typedValue strips the "type;" prefix of a DSN value such as "rfc822; a@b"
+// or "dns; mx.example.net".
+func typedValue(v string) string {
+	if i := strings.IndexByte(v, ';'); i >= 0 && i < 12 && !strings.ContainsAny(v[:i], " @<") {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}
+
+// parseDate reads an RFC 5322 date as used in Arrival-Date and Date.
+func parseDate(s string) (time.Time, error) {
+	return mail.ParseDate(strings.TrimSpace(s))
+}

@@ -1,0 +1,664 @@
+package bounce
+
+import (
+	"strings"
+)
+
+// fromDSN reads recipients from message/delivery-status parts.
+func (a *analysis) fromDSN() []Recipient {
+	var out []Recipient
+	for _, body := range a.p.status {
+		out = append(out, a.dsnRecipients(body)...)
+	}
+	return out
+}
+
+// fromDSNText reads a delivery-status block written inline in the text.
+func (a *analysis) fromDSNText(text string) []Recipient {
+	low := lowerASCII(text)
+	i := strings.Index(low, "reporting-mta:")
+	j := strings.Index(low, "final-recipient:")
+	if i < 0 || (j >= 0 && j < i) {
+		i = j
+	}
+	if i < 0 {
+		i = strings.Index(low, "original-recipient:")
+	}
+	if i < 0 {
+		return nil
+	}
+	ls := strings.LastIndexByte(text[:i], '\n') + 1
+	return a.dsnRecipients(text[ls:])
+}
+
+func (a *analysis) dsnRecipients(body string) []Recipient {
+	msg, blocks := parseDSN(body)
+	if v := typedValue(msg["reporting-mta"]); v != "" && a.rep.ReportingMTA == "" {
+		a.rep.ReportingMTA = strings.ToLower(v)
+	}
+	if a.rep.ArrivalDate.IsZero() {
+		if d, err := parseDate(msg["arrival-date"]); err == nil {
+			a.rep.ArrivalDate = d
+		}
+	}
+	textRcpts := map[string]textRcpt{}
+	if len(blocks) > 0 {
+		for _, t := range a.textRecipients() {
+			k := strings.ToLower(t.addr)
+			if _, ok := textRcpts[k]; !ok {
+				textRcpts[k] = t
+			}
+		}
+	}
+	var out []Recipient
+	for _, b := range blocks {
+		addr := cleanAddr(typedValue(b["final-recipient"]))
+		if !strings.Contains(addr, "@") {
+			if o := cleanAddr(typedValue(b["original-recipient"])); strings.Contains(o, "@") {
+				addr = o
+			} else if x := firstAddr(b["x-actual-recipient"]); x != "" {
+				addr = x
+			}
+		}
+		if addr == "" {
+			addr = cleanAddr(typedValue(b["final-recipient"]))
+		}
+		action := strings.ToLower(strings.TrimSpace(b["action"]))
+		if i := strings.IndexAny(action, " ("); i > 0 {
+			action = action[:i]
+		}
+		status := findStatus(b["status"])
+		diag := typedValue(b["diagnostic-code"])
+		diag = unfoldSMTP(diag)
+		remote := strings.ToLower(typedValue(b["remote-mta"]))
+		if remote != "" && strings.HasPrefix(remote, "[") {
+			remote = strings.Trim(remote, "[]")
+		}
+		t, haveText := textRcpts[strings.ToLower(addr)]
+		if !haveText && len(textRcpts) == 1 && len(blocks) == 1 {
+			for _, only := range textRcpts {
+				t, haveText = only, true
+			}
+		}
+		if haveText {
+			if diag == "" || (findReplyCode(diag) == "" && findStatus(diag) == "" && matchRules(lowerASCII(diag)) == "") {
+				if t.diag != "" && (diag == "" || !strings.Contains(t.diag, diag)) {
+					if diag == "" {
+						diag = t.diag
+					} else {
+						diag = diag + " " + t.diag
+					}
+				}
+			}
+			if remote == "" {
+				remote = t.remote
+			}
+		}
+		r := a.recipient(addr, action, status, diag, remote, t.command)
+		out = append(out, r)
+	}
+	return out
+}
+
+// recipient completes one recipient from what was read.
+func (a *analysis) recipient(addr, action, status, diag, remote, command string) Recipient {
+	diag = strings.TrimSpace(diag)
+	core, host, cmd := unwrap(diag)
+	if remote == "" {
+		remote = host
+	}
+	if command == "" {
+		command = cmd
+	}
+	if command == "" {
+		command = commandOf(lowerASCII(a.text))
+	}
+	if st := findStatus(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || (status[0] != st[0] && action != ActionDelayed)) {
+		if !(status != "" && status[0] == '5' && st[0] == '4' && action == ActionFailed && !strings.HasSuffix(status, ".0.0")) {
+			status = st
+		}
+	}
+	reply := findReplyCode(core)
+	if action == "" || (action != ActionFailed && action != ActionDelayed && action != ActionDelivered && action != ActionRelayed && action != ActionExpanded) {
+		switch {
+		case strings.HasPrefix(status, "2"):
+			action = ActionDelivered
+		case a.delayed():
+			action = ActionDelayed
+		default:
+			action = ActionFailed
+		}
+	}
+	if status == "" && strings.HasPrefix(reply, "2") {
+		status = "2.0.0"
+	}
+	in := classifyInput{diag: core, status: status, reply: reply, command: command, action: action, subject: a.subject}
+	reason := ReasonDelivered
+	if action != ActionDelivered && action != ActionRelayed && action != ActionExpanded {
+		reason = classify(in)
+		if reason == ReasonUndefined || reason == ReasonSystemError && !strings.HasPrefix(status, "4") {
+			if r := matchRules(lowerASCII(a.text)); r != "" && core == "" {
+				reason = r
+			}
+		}
+		if reason == ReasonUndefined && a.expiredText() {
+			reason = ReasonExpired
+		}
+	}
+	if action == ActionFailed && a.expiredText() && (reason == ReasonNetworkError || reason == ReasonSystemError || reason == ReasonUndefined || reason == ReasonHostUnknown && strings.HasPrefix(status, "4")) {
+		reason = ReasonExpired
+	}
+	if status == "" {
+		status = derivedStatus(reason, action)
+	}
+	temp := action == ActionDelayed || strings.HasPrefix(status, "4") || (status == "" && strings.HasPrefix(reply, "4"))
+	return Recipient{
+		Address:    addr,
+		Action:     action,
+		Status:     status,
+		ReplyCode:  reply,
+		Reason:     reason,
+		Hard:       isHard(reason, status),
+		Temporary:  temp,
+		RemoteMTA:  remote,
+		Provider:   ProviderOf(addr, remote, diag),
+		Diagnostic: diag,
+		Command:    command,
+	}
+}
+
+// derivedStatus gives the status code implied by a reason when the bounce
+// carries none.
+func derivedStatus(r Reason, action string) string {
+	c := "5"
+	if action == ActionDelayed {
+		c = "4"
+	}
+	switch r {
+	case ReasonUserUnknown:
+		return c + ".1.1"
+	case ReasonHostUnknown:
+		return c + ".1.2"
+	case ReasonHasMoved:
+		return c + ".1.6"
+	case ReasonMailboxFull:
+		return c + ".2.2"
+	case ReasonMesgTooBig:
+		return c + ".3.4"
+	case ReasonExceedLimit:
+		return c + ".2.3"
+	case ReasonSuspend:
+		return c + ".2.1"
+	case ReasonNoRelaying:
+		return c + ".7.1"
+	case ReasonExpired:
+		return "4.4.7"
+	case ReasonNetworkError:
+		return "4.4.1"
+	case ReasonSystemFull:
+		return c + ".3.1"
+	case ReasonNotAccept:
+		return c + ".3.2"
+	}
+	return ""
+}
+
+func (a *analysis) delayed() bool {
+	if containsAny(a.subject, "delayed", "delay", "warning: could not send", "still being retried", "遅延") {
+		return true
+	}
+	low := lowerASCII(a.text)
+	return containsAny(low, "will continue to try", "will keep trying", "still trying", "is still being retried",
+		"will be retried", "delivery attempts will continue", "no action is required on your part", "message delayed") &&
+		!containsAny(low, "permanent", "given up", "gave up", "will not try again", "will not be retried")
+}
+
+func (a *analysis) expiredText() bool {
+	low := lowerASCII(a.text)
+	return containsAny(low, "retry timeout exceeded", "could not be delivered for", "in the queue too long",
+		"message expired", "queue too long", "retry time not reached", "has not been delivered for", "delivery time expired",
+		"too long in the queue", "was not delivered within", "for more than", "timeout has expired", "unable to deliver for",
+		"given up", "gave up", "message has been in the queue", "expired", "queued too long")
+}
+
+// unwrap strips MTA wrappers around the receiver's words and returns them
+// with the remote host and the SMTP command when the wrapper names them.
+func unwrap(d string) (core, host, command string) {
+	low := lowerASCII(d)
+	core = d
+	// Postfix: "host mx.example.net[192.0.2.1] said: 550 ... (in reply to RCPT TO command)".
+	if i := strings.Index(low, " said:"); i >= 0 {
+		pre := low[:i]
+		if k := strings.LastIndex(pre, "host "); k >= 0 {
+			h := pre[k+5:]
+			if b := strings.IndexAny(h, "[ "); b > 0 {
+				h = h[:b]
+			}
+			host = strings.Trim(h, ".")
+		}
+		core = strings.TrimSpace(d[i+6:])
+	}
+	lc := lowerASCII(core)
+	if i := strings.Index(lc, "(in reply to "); i >= 0 {
+		rest := lc[i+13:]
+		command = commandWord(rest)
+		if j := strings.IndexByte(core[i:], ')'); j >= 0 {
+			core = strings.TrimSpace(core[:i] + core[i+j+1:])
+		}
+	}
+	// Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...". Also
+	// "host mx.example.net [192.0.2.1]: 550 ...".
+	lc = lowerASCII(core)
+	if i := strings.Index(lc, "smtp error from remote mail"); i >= 0 {
+		rest := core[i:]
+		lr := lowerASCII(rest)
+		if k := strings.Index(lr, "after "); k >= 0 {
+			command = commandWord(lr[k+6:])
+		}
+		if j := strings.Index(rest, ">:"); j >= 0 {
+			core = strings.TrimSpace(rest[j+2:])
+		} else if j := strings.Index(lr, "data:"); j >= 0 {
+			core = strings.TrimSpace(rest[j+5:])
+		} else if j := strings.Index(lr, "connection:"); j >= 0 {
+			core = strings.TrimSpace(rest[j+11:])
+		} else if j := strings.Index(lr, "greeting:"); j >= 0 {
+			core = strings.TrimSpace(rest[j+9:])
+		}
+	}
+	lc = lowerASCII(core)
+	for _, w := range []string{"remote host said:", "the response from the remote server was:", "the response was:", "remote server returned '", "remote server replied:", "said: "} {
+		if i := strings.Index(lc, w); i >= 0 {
+			core = strings.TrimSpace(core[i+len(w):])
+			core = strings.TrimSuffix(core, "'")
+			lc = lowerASCII(core)
+		}
+	}
+	if host == "" {
+		host = remoteFromText(lowerASCII(d))
+	}
+	if command == "" {
+		command = commandOf(lowerASCII(d))
+	}
+	return strings.TrimSpace(core), host, command
+}
+
+func commandWord(s string) string {
+	s = strings.TrimSpace(s)
+	switch {
+	case strings.HasPrefix(s, "rcpt"):
+		return "RCPT"
+	case strings.HasPrefix(s, "mail"):
+		return "MAIL"
+	case strings.HasPrefix(s, "end of data"), strings.HasPrefix(s, "data"), strings.HasPrefix(s, "end of message"):
+		return "DATA"
+	case strings.HasPrefix(s, "helo"), strings.HasPrefix(s, "ehlo"):
+		return "HELO"
+	case strings.HasPrefix(s, "initial connection"), strings.HasPrefix(s, "connect"), strings.HasPrefix(s, "greeting"), strings.HasPrefix(s, "banner"):
+		return "CONN"
+	case strings.HasPrefix(s, "starttls"):
+		return "STARTTLS"
+	}
+	return ""
+}
+
+// commandOf finds the SMTP command a text says failed.
+func commandOf(low string) string {
+	for _, c := range []struct{ cue, cmd string }{
+		{"in reply to rcpt to", "RCPT"}, {"after rcpt to", "RCPT"}, {">>> rcpt to", "RCPT"}, {"did not like our rcpt to", "RCPT"},
+		{"in reply to end of data", "DATA"}, {"after end of data", "DATA"}, {"in reply to data", "DATA"}, {"after data", "DATA"}, {">>> data", "DATA"},
+		{"in reply to mail from", "MAIL"}, {"after mail from", "MAIL"}, {">>> mail from", "MAIL"}, {"did not like our mail from", "MAIL"},
+		{"in reply to helo", "HELO"}, {"in reply to ehlo", "HELO"}, {"after helo", "HELO"}, {"after ehlo", "HELO"},
+		{"after initial connection", "CONN"}, {"greeting", "CONN"},
+	} {
+		if strings.Contains(low, c.cue) {
+			return c.cmd
+		}
+	}
+	return ""
+}
+
+// remoteFromText finds the receiver's host name in a report's text.
+func remoteFromText(low string) string {
+	for _, cue := range []string{"while talking to ", "host ", "remote-mta: dns; ", "remote-mta: dns;", "remote server: ", "connected to "} {
+		off := 0
+		for {
+			i := strings.Index(low[off:], cue)
+			if i < 0 {
+				break
+			}
+			i += off
+			rest := low[i+len(cue):]
+			j := 0
+			for j < len(rest) && isDomainChar(rest[j]) {
+				j++
+			}
+			h := strings.Trim(rest[:j], ".")
+			if strings.Count(h, ".") >= 1 && !isIPWord(h) && !strings.HasSuffix(h, ".") {
+				if j < len(rest) && (rest[j] == '[' || rest[j] == ' ' || rest[j] == ':' || rest[j] == '.' || rest[j] == '\n' || rest[j] == '(') {
+					return h
+				}
+			}
+			off = i + len(cue)
+		}
+	}
+	return ""
+}
+
+// textRcpt is a recipient read from the human-readable text.
+type textRcpt struct {
+	addr, diag, remote, command string
+}
+
+// fromText reads recipients from the text of a non-standard report.
+func (a *analysis) fromText() []Recipient {
+	var out []Recipient
+	for _, t := range a.textRecipients() {
+		out = append(out, a.recipient(t.addr, "", "", t.diag, t.remote, t.command))
+	}
+	return out
+}
+
+// excluded addresses are never failed recipients: the report's own From and To,
+// mail-system mailboxes, and the original sender.
+func (a *analysis) excluded(addr string) bool {
+	la := strings.ToLower(addr)
+	if la == a.from || la == strings.ToLower(a.to) {
+		return true
+	}
+	local := la
+	if i := strings.IndexByte(la, '@'); i >= 0 {
+		local = la[:i]
+	}
+	switch local {
+	case "mailer-daemon", "postmaster", "mail-daemon", "maildaemon", "mailerdaemon", "abuse", "root":
+		return true
+	}
+	return false
+}
+
+// textRecipients finds failed recipients and their diagnostics in the text.
+func (a *analysis) textRecipients() []textRcpt {
+	text := a.text
+	lines := strings.Split(text, "\n")
+	seen := map[string]int{}
+	var out []textRcpt
+
+	add := func(addr, diag, remote, cmd string) {
+		addr = cleanAddr(addr)
+		if addr == "" || !strings.Contains(addr, "@") || a.excluded(addr) {
+			return
+		}
+		k := strings.ToLower(addr)
+		if i, ok := seen[k]; ok {
+			if out[i].diag == "" {
+				out[i].diag = diag
+			}
+			return
+		}
+		seen[k] = len(out)
+		out = append(out, textRcpt{addr: addr, diag: diag, remote: remote, command: cmd})
+	}
+
+	for _, v := range a.p.header.Values("X-Failed-Recipients") {
+		for _, s := range findAddrs(v) {
+			add(s.addr, "", "", "")
+		}
+	}
+
+	// Pass 1: lines that lead with an address ("<a@b>:", "a@b", "<a@b>... User unknown").
+	for i := 0; i < len(lines); i++ {
+		line := strings.TrimSpace(lines[i])
+		if line == "" || !strings.Contains(line, "@") {
+			continue
+		}
+		addr, rest, ok := leadingAddr(line)
+		if !ok {
+			continue
+		}
+		if looksLikeHeaderLine(line) {
+			continue
+		}
+		diag := strings.TrimSpace(strings.TrimLeft(rest, ":.> "))
+		diag = strings.TrimPrefix(diag, "..")
+		// Following lines up to a blank line belong to this recipient.
+		var b strings.Builder
+		b.WriteString(diag)
+		for j := i + 1; j < len(lines) && j < i+40; j++ {
+			n := strings.TrimSpace(lines[j])
+			if n == "" {
+				if b.Len() > 0 && strings.TrimSpace(b.String()) != "" {
+					break
+				}
+				continue
+			}
+			if _, _, ok := leadingAddr(n); ok && !strings.Contains(lowerASCII(n), "said") && !startsSMTP(n) {
+				break
+			}
+			if isSeparator(n) {
+				break
+			}
+			b.WriteString("\n")
+			b.WriteString(n)
+		}
+		add(addr, unfoldSMTP(b.String()), "", "")
+	}
+
+	// Pass 2: transcripts and any address in the text.
+	if len(out) == 0 || allEmptyDiag(out) {
+		for i, raw := range lines {
+			line := strings.TrimSpace(raw)
+			ll := lowerASCII(line)
+			if !strings.Contains(line, "@") {
+				continue
+			}
+			if strings.HasPrefix(ll, ">>> rcpt to:") || strings.HasPrefix(ll, "rcpt to:") || strings.HasPrefix(ll, "<<< ") || strings.Contains(ll, "rcpt to:<") {
+				addr := firstAddr(line)
+				diag := collectSMTP(lines, i+1)
+				add(addr, diag, "", "RCPT")
+				continue
+			}
+			if looksLikeHeaderLine(line) || strings.Contains(ll, "message-id") || strings.Contains(ll, "http") {
+				continue
+			}
+			for _, s := range findAddrs(line) {
+				add(s.addr, unfoldSMTP(paragraphAround(lines, i)), "", "")
+			}
+		}
+	}
+	if len(out) == 0 && a.rep != nil {
+		a.fillOriginal()
+		if to := a.rep.Original.To; to != "" && !a.excluded(to) {
+			add(to, "", "", "")
+		}
+	}
+	// A single recipient without its own words gets the report's SMTP lines.
+	glob := globalDiag(lines)
+	for i := range out {
+		if findReplyCode(out[i].diag) == "" && findStatus(out[i].diag) == "" && glob != "" {
+			if out[i].diag == "" || matchRules(lowerASCII(out[i].diag)) == "" {
+				out[i].diag = strings.TrimSpace(out[i].diag + " " + glob)
+			}
+		}
+		if out[i].diag == "" {
+			out[i].diag = unfoldSMTP(firstParagraph(lines))
+		}
+	}
+	return out
+}
+
+func allEmptyDiag(rs []textRcpt) bool {
+	for _, r := range rs {
+		if r.diag != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// leadingAddr reports whether line starts with an address, possibly in <>,
+// quoted or after a display name with <mailto:>, and returns the rest.
+func leadingAddr(line string) (addr, rest string, ok bool) {
+	s := line
+	s = strings.TrimLeft(s, "*-•# \t")
+	low := lowerASCII(s)
+	for _, p := range []string{"recipient address:", "recipient:", "to:", "address:", "original-recipient:", "final-recipient:", "rcpt to:", "宛先:", "宛先："} {
+		if strings.HasPrefix(low, p) && !strings.HasPrefix(low, "to: ") {
+			s = strings.TrimSpace(s[len(p):])
+			break
+		}
+	}
+	as := findAddrs(s)
+	if len(as) == 0 {
+		return "", "", false
+	}
+	first := as[0]
+	pre := strings.TrimSpace(s[:first.start])
+	pre = strings.TrimRight(pre, "<\"'( ")
+	pre = strings.TrimSuffix(pre, "mailto:")
+	pre = strings.TrimRight(pre, "<\"'( ")
+	if pre != "" {
+		// "Name<mailto:a@b>" (Exchange) is a leading address; other text is not.
+		if !(strings.Contains(s[:first.start], "<") && len(pre) < 60 && !strings.ContainsAny(pre, ":") && !containsAny(lowerASCII(pre), " to ", " for ", " from ", "said", " at ", "message")) {
+			return "", "", false
+		}
+	}
+	rest = s[first.end:]
+	rest = strings.TrimLeft(rest, ">\"') ")
+	return first.addr, rest, true
+}
+
+func looksLikeHeaderLine(line string) bool {
+	ll := lowerASCII(line)
+	for _, p := range []string{"from:", "to:", "cc:", "reply-to:", "return-path:", "sender:", "message-id:", "received:", "envelope-to:", "delivered-to:", "x-", "date:", "subject:", "in-reply-to:", "references:", "list-"} {
+		if strings.HasPrefix(ll, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSeparator(s string) bool {
+	if len(s) < 4 {
+		return false
+	}
+	c := s[0]
+	if c != '-' && c != '=' && c != '_' && c != '*' && c != '#' {
+		return false
+	}
+	return strings.Count(s, string(c)) >= 4
+}
+
+func startsSMTP(s string) bool {
+	return len(s) > 3 && (s[0] == '4' || s[0] == '5') && isDigit(s[1]) && isDigit(s[2]) && (s[3] == ' ' || s[3] == '-')
+}
+
+// collectSMTP gathers "<<< 550 ..." style reply lines after a transcript command.
+func collectSMTP(lines []string, from int) string {
+	var b strings.Builder
+	for j := from; j < len(lines) && j < from+12; j++ {
+		n := strings.TrimSpace(lines[j])
+		if n == "" {
+			if b.Len() > 0 {
+				break
+			}
+			continue
+		}
+		if strings.HasPrefix(n, ">>>") {
+			if b.Len() > 0 {
+				break
+			}
+			continue
+		}
+		n = strings.TrimSpace(strings.TrimPrefix(n, "<<<"))
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(n)
+	}
+	return unfoldSMTP(b.String())
+}
+
+// paragraphAround returns the block of non-empty lines around index i.
+func paragraphAround(lines []string, i int) string {
+	s, e := i, i
+	for s > 0 && strings.TrimSpace(lines[s-1]) != "" && i-s < 6 {
+		s--
+	}
+	for e+1 < len(lines) && strings.TrimSpace(lines[e+1]) != "" && e-i < 10 {
+		e++
+	}
+	para := strings.Join(lines[s:e+1], "\n")
+	if e == i && s == i && e+2 < len(lines) {
+		// An address alone on its line: its explanation is the next paragraph.
+		j := e + 1
+		for j < len(lines) && strings.TrimSpace(lines[j]) == "" {
+			j++
+		}
+		k := j
+		for k < len(lines) && strings.TrimSpace(lines[k]) != "" && k-j < 8 {
+			k++
+		}
+		if j < len(lines) {
+			para += "\n" + strings.Join(lines[j:k], "\n")
+		}
+	}
+	return para
+}
+
+// globalDiag collects the SMTP replies quoted anywhere in the report.
+func globalDiag(lines []string) string {
+	var parts []string
+	for i := 0; i < len(lines); i++ {
+		n := strings.TrimSpace(lines[i])
+		ln := lowerASCII(n)
+		if strings.HasPrefix(n, "<<< ") {
+			t := strings.TrimSpace(n[4:])
+			if startsSMTP(t) && (t[0] == '5' || t[0] == '4') {
+				parts = append(parts, t)
+			}
+			continue
+		}
+		for _, cue := range []string{"remote host said:", "said:", "the error that the other server returned was:", "the response from the remote server was:", "the response was:", "diagnostic-code:", "reason:", "error:", "smtp error", "remote server replied:"} {
+			if k := strings.Index(ln, cue); k >= 0 {
+				rest := strings.TrimSpace(n[k+len(cue):])
+				if rest == "" && i+1 < len(lines) {
+					rest = strings.TrimSpace(lines[i+1])
+					if rest == "" && i+2 < len(lines) {
+						rest = strings.TrimSpace(lines[i+2])
+					}
+				}
+				if rest != "" {
+					parts = append(parts, rest)
+				}
+				break
+			}
+		}
+		if startsSMTP(n) && (strings.Contains(n, " ") || strings.Contains(n, "-")) && len(parts) < 6 {
+			parts = append(parts, n)
+		}
+	}
+	if len(parts) > 6 {
+		parts = parts[:6]
+	}
+	return unfoldSMTP(strings.Join(parts, "\n"))
+}
+
+// firstParagraph is the first block of text with substance.
+func firstParagraph(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" {
+			if b.Len() > 0 {
+				break
+			}
+			continue
+		}
+		b.WriteString(t)
+		b.WriteByte('\n')
+		if b.Len() > 2000 {
+			break
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,252 @@
+package bounce
+
+import (
+	"strings"
+)
+
+// Helpers that read addresses, codes and hosts out of free text. They scan
+// bytes instead of using regular expressions: the classifier runs them many
+// times per message and must stay linear and fast.
+
+func isAddrChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0 || c >= 0x80
+}
+
+func isDomainChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c >= 0x80
+}
+
+// addrSpan is an address found in text and where it is.
+type addrSpan struct {
+	addr       string
+	start, end int
+}
+
+// findAddrs returns the email addresses in s, in order of appearance.
+func findAddrs(s string) []addrSpan {
+	var out []addrSpan
+	for i := 0; i < len(s); i++ {
+		if s[i] != '@' {
+			continue
+		}
+		a := i
+		for a > 0 && isAddrChar(s[a-1]) && s[a-1] != '\'' {
+			a--
+		}
+		for a < i && s[a] == '.' {
+			a++
+		}
+		b := i + 1
+		for b < len(s) && isDomainChar(s[b]) {
+			b++
+		}
+		for b > i+1 && (s[b-1] == '.' || s[b-1] == '-') {
+			b--
+		}
+		if a == i || b <= i+1 || !strings.Contains(s[i+1:b], ".") {
+			continue
+		}
+		addr := s[a:b]
+		out = append(out, addrSpan{addr: addr, start: a, end: b})
+		i = b - 1
+	}
+	return out
+}
+
+// firstAddr returns the first address in s, lowercased in the domain part, or "".
+func firstAddr(s string) string {
+	if as := findAddrs(s); len(as) > 0 {
+		return cleanAddr(as[0].addr)
+	}
+	return ""
+}
+
+// cleanAddr trims decorations and lowercases the domain.
+func cleanAddr(a string) string {
+	a = strings.Trim(a, "<>\"'()[],;:. \t")
+	a = strings.TrimPrefix(a, "mailto:")
+	if i := strings.LastIndexByte(a, '@'); i > 0 {
+		a = a[:i+1] + strings.ToLower(a[i+1:])
+	}
+	return a
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(addr[i+1:])
+	}
+	return ""
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// findStatus returns the first enhanced status code (RFC 3463: class.subject.detail)
+// in s whose class is 2, 4 or 5, or "".
+func findStatus(s string) string {
+	for i := 0; i+4 < len(s); i++ {
+		c := s[i]
+		if (c != '2' && c != '4' && c != '5') || s[i+1] != '.' {
+			continue
+		}
+		if i > 0 && (isDigit(s[i-1]) || s[i-1] == '.') {
+			continue
+		}
+		j := i + 2
+		n := 0
+		for j < len(s) && isDigit(s[j]) && n < 3 {
+			j++
+			n++
+		}
+		if n == 0 || j >= len(s) || s[j] != '.' {
+			continue
+		}
+		j++
+		m := 0
+		for j < len(s) && isDigit(s[j]) && m < 3 {
+			j++
+			m++
+		}
+		if m == 0 || (j < len(s) && (isDigit(s[j]) || s[j] == '.' && j+1 < len(s) && isDigit(s[j+1]))) {
+			continue
+		}
+		return s[i:j]
+	}
+	return ""
+}
+
+// findReplyCode returns the first SMTP reply code (2xx/4xx/5xx followed by a
+// space, hyphen or end) in s, or "".
+func findReplyCode(s string) string {
+	for i := 0; i+2 < len(s); i++ {
+		c := s[i]
+		if c != '4' && c != '5' {
+			continue
+		}
+		if i > 0 && (isDigit(s[i-1]) || s[i-1] == '.' || s[i-1] == '#' || isAlpha(s[i-1]) || s[i-1] == '-' || s[i-1] == ':' || s[i-1] == '/') {
+			continue
+		}
+		if !isDigit(s[i+1]) || !isDigit(s[i+2]) || s[i+1] > '5' {
+			continue
+		}
+		if i+3 < len(s) {
+			n := s[i+3]
+			if n != ' ' && n != '-' && n != '\t' && n != ',' && n != ')' && n != ']' && n != '"' && n != '\'' {
+				continue
+			}
+			if n == '-' && !(i+4 < len(s) && (isDigit(s[i+4]) || isAlpha(s[i+4]) || s[i+4] == ' ')) {
+				continue
+			}
+			// "550 " followed by a year or size is rare; a following "." as in 5.1.1 was excluded above.
+		}
+		return s[i : i+3]
+	}
+	return ""
+}
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// unfoldSMTP joins a multi-line SMTP response into one line, dropping the
+// "550-5.7.1 " continuation prefixes that repeat the code.
+func unfoldSMTP(s string) string {
+	s = strings.ReplaceAll(s, "\r", "")
+	lines := strings.Split(s, "\n")
+	var b strings.Builder
+	first := true
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if !first {
+			// Drop a repeated "550-" / "550 " (and "5.7.1 ") prefix on continuation lines.
+			if len(l) > 4 && isDigit(l[0]) && isDigit(l[1]) && isDigit(l[2]) && (l[3] == '-' || l[3] == ' ') {
+				rest := strings.TrimSpace(l[4:])
+				if st := findStatus(rest); st != "" && strings.HasPrefix(rest, st) {
+					rest = strings.TrimSpace(rest[len(st):])
+				}
+				l = rest
+			}
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+		first = false
+	}
+	out := b.String()
+	// "550-5.7.1 text" on the first line reads as "550 5.7.1 text".
+	if len(out) > 4 && isDigit(out[0]) && isDigit(out[1]) && isDigit(out[2]) && out[3] == '-' {
+		out = out[:3] + " " + out[4:]
+	}
+	return collapseSpaces(out)
+}
+
+func collapseSpaces(s string) string {
+	if !strings.Contains(s, "  ") && !strings.ContainsAny(s, "\t") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	sp := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ' ' || c == '\t' {
+			if !sp {
+				b.WriteByte(' ')
+			}
+			sp = true
+			continue
+		}
+		sp = false
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// hostInBrackets finds "name[ip]" or "name [ip]" after a marker like "host "
+// and returns the host name.
+func hostBefore(s string, at int) string {
+	j := at
+	for j > 0 && s[j-1] == ' ' {
+		j--
+	}
+	k := j
+	for k > 0 && (isDomainChar(s[k-1])) {
+		k--
+	}
+	h := strings.Trim(s[k:j], ".")
+	if strings.Contains(h, ".") {
+		return strings.ToLower(h)
+	}
+	return ""
+}
+
+// lowerASCII lowercases ASCII letters only (fast; leaves UTF-8 intact).
+func lowerASCII(s string) string {
+	hasUpper := false
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			hasUpper = true
+			break
+		}
+	}
+	if !hasUpper {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+// containsAny reports whether s contains any of subs.
+func containsAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
