@@ -1,0 +1,173 @@
+// Package slack owns delivery of bouncewatch notifications to Slack: it
+// renders an incident as Block Kit (Blocks), posts, edits in place and
+// replies in threads through the Web API (Notifier), classifying every
+// failure as retryable or not, and listens over Socket Mode for thread
+// replies and button presses (Listener). It decides nothing about when to
+// notify; the app's outbox loop does.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/bouncewatch/bouncewatch/internal/notify"
+)
+
+// Config says where and as whom the Notifier posts.
+type Config struct {
+	Token      string       // bot token (xoxb-...); never logged
+	APIURL     string       // Web API base URL ending in "/"; "" means Slack's
+	HTTPClient *http.Client // nil means a client with a 30 s timeout
+}
+
+// Notifier posts and edits incident messages. It never retries on its own:
+// every error it returns is classified (see notify.Retryable) and the caller
+// decides. Safe for concurrent use.
+type Notifier struct {
+	api *slackgo.Client
+	log *slog.Logger
+}
+
+// New returns a Notifier. It does no I/O.
+func New(cfg Config, log *slog.Logger) *Notifier {
+	return &Notifier{api: newAPI(cfg.Token, cfg.APIURL, cfg.HTTPClient), log: log}
+}
+
+func newAPI(token, apiURL string, hc *http.Client, opts ...slackgo.Option) *slackgo.Client {
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	o := []slackgo.Option{slackgo.OptionHTTPClient(hc)} // no OptionRetry: retries are the caller's
+	if apiURL != "" {
+		o = append(o, slackgo.OptionAPIURL(apiURL))
+	}
+	return slackgo.New(token, append(o, opts...)...)
+}
+
+// Post sends the notice as a new message in channel and returns its ts,
+// which later Update and Reply calls use.
+func (s *Notifier) Post(ctx context.Context, channel string, n notify.Notice) (string, error) {
+	blocks, text := Blocks(n)
+	_, ts, err := s.api.PostMessageContext(ctx, channel, msgOptions(blocks, text)...)
+	if err != nil {
+		return "", classify("chat.postMessage", err)
+	}
+	return ts, nil
+}
+
+// UpdateOutcome says how Update delivered the notice.
+type UpdateOutcome int
+
+// Outcomes of Update.
+const (
+	Edited   UpdateOutcome = iota // the message was edited in place; ts is unchanged
+	Replied                       // the message can no longer be edited; the notice was posted in its thread
+	Reposted                      // the message is gone; the notice was posted as a new message, whose ts replaces the old one
+)
+
+func (o UpdateOutcome) String() string {
+	switch o {
+	case Edited:
+		return "edited"
+	case Replied:
+		return "replied"
+	case Reposted:
+		return "reposted"
+	}
+	return fmt.Sprintf("UpdateOutcome(%d)", int(o))
+}
+
+// Update edits the message at ts to show the notice and returns ts. When
+// Slack refuses the edit (edit_window_closed, cant_update_message) it posts
+// the notice as a reply in the message's thread instead and returns the
+// reply's ts with Replied; when the message is gone (message_not_found) it
+// posts a new message and returns its ts with Reposted.
+func (s *Notifier) Update(ctx context.Context, channel, ts string, n notify.Notice) (string, UpdateOutcome, error) {
+	blocks, text := Blocks(n)
+	_, _, _, err := s.api.UpdateMessageContext(ctx, channel, ts, msgOptions(blocks, text)...)
+	if err == nil {
+		return ts, Edited, nil
+	}
+	var se slackgo.SlackErrorResponse
+	if !errors.As(err, &se) {
+		return "", Edited, classify("chat.update", err)
+	}
+	switch se.Err {
+	case "edit_window_closed", "cant_update_message":
+		s.log.DebugContext(ctx, "slack message not editable, replying in thread", "reason", se.Err, "channel", channel, "ts", ts)
+		rts, err := s.Reply(ctx, channel, ts, text, blocks)
+		return rts, Replied, err
+	case "message_not_found":
+		s.log.DebugContext(ctx, "slack message gone, posting anew", "channel", channel, "ts", ts)
+		nts, err := s.Post(ctx, channel, n)
+		return nts, Reposted, err
+	}
+	return "", Edited, classify("chat.update", err)
+}
+
+// Reply posts text, and blocks when given, in the thread of threadTS and
+// returns the reply's ts. text must already be mrkdwn-safe (see Blocks for
+// rendered notices; plain strings from users or bounces need escaping).
+func (s *Notifier) Reply(ctx context.Context, channel, threadTS, text string, blocks []slackgo.Block) (string, error) {
+	opts := append(msgOptions(blocks, text), slackgo.MsgOptionTS(threadTS))
+	_, ts, err := s.api.PostMessageContext(ctx, channel, opts...)
+	if err != nil {
+		return "", classify("chat.postMessage", err)
+	}
+	return ts, nil
+}
+
+func msgOptions(blocks []slackgo.Block, text string) []slackgo.MsgOption {
+	opts := []slackgo.MsgOption{
+		slackgo.MsgOptionText(text, false),
+		slackgo.MsgOptionDisableLinkUnfurl(),
+		slackgo.MsgOptionDisableMediaUnfurl(),
+	}
+	if len(blocks) > 0 {
+		opts = append(opts, slackgo.MsgOptionBlocks(blocks...))
+	}
+	return opts
+}
+
+// retryableCode says whether a Slack error code is worth retrying; every
+// other code is permanent (invalid_auth, channel_not_found, not_in_channel,
+// invalid_blocks, ...).
+func retryableCode(code string) bool {
+	switch code {
+	case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+		return true
+	}
+	return false
+}
+
+// classify wraps err from the Web API method op as a notify.Error.
+func classify(op string, err error) error {
+	werr := fmt.Errorf("slack %s: %w", op, err)
+	if rl, ok := errors.AsType[*slackgo.RateLimitedError](err); ok {
+		return notify.Temporary(werr, rl.RetryAfter)
+	}
+	if sc, ok := errors.AsType[slackgo.StatusCodeError](err); ok {
+		if sc.Code >= 500 || sc.Code == http.StatusTooManyRequests || sc.Code == http.StatusRequestTimeout {
+			return notify.Temporary(werr, 0)
+		}
+		return notify.Permanent(werr)
+	}
+	if se, ok := errors.AsType[slackgo.SlackErrorResponse](err); ok {
+		if retryableCode(se.Err) {
+			return notify.Temporary(werr, 0)
+		}
+		return notify.Permanent(werr)
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return notify.Temporary(werr, 0)
+	}
+	// Unreadable responses, cancellation and the like: not delivered, may work later.
+	return notify.Temporary(werr, 0)
+}
