@@ -1,0 +1,306 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/incident"
+)
+
+// Cursor returns the recorded UIDVALIDITY and last processed UID of a
+// mailbox; both are 0 for a mailbox never committed.
+func (d *DB) Cursor(ctx context.Context, mailbox string) (uidValidity, lastUID uint32, err error) {
+	var v, u int64
+	err = d.db.QueryRowContext(ctx, `SELECT uidvalidity, last_uid FROM mailboxes WHERE name = ?`, mailbox).Scan(&v, &u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: cursor %s: %w", mailbox, err)
+	}
+	return uint32(v), uint32(u), nil
+}
+
+// ResetMailbox records a new UIDVALIDITY for a mailbox and moves its cursor
+// to UID 0, so that the mailbox is read again from the start. Message rows of
+// the old UIDVALIDITY are kept; messages seen again under the new one are new
+// rows (their reports are analysed and grouped again: a UIDVALIDITY change
+// is rare and the alternative, matching by Message-ID, would drop messages
+// without one).
+func (d *DB) ResetMailbox(ctx context.Context, mailbox string, uidValidity uint32, now time.Time) error {
+	_, err := d.db.ExecContext(ctx, `INSERT INTO mailboxes (name, uidvalidity, last_uid, updated_at) VALUES (?, ?, 0, ?)
+		ON CONFLICT (name) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0, updated_at = excluded.updated_at`,
+		mailbox, int64(uidValidity), ms(now))
+	if err != nil {
+		return fmt.Errorf("store: reset mailbox %s: %w", mailbox, err)
+	}
+	return nil
+}
+
+// Seen reports which of uids are already recorded for the mailbox and
+// UIDVALIDITY, so the watcher can skip fetching them.
+func (d *DB) Seen(ctx context.Context, mailbox string, uidValidity uint32, uids []uint32) (map[uint32]bool, error) {
+	seen := make(map[uint32]bool, len(uids))
+	const chunk = 500
+	for start := 0; start < len(uids); start += chunk {
+		part := uids[start:min(start+chunk, len(uids))]
+		args := make([]any, 0, len(part)+2)
+		args = append(args, mailbox, int64(uidValidity))
+		q := []byte(`SELECT uid FROM messages WHERE mailbox = ? AND uidvalidity = ? AND uid IN (`)
+		for i, u := range part {
+			if i > 0 {
+				q = append(q, ',')
+			}
+			q = append(q, '?')
+			args = append(args, int64(u))
+		}
+		q = append(q, ')')
+		rows, err := d.db.QueryContext(ctx, string(q), args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: seen: %w", err)
+		}
+		for rows.Next() {
+			var u int64
+			if err := rows.Scan(&u); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: seen: %w", err)
+			}
+			seen[uint32(u)] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store: seen: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: seen: %w", err)
+		}
+	}
+	return seen, nil
+}
+
+// Message is one message of a batch.
+type Message struct {
+	UID       uint32
+	MessageID string // Message-ID header of the message itself
+	Size      int64  // RFC822.SIZE
+	// Report is the analysis; nil when the message was not fetched (not a
+	// candidate): it is recorded with kind none.
+	Report *bounce.Report
+	// Raw is the whole message, kept (up to MaxRawBytes) for bounce and delay
+	// kinds only.
+	Raw []byte
+	// Err says why the message could not be fetched or analysed; it is
+	// recorded, not fatal. Report.Error is used when Err is empty.
+	Err string
+}
+
+// Batch is what CommitBatch records in one transaction.
+type Batch struct {
+	Mailbox     string
+	UIDValidity uint32
+	// LastUID is the cursor after this batch: every UID up to it has been
+	// handled (recorded in Messages, or in an earlier batch, or deliberately
+	// skipped). The cursor never moves backwards.
+	LastUID  uint32
+	Messages []Message
+	Now      time.Time
+	Timing   incident.Timing
+	Targets  []string // enabled notification targets (stdout, slack, email)
+}
+
+// CommitResult says what CommitBatch did.
+type CommitResult struct {
+	Recorded   int       // new message rows
+	Duplicates int       // messages already recorded (a replay): nothing else was done for them
+	ReportIDs  []int64   // new report rows
+	Incidents  []int64   // incidents that got new members, ascending
+	Enqueued   int       // outbox rows enqueued
+	NextCheck  time.Time // when Tick should next run (earliest over open incidents); zero when none
+}
+
+// CommitBatch records a batch of messages of one mailbox in one transaction:
+// the cursor, a row per message, reports and recipients (kinds other than
+// none), incident membership for the failed or delayed recipients of bounce
+// and delay reports, and the notices incident.Decide says are due now, as
+// notification log entries and outbox rows for b.Targets. Either all of it
+// is recorded or nothing. A message already recorded (same mailbox,
+// UIDVALIDITY and UID) is counted as a duplicate and otherwise ignored, so
+// replaying a batch after a crash is harmless.
+//
+// It returns ErrUIDValidityChanged when the mailbox is recorded with another
+// UIDVALIDITY.
+func (d *DB) CommitBatch(ctx context.Context, b Batch) (CommitResult, error) {
+	var res CommitResult
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		res = CommitResult{}
+		if err := advanceCursor(ctx, tx, b); err != nil {
+			return err
+		}
+		touched := map[int64]bool{}
+		for _, m := range b.Messages {
+			if err := recordMessage(ctx, tx, b, m, &res, touched); err != nil {
+				return fmt.Errorf("uid %d: %w", m.UID, err)
+			}
+		}
+		for id := range touched {
+			res.Incidents = append(res.Incidents, id)
+		}
+		sort.Slice(res.Incidents, func(i, j int) bool { return res.Incidents[i] < res.Incidents[j] })
+		for _, id := range res.Incidents {
+			n, err := evaluate(ctx, tx, id, b.Now, b.Timing, b.Targets)
+			if err != nil {
+				return err
+			}
+			res.Enqueued += n
+		}
+		next, err := nextCheck(ctx, tx)
+		res.NextCheck = next
+		return err
+	})
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("store: commit batch %s: %w", b.Mailbox, err)
+	}
+	return res, nil
+}
+
+func advanceCursor(ctx context.Context, tx *sql.Tx, b Batch) error {
+	var v int64
+	err := tx.QueryRowContext(ctx, `SELECT uidvalidity FROM mailboxes WHERE name = ?`, b.Mailbox).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = tx.ExecContext(ctx, `INSERT INTO mailboxes (name, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?)`,
+			b.Mailbox, int64(b.UIDValidity), int64(b.LastUID), ms(b.Now))
+		return err
+	case err != nil:
+		return err
+	case uint32(v) != b.UIDValidity:
+		return fmt.Errorf("%w: recorded %d, batch %d", ErrUIDValidityChanged, v, b.UIDValidity)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE mailboxes SET last_uid = max(last_uid, ?), updated_at = ? WHERE name = ?`,
+		int64(b.LastUID), ms(b.Now), b.Mailbox)
+	return err
+}
+
+func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *CommitResult, touched map[int64]bool) error {
+	kind := bounce.KindNone
+	errText := m.Err
+	if m.Report != nil {
+		kind = m.Report.Kind
+		if errText == "" {
+			errText = m.Report.Error
+		}
+	}
+	// ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only a replay is
+	// ignored; other constraint violations still fail the batch.
+	r, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox, uidvalidity, uid, message_id, size, kind, error, seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING`,
+		b.Mailbox, int64(b.UIDValidity), int64(m.UID), m.MessageID, m.Size, string(kind), errText, ms(b.Now))
+	if err != nil {
+		return err
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		res.Duplicates++
+		return nil
+	}
+	res.Recorded++
+	if m.Report == nil || kind == bounce.KindNone {
+		return nil
+	}
+	msgID, err := r.LastInsertId()
+	if err != nil {
+		return err
+	}
+	reportID, err := insertReport(ctx, tx, msgID, m, b.Now)
+	if err != nil {
+		return err
+	}
+	res.ReportIDs = append(res.ReportIDs, reportID)
+	grouped := kind == bounce.KindBounce || kind == bounce.KindDelay
+	for _, rc := range m.Report.Recipients {
+		rcID, err := insertRecipient(ctx, tx, reportID, rc)
+		if err != nil {
+			return err
+		}
+		if !grouped || !(rc.Failed() || rc.Action == bounce.ActionDelayed) {
+			continue
+		}
+		incID, err := addMember(ctx, tx, incident.KeyOf(m.Report, rc), rc, rcID, b.Now)
+		if err != nil {
+			return err
+		}
+		touched[incID] = true
+	}
+	return nil
+}
+
+func insertReport(ctx context.Context, tx *sql.Tx, msgID int64, m Message, now time.Time) (int64, error) {
+	rep := m.Report
+	js, err := json.Marshal(rep)
+	if err != nil {
+		return 0, fmt.Errorf("encode report: %w", err)
+	}
+	var raw []byte
+	var rawSize int64
+	if rep.Kind == bounce.KindBounce || rep.Kind == bounce.KindDelay {
+		rawSize = int64(len(m.Raw))
+		raw = m.Raw[:min(len(m.Raw), MaxRawBytes)]
+	}
+	r, err := tx.ExecContext(ctx, `INSERT INTO reports (message, kind, sending_ip, reporting_mta, subject, from_addr, message_id,
+		feedback_type, date, arrival_date, orig_message_id, orig_from, orig_to, orig_subject, orig_date, json, raw, raw_size, seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		msgID, string(rep.Kind), rep.SendingIP, rep.ReportingMTA, rep.Subject, rep.From, rep.MessageID,
+		rep.FeedbackType, ms(rep.Date), ms(rep.ArrivalDate), rep.Original.MessageID, rep.Original.From, rep.Original.To,
+		rep.Original.Subject, ms(rep.Original.Date), string(js), raw, rawSize, ms(now))
+	if err != nil {
+		return 0, err
+	}
+	return r.LastInsertId()
+}
+
+func insertRecipient(ctx context.Context, tx *sql.Tx, reportID int64, rc bounce.Recipient) (int64, error) {
+	r, err := tx.ExecContext(ctx, `INSERT INTO recipients (report, address, action, status, reply_code, reason, hard, temporary,
+		remote_mta, provider, diagnostic, command) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		reportID, rc.Address, rc.Action, rc.Status, rc.ReplyCode, string(rc.Reason), boolInt(rc.Hard), boolInt(rc.Temporary),
+		rc.RemoteMTA, rc.Provider, rc.Diagnostic, rc.Command)
+	if err != nil {
+		return 0, err
+	}
+	return r.LastInsertId()
+}
+
+// addMember adds a recipient to the open incident of its key, opening one
+// when there is none, and returns the incident's id.
+func addMember(ctx context.Context, tx *sql.Tx, k incident.Key, rc bounce.Recipient, rcID int64, now time.Time) (int64, error) {
+	key := k.String()
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE key = ? AND state = 'open'`, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		r, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, sending_ip, reporting_mta, provider, family, reason, state,
+			first_at, last_at, count, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, 0, ?)`,
+			key, k.SendingIP, k.ReportingMTA, k.Provider, string(k.Family), string(rc.Reason), ms(now), ms(now), ms(now))
+		if err != nil {
+			return 0, err
+		}
+		if id, err = r.LastInsertId(); err != nil {
+			return 0, err
+		}
+	} else if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET count = count + 1, last_at = max(last_at, ?), reason = ?, updated_at = ?
+		WHERE id = ?`, ms(now), string(rc.Reason), ms(now), id); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_members (incident, recipient, at) VALUES (?, ?, ?)`,
+		id, rcID, ms(now)); err != nil {
+		return 0, err
+	}
+	return id, nil
+}

@@ -1,0 +1,231 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Notification targets.
+const (
+	TargetStdout = "stdout"
+	TargetSlack  = "slack"
+	TargetEmail  = "email"
+)
+
+// OutboxItem is one message to deliver to one target.
+//
+// Delivery is at least once: NextOutbox leases an item and counts the attempt
+// before the sender tries, and a sender that crashes mid-send leaves the item
+// to be retried once the lease ends. So senders must make a retry harmless:
+//   - Slack: chat.update of a known ts (SlackRef) is idempotent. A
+//     chat.postMessage is not: after a successful post, call SetSlackRef
+//     before MarkSent; on a retry (Attempts > 1) with no SlackRef, look for a
+//     message carrying IdempotencyKey (e.g. in the message metadata, via
+//     conversations.history) before posting again.
+//   - Email: use IdempotencyKey in the Message-ID so that a duplicate can be
+//     recognised by the reader's client.
+type OutboxItem struct {
+	ID         int64
+	IncidentID int64 // 0 when the item concerns no incident
+	Target     string
+	Kind       string          // first, update, repeat, resolved, muted, or a caller's kind (detail, reply, ...)
+	Payload    json.RawMessage // NoticePayload for notices; the caller's JSON for Enqueue
+	Attempts   int             // attempts so far, including the one this lease is for
+	CreatedAt  time.Time
+	LastError  string // error of the previous attempt
+}
+
+// IdempotencyKey is a stable identifier of the item across attempts.
+func (o OutboxItem) IdempotencyKey() string {
+	return "bouncewatch-outbox-" + strconv.FormatInt(o.ID, 10)
+}
+
+func enqueue(ctx context.Context, tx *sql.Tx, incidentID, notificationID int64, target, kind string, payload []byte, now time.Time) error {
+	var inc, nid any
+	if incidentID != 0 {
+		inc = incidentID
+	}
+	if notificationID != 0 {
+		nid = notificationID
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (incident, notification, target, kind, payload, created_at, next_attempt_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, inc, nid, target, kind, string(payload), ms(now), ms(now))
+	return err
+}
+
+// Enqueue adds an outbox row per target for an incident (0 for none), e.g.
+// a detail reply. payload must be JSON (nil means {}).
+func (d *DB) Enqueue(ctx context.Context, incidentID int64, targets []string, kind string, payload []byte, now time.Time) error {
+	if len(payload) > 0 && !json.Valid(payload) {
+		return errors.New("store: enqueue: payload is not JSON")
+	}
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range targets {
+			if err := enqueue(ctx, tx, incidentID, 0, t, kind, payload, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: enqueue %s: %w", kind, err)
+	}
+	return nil
+}
+
+// NextOutbox leases up to limit items due at now for targets (all targets
+// when none are given): not done, next attempt due, not leased by someone
+// else, and with no earlier undone item for the same incident and target (so
+// a first notice is delivered before its updates). Each item's attempt is
+// counted and it is leased until now+lease; after that, an item neither
+// marked sent nor failed (a crashed sender) is handed out again. lease must
+// exceed the time a send may take.
+func (d *DB) NextOutbox(ctx context.Context, now time.Time, limit int, lease time.Duration, targets ...string) ([]OutboxItem, error) {
+	if limit <= 0 {
+		limit = 1
+	}
+	var items []OutboxItem
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		items = nil
+		q := `SELECT o.id, coalesce(o.incident, 0), o.target, o.kind, o.payload, o.attempts, o.created_at, o.last_error
+			FROM outbox o
+			WHERE o.done_at = 0 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
+			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.incident = o.incident AND p.target = o.target
+				AND p.done_at = 0 AND p.id < o.id)`
+		args := []any{ms(now)}
+		if len(targets) > 0 {
+			q += ` AND o.target IN (`
+			for i, t := range targets {
+				if i > 0 {
+					q += `,`
+				}
+				q += `?`
+				args = append(args, t)
+			}
+			q += `)`
+		}
+		q += ` ORDER BY o.next_attempt_at, o.id LIMIT ?`
+		args = append(args, limit)
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var it OutboxItem
+			var payload string
+			var created int64
+			if err := rows.Scan(&it.ID, &it.IncidentID, &it.Target, &it.Kind, &payload, &it.Attempts, &created, &it.LastError); err != nil {
+				rows.Close()
+				return err
+			}
+			it.Payload = json.RawMessage(payload)
+			it.CreatedAt = fromMS(created)
+			it.Attempts++
+			items = append(items, it)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, it := range items {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, lease_until = ? WHERE id = ?`,
+				ms(now.Add(lease)), it.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: next outbox: %w", err)
+	}
+	return items, nil
+}
+
+// MarkSent records that the receiver accepted an item; externalRef is what
+// identifies the delivered message there (Slack ts, email Message-ID), or "".
+func (d *DB) MarkSent(ctx context.Context, id int64, externalRef string, now time.Time) error {
+	return d.finish(ctx, id, `UPDATE outbox SET done_at = ?, outcome = 'sent', external_ref = ?, lease_until = 0, last_error = ''
+		WHERE id = ? AND done_at = 0`, ms(now), externalRef, id)
+}
+
+// MarkFailed records a failed attempt that is worth retrying at retryAt (the
+// caller computes the backoff and honours Retry-After).
+func (d *DB) MarkFailed(ctx context.Context, id int64, errText string, retryAt time.Time) error {
+	return d.finish(ctx, id, `UPDATE outbox SET last_error = ?, next_attempt_at = ?, lease_until = 0 WHERE id = ? AND done_at = 0`,
+		errText, ms(retryAt), id)
+}
+
+// MarkAbandoned records that an item will not be delivered (a permanent
+// error); it no longer counts as backlog or blocks later items.
+func (d *DB) MarkAbandoned(ctx context.Context, id int64, errText string, now time.Time) error {
+	return d.finish(ctx, id, `UPDATE outbox SET done_at = ?, outcome = 'abandoned', last_error = ?, lease_until = 0
+		WHERE id = ? AND done_at = 0`, ms(now), errText, id)
+}
+
+// finish runs an update on one undone outbox row; ErrNotFound when the row
+// does not exist or is already done.
+func (d *DB) finish(ctx context.Context, id int64, q string, args ...any) error {
+	r, err := d.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: outbox %d: %w", id, err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: outbox %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: outbox %d (missing or done): %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// NextOutboxAt returns when an undone item next becomes available (its next
+// attempt or the end of its lease, whichever is later); ok is false when the
+// outbox is empty. The sender loop sleeps until then or a kick.
+func (d *DB) NextOutboxAt(ctx context.Context) (at time.Time, ok bool, err error) {
+	var v sql.NullInt64
+	if err := d.db.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, lease_until)) FROM outbox WHERE done_at = 0`).Scan(&v); err != nil {
+		return time.Time{}, false, fmt.Errorf("store: next outbox time: %w", err)
+	}
+	if !v.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(v.Int64).UTC(), true, nil
+}
+
+// Stats are counters for metrics.
+type Stats struct {
+	MessagesSeen  int64     // message rows
+	Reports       int64     // report rows (bounces, delays, auto-replies, ...)
+	OpenIncidents int64     // incidents in state open
+	OutboxBacklog int64     // outbox rows not done
+	OutboxOldest  time.Time // creation of the oldest undone row; zero when none
+}
+
+// Stats returns the counters.
+func (d *DB) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	var oldest sql.NullInt64
+	err := d.db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM messages),
+		(SELECT count(*) FROM reports),
+		(SELECT count(*) FROM incidents WHERE state = 'open'),
+		(SELECT count(*) FROM outbox WHERE done_at = 0),
+		(SELECT min(created_at) FROM outbox WHERE done_at = 0)`).Scan(
+		&s.MessagesSeen, &s.Reports, &s.OpenIncidents, &s.OutboxBacklog, &oldest)
+	if err != nil {
+		return Stats{}, fmt.Errorf("store: stats: %w", err)
+	}
+	s.OutboxOldest = fromMS(oldest.Int64)
+	return s, nil
+}
