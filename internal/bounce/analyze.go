@@ -90,6 +90,14 @@ func (a *analysis) run() {
 	if len(a.p.status) > 0 {
 		rcpts = a.fromDSN()
 	}
+	if len(rcpts) == 0 {
+		if r, ok := a.fromSES(); ok {
+			if a.rep.Kind == KindFeedback {
+				return
+			}
+			rcpts = r
+		}
+	}
 	if len(rcpts) == 0 && a.inlineDSN() {
 		rcpts = a.fromDSNText(a.text)
 	}

@@ -120,9 +120,17 @@ var rules = []rule{
 		"host or domain name not found", "host not found", "domain not found", "unknown host", "host unknown",
 		"couldn't find any host", "no such domain", "domain does not exist", "nxdomain", "name or service not known",
 		"unrouteable address", "unroutable address", "domain name not found", "domain unknown", "unknown domain",
-		"recipient domain", "all relevant mx records point to non-existent hosts", "no route for domain",
+		"all relevant mx records point to non-existent hosts", "no route for domain",
 		"host name lookup failure", "invalid domain", "dns lookup failed", "does not resolve", "unresolvable",
 		"illegal host", "mx lookup failed",
+	}},
+	{ReasonRejected, []string{
+		"sender rejected", "sender address rejected", "sender denied", "sender blocked", "sender is blocked",
+		"domain of sender address", "sender domain must exist", "sender verify failed", "sender address is invalid",
+		"invalid sender", "sender not allowed", "mail from rejected", "envelope sender", "unroutable sender",
+		"bad sender", "sender unknown", "unknown sender", "rejected sender", "reject sender", "sender mismatch",
+		"[mail_from]", "sender domain does not exist", "sender address does not exist", "address verification failed",
+		"not a registered gateway user", "you are sending to/from an address", "your envelope sender",
 	}},
 	{ReasonUserUnknown, []string{
 		"user unknown", "unknown user", "no such user", "user not found", "unknown recipient", "recipient unknown",
@@ -138,13 +146,6 @@ var rules = []rule{
 		"could not be found", "was not found", "not found in", "no valid recipients", "destination address does not exist",
 		"mailbox is not existing", "this user doesn't", "not a valid recipient", "could not deliver mail to this user",
 		"no such local user", "recipient address rejected", "unknown account", "user not exist", "bad destination mailbox",
-	}},
-	{ReasonRejected, []string{
-		"sender rejected", "sender address rejected", "sender denied", "sender blocked", "sender is blocked",
-		"domain of sender address", "sender domain must exist", "sender verify failed", "sender address is invalid",
-		"invalid sender", "sender not allowed", "from address", "mail from rejected", "envelope sender",
-		"sender domain", "your address", "bad sender", "sender unknown", "unknown sender", "return path",
-		"rejected sender", "sender is not", "reject sender", "sender mismatch",
 	}},
 	{ReasonPolicyViolation, []string{
 		"policy", "prohibited", "not allowed", "not permitted", "violat", "forbidden", "restricted",
@@ -171,6 +172,14 @@ var rules = []rule{
 	{ReasonSystemFull, []string{
 		"insufficient system storage", "insufficient disk space", "insufficient system resources",
 		"disk full", "system full", "out of disk", "no space left", "mail system full",
+	}},
+	{ReasonExpired, []string{
+		"retry timeout exceeded", "message expired", "envelope expired", "in the queue too long", "queue too long",
+		"still undelivered after", "will keep trying until", "did not accept our requests to connect",
+		"delivery time expired", "could not be delivered for", "has not been delivered for", "delivery expired",
+		"unable to deliver in", "message timed out", "too long in queue", "exceeded the retry", "max retries",
+		"maximum delivery attempts", "delivery attempts exceeded", "giving up", "gave up", "delivery failed 20 attempts",
+		"failed attempts", "time limit exceeded", "retry time exceeded", "message could not be delivered within",
 	}},
 	{ReasonNetworkError, []string{
 		"lost connection", "connection refused", "connection reset", "no route to host", "network is unreachable",
@@ -220,6 +229,14 @@ var statusReasons = map[string]Reason{
 	"7.28": ReasonSpeeding, "7.29": ReasonAuthFailure, "7.30": ReasonAuthFailure,
 }
 
+// strongUserUnknown are wordings that only ever answer RCPT TO.
+var strongUserUnknown = []string{
+	"unknown recipient", "recipient name is not recognized", "no valid recipients", "invalid recipient",
+	"recipient not found", "recipnotfound", "recipientnotfound", "resolver.adr", "[rcpt_to]",
+	"no such recipient", "recipient unknown", "recipient does not exist", "no mailbox here by that name",
+	"destinataire invalide", "account that you tried to reach does not exist",
+}
+
 // classifyInput is what the classifier looks at for one recipient.
 type classifyInput struct {
 	diag      string // receiver's text, unfolded
@@ -239,14 +256,24 @@ func classify(in classifyInput) Reason {
 	if r == "" {
 		r = byStatus(in.status)
 	}
-	if r == "" && in.action == ActionDelayed {
+	if in.action == ActionDelayed && !causeKnown(r) {
+		// Still queued: the cause is not the receiver's verdict on us.
+		r = ReasonExpired
+	}
+	if in.action == ActionFailed && strings.HasPrefix(in.status, "4") && (r == ReasonNetworkError || r == ReasonSystemError || r == "") {
+		// A temporary failure that lasted until the queue lifetime ran out.
 		r = ReasonExpired
 	}
 	switch {
-	case r == ReasonUserUnknown && in.command == "DATA":
-		// Refusing a known address after the content was sent is a filter.
+	case r == ReasonUserUnknown && in.command != "RCPT" && byStatus(in.status) != ReasonUserUnknown && !containsAny(low, strongUserUnknown...) &&
+		(in.command == "DATA" || in.status == "" || strings.HasSuffix(in.status, ".2.1") || strings.HasSuffix(in.status, ".2.0") || strings.Contains(low, "550 : user unknown")):
+		// "User unknown" that does not answer RCPT TO and is not backed by a
+		// 5.1.x status is a filter refusing the mail: after DATA, a 5.2.x
+		// mailbox status, or au's empty-bracket form (reception settings).
 		r = ReasonFiltered
-	case (r == ReasonUserUnknown || r == ReasonBlocked || r == "") && in.command == "MAIL":
+	case in.command == "MAIL" && r != ReasonAuthFailure && r != ReasonRequirePTR && r != ReasonMesgTooBig &&
+		r != ReasonSystemError && r != ReasonTooManyConn && r != ReasonSecurityError:
+		// Refused at MAIL FROM: the receiver objects to our sender address or domain.
 		r = ReasonRejected
 	}
 	if r == "" {
@@ -262,9 +289,21 @@ func classify(in classifyInput) Reason {
 	return r
 }
 
+// overrides are wordings that would otherwise hit a broader rule first.
+var overrides = []rule{
+	{ReasonUserUnknown, []string{"recipient address rejected: access denied", "not listed in public name & address book", "not listed in domino directory"}},
+}
+
 func matchRules(low string) Reason {
 	if low == "" {
 		return ""
+	}
+	for _, ru := range overrides {
+		for _, p := range ru.phrases {
+			if strings.Contains(low, p) {
+				return ru.reason
+			}
+		}
 	}
 	for _, ru := range rules {
 		for _, p := range ru.phrases {
@@ -295,6 +334,19 @@ func isHard(r Reason, status string) bool {
 	switch r {
 	case ReasonUserUnknown, ReasonHostUnknown, ReasonHasMoved, ReasonNotAccept:
 		return !strings.HasPrefix(status, "4")
+	}
+	return false
+}
+
+// causeKnown reports reasons that explain a delay well enough to keep
+// instead of "expired".
+func causeKnown(r Reason) bool {
+	switch r {
+	case ReasonMailboxFull, ReasonMesgTooBig, ReasonExceedLimit, ReasonSuspend, ReasonHasMoved, ReasonNoRelaying,
+		ReasonAuthFailure, ReasonUserUnknown, ReasonFiltered, ReasonRequirePTR, ReasonNotCompliantRFC,
+		ReasonBadReputation, ReasonRejected, ReasonHostUnknown, ReasonSpamDetected, ReasonSpeeding,
+		ReasonTooManyConn, ReasonBlocked, ReasonGreylisted, ReasonExpired:
+		return true
 	}
 	return false
 }

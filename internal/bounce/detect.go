@@ -139,7 +139,7 @@ func splitOriginal(text string) (head, tail string) {
 			continue
 		}
 		// "The original message was received at ..." (sendmail) opens the report; skip it.
-		if m == "the original message was" && strings.Contains(low[i:min(len(low), i+40)], "received at") {
+		if m == "the original message was" && strings.Contains(low[i:min(len(low), i+40)], "received") {
 			continue
 		}
 		if best < 0 || i < best {

@@ -71,6 +71,13 @@ func walk(raw []byte, lim Limits) (*parts, error) {
 		return p, err
 	}
 	werr := p.entity(ent, 0, lim)
+	if werr != nil && len(p.texts) == 0 && len(p.status) == 0 && len(p.htmls) == 0 {
+		// Broken structure (a multipart without a usable boundary): read the
+		// body as text so that what it says is not lost.
+		if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+			p.texts = append(p.texts, decodeText(raw[i+2:], ""))
+		}
+	}
 	return p, werr
 }
 

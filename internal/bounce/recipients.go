@@ -141,6 +141,10 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 				reason = r
 			}
 		}
+		if (reason == ReasonUndefined || reason == ReasonUserUnknown) && (domainOf(addr) == "googlegroups.com" || strings.Contains(lowerASCII(a.text), "groups.google.com")) {
+			// Google Groups refuses posts from non-members: the sender is rejected.
+			reason = ReasonRejected
+		}
 		if reason == ReasonUndefined && a.expiredText() {
 			reason = ReasonExpired
 		}
@@ -304,9 +308,9 @@ func commandWord(s string) string {
 // commandOf finds the SMTP command a text says failed.
 func commandOf(low string) string {
 	for _, c := range []struct{ cue, cmd string }{
-		{"in reply to rcpt to", "RCPT"}, {"after rcpt to", "RCPT"}, {">>> rcpt to", "RCPT"}, {"did not like our rcpt to", "RCPT"},
+		{"in reply to rcpt to", "RCPT"}, {"<<< rcpt to", "RCPT"}, {"[rcpt_to]", "RCPT"}, {"rcpt to:<", "RCPT"}, {"after rcpt to", "RCPT"}, {">>> rcpt to", "RCPT"}, {"did not like our rcpt to", "RCPT"},
 		{"in reply to end of data", "DATA"}, {"after end of data", "DATA"}, {"in reply to data", "DATA"}, {"after data", "DATA"}, {">>> data", "DATA"},
-		{"in reply to mail from", "MAIL"}, {"after mail from", "MAIL"}, {">>> mail from", "MAIL"}, {"did not like our mail from", "MAIL"},
+		{"in reply to mail from", "MAIL"}, {"[mail_from]", "MAIL"}, {"after mail from", "MAIL"}, {">>> mail from", "MAIL"}, {"did not like our mail from", "MAIL"},
 		{"in reply to helo", "HELO"}, {"in reply to ehlo", "HELO"}, {"after helo", "HELO"}, {"after ehlo", "HELO"},
 		{"after initial connection", "CONN"}, {"greeting", "CONN"},
 	} {
@@ -360,9 +364,9 @@ func (a *analysis) fromText() []Recipient {
 
 // excluded addresses are never failed recipients: the report's own From and To,
 // mail-system mailboxes, and the original sender.
-func (a *analysis) excluded(addr string) bool {
+func (a *analysis) excluded(addr string, structured bool) bool {
 	la := strings.ToLower(addr)
-	if la == a.from || la == strings.ToLower(a.to) {
+	if la == a.from || (!structured && la == strings.ToLower(a.to)) {
 		return true
 	}
 	local := la
@@ -383,9 +387,10 @@ func (a *analysis) textRecipients() []textRcpt {
 	seen := map[string]int{}
 	var out []textRcpt
 
+	structured := true
 	add := func(addr, diag, remote, cmd string) {
 		addr = cleanAddr(addr)
-		if addr == "" || !strings.Contains(addr, "@") || a.excluded(addr) {
+		if addr == "" || !strings.Contains(addr, "@") || a.excluded(addr, structured) {
 			return
 		}
 		k := strings.ToLower(addr)
@@ -445,6 +450,7 @@ func (a *analysis) textRecipients() []textRcpt {
 
 	// Pass 2: transcripts and any address in the text.
 	if len(out) == 0 || allEmptyDiag(out) {
+		structured = false
 		for i, raw := range lines {
 			line := strings.TrimSpace(raw)
 			ll := lowerASCII(line)
@@ -467,7 +473,7 @@ func (a *analysis) textRecipients() []textRcpt {
 	}
 	if len(out) == 0 && a.rep != nil {
 		a.fillOriginal()
-		if to := a.rep.Original.To; to != "" && !a.excluded(to) {
+		if to := a.rep.Original.To; to != "" && !a.excluded(to, false) {
 			add(to, "", "", "")
 		}
 	}

@@ -1,0 +1,99 @@
+package bounce
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// Amazon SES delivers bounce and complaint notifications as JSON (through
+// SNS to an email subscription): {"notificationType":"Bounce","bounce":{...}}.
+
+type sesNotification struct {
+	NotificationType string `json:"notificationType"`
+	Bounce           struct {
+		BounceType        string `json:"bounceType"`
+		ReportingMTA      string `json:"reportingMTA"`
+		RemoteMTAIP       string `json:"remoteMtaIp"`
+		BouncedRecipients []struct {
+			EmailAddress   string `json:"emailAddress"`
+			Action         string `json:"action"`
+			Status         string `json:"status"`
+			DiagnosticCode string `json:"diagnosticCode"`
+		} `json:"bouncedRecipients"`
+	} `json:"bounce"`
+	Complaint struct {
+		ComplaintFeedbackType string `json:"complaintFeedbackType"`
+		ComplainedRecipients  []struct {
+			EmailAddress string `json:"emailAddress"`
+		} `json:"complainedRecipients"`
+	} `json:"complaint"`
+	Delivery struct {
+		Recipients   []string `json:"recipients"`
+		ReportingMTA string   `json:"reportingMTA"`
+		SMTPResponse string   `json:"smtpResponse"`
+	} `json:"delivery"`
+	Mail struct {
+		Source      string `json:"source"`
+		SourceIP    string `json:"sourceIp"`
+		MessageID   string `json:"messageId"`
+		Destination []string
+		CommonHdrs  struct {
+			From    []string `json:"from"`
+			To      []string `json:"to"`
+			Subject string   `json:"subject"`
+			ID      string   `json:"messageId"`
+		} `json:"commonHeaders"`
+	} `json:"mail"`
+}
+
+// fromSES reads an SES notification in the text; ok is false when there is none.
+func (a *analysis) fromSES() (rcpts []Recipient, ok bool) {
+	i := strings.Index(a.text, `{"notificationType"`)
+	if i < 0 {
+		return nil, false
+	}
+	dec := json.NewDecoder(strings.NewReader(a.text[i:]))
+	var n sesNotification
+	if err := dec.Decode(&n); err != nil {
+		return nil, false
+	}
+	o := &a.rep.Original
+	o.MessageID = strings.Trim(n.Mail.CommonHdrs.ID, "<>")
+	if len(n.Mail.CommonHdrs.From) > 0 {
+		o.From = firstAddr(n.Mail.CommonHdrs.From[0])
+	}
+	if len(n.Mail.CommonHdrs.To) > 0 {
+		o.To = firstAddr(n.Mail.CommonHdrs.To[0])
+	}
+	o.Subject = n.Mail.CommonHdrs.Subject
+	switch strings.ToLower(n.NotificationType) {
+	case "bounce":
+		a.rep.ReportingMTA = typedValue(n.Bounce.ReportingMTA)
+		for _, b := range n.Bounce.BouncedRecipients {
+			action := strings.ToLower(b.Action)
+			if action == "" {
+				action = ActionFailed
+				if strings.EqualFold(n.Bounce.BounceType, "Transient") {
+					action = ActionDelayed
+				}
+			}
+			rcpts = append(rcpts, a.recipient(cleanAddr(b.EmailAddress), action, findStatus(b.Status), unfoldSMTP(typedValue(b.DiagnosticCode)), "", ""))
+		}
+		return rcpts, true
+	case "complaint":
+		a.rep.Kind = KindFeedback
+		a.rep.FeedbackType = strings.ToLower(n.Complaint.ComplaintFeedbackType)
+		for _, c := range n.Complaint.ComplainedRecipients {
+			ad := cleanAddr(c.EmailAddress)
+			a.rep.Recipients = append(a.rep.Recipients, Recipient{Address: ad, Reason: ReasonFeedback, Provider: ProviderOf(ad, "", ""), Diagnostic: a.rep.FeedbackType})
+		}
+		return nil, true
+	case "delivery":
+		a.rep.ReportingMTA = n.Delivery.ReportingMTA
+		for _, r := range n.Delivery.Recipients {
+			rcpts = append(rcpts, a.recipient(cleanAddr(r), ActionDelivered, "2.0.0", n.Delivery.SMTPResponse, "", ""))
+		}
+		return rcpts, true
+	}
+	return nil, false
+}
