@@ -44,6 +44,7 @@ var rules = []rule{
 		"message rate", "too fast", "throttled", "throttling", "4.7.28",
 	}},
 	{ReasonTooManyConn, []string{
+		"too many recipients", "connection frequency", "frequency limited",
 		"too many connections", "too many concurrent", "too many simultaneous", "connection rate limit",
 		"connection limit", "too many smtp sessions", "concurrent connections", "try again later, closing connection",
 		"max connections", "too many open connections", "exceeded the maximum number of connections",
@@ -53,6 +54,7 @@ var rules = []rule{
 		"please try again later", "try again in ", "deferred for ",
 	}},
 	{ReasonBlocked, []string{
+		"invalid ip for sending",
 		"blocked using", "blocklist", "block list", "blacklist", "black list", "listed in", "listed on",
 		"dnsbl", "spamhaus", "spamcop", "barracuda", "uceprotect", "sorbs", "cloudmark", "proofpoint", "rbl",
 		"banned sending ip", "banned sender", "access denied. ip", "your ip has been blocked", "ip blocked",
@@ -79,6 +81,7 @@ var rules = []rule{
 		"size of the message", "5.3.4",
 	}},
 	{ReasonMailboxFull, []string{
+		"mailbox exceeds allowed size", "mailbox exceeds",
 		"mailbox full", "mailbox is full", "mailbox has exceeded", "mailbox quota", "quota exceeded",
 		"over quota", "overquota", "over the quota", "exceeded storage", "exceeded its quota", "disk quota",
 		"mailbox exceeded", "full mailbox", "insufficient storage", "mailbox size limit", "quota full",
@@ -92,6 +95,7 @@ var rules = []rule{
 		"exceeds the recipient's size limit", "message exceeds local size limit", "size limit of the recipient",
 	}},
 	{ReasonSuspend, []string{
+		"frozen",
 		"account disabled", "account is disabled", "account has been disabled", "account suspended",
 		"account is suspended", "account has been suspended", "account inactive", "account is inactive",
 		"inactive account", "mailbox disabled", "mailbox is disabled", "mailbox has been disabled",
@@ -105,6 +109,7 @@ var rules = []rule{
 		"has moved", "no longer on server", "user moved", "mailbox has moved", "address has changed", "moved to",
 	}},
 	{ReasonNoRelaying, []string{
+		"email address is not verified",
 		"relay access denied", "relaying denied", "relay denied", "unable to relay", "relay not permitted",
 		"not configured to relay", "relaying not allowed", "we do not relay", "relay not allowed",
 		"relaying mail to", "not permitted to relay", "no relaying", "relay prohibited", "you are not allowed to relay",
@@ -112,6 +117,7 @@ var rules = []rule{
 		"relay_denied", "relay access", "isn't in my list of allowed rcpthosts", "is not in my list of allowed rcpthosts",
 	}},
 	{ReasonNotAccept, []string{
+		"no smtp service", "indicated no smtp",
 		"null mx", "does not accept mail", "does not accept email", "accepts no mail", "no mx record",
 		"domain does not receive", "mail not accepted for", "not accepting mail", "does not receive mail",
 		"domain has no mx", "no mail server",
@@ -133,6 +139,7 @@ var rules = []rule{
 		"not a registered gateway user", "you are sending to/from an address", "your envelope sender",
 	}},
 	{ReasonUserUnknown, []string{
+		"couldn't be found", "could not be found", "no such user here",
 		"user unknown", "unknown user", "no such user", "user not found", "unknown recipient", "recipient unknown",
 		"no such recipient", "recipient not found", "recipientnotfound", "recipnotfound", "address not found",
 		"does not exist", "doesn't exist", "no mailbox", "mailbox not found", "mailbox unavailable",
@@ -182,6 +189,7 @@ var rules = []rule{
 		"failed attempts", "time limit exceeded", "retry time exceeded", "message could not be delivered within",
 	}},
 	{ReasonNetworkError, []string{
+		"host not reachable", "not reachable",
 		"lost connection", "connection refused", "connection reset", "no route to host", "network is unreachable",
 		"host is unreachable", "connection timed out", "timed out", "timeout", "name service error",
 		"malformed or unexpected name server reply", "too many hops", "mail loop", "loop detected", "loops back",
@@ -260,7 +268,18 @@ func classify(in classifyInput) Reason {
 		// Still queued: the cause is not the receiver's verdict on us.
 		r = ReasonExpired
 	}
-	if in.action == ActionFailed && strings.HasPrefix(in.status, "4") && (r == ReasonNetworkError || r == ReasonSystemError || r == "") {
+	if r == "" || r == ReasonRejected || r == ReasonPolicyViolation || r == ReasonSystemError {
+		if in.command == "HELO" || in.command == "CONN" {
+			// Refused before any address was given: the receiver refuses our server.
+			r = ReasonBlocked
+		}
+	}
+	if in.carrier && (r == "" || r == ReasonRejected) && strings.Contains(low, "reject") {
+		// Japanese carriers reject mail refused by the recipient's reception settings.
+		r = ReasonFiltered
+	}
+	if in.action == ActionFailed && (strings.HasPrefix(in.status, "4") || in.status == "" && strings.HasPrefix(in.reply, "4")) &&
+		(r == ReasonNetworkError || r == ReasonSystemError || r == "") {
 		// A temporary failure that lasted until the queue lifetime ran out.
 		r = ReasonExpired
 	}
@@ -278,10 +297,9 @@ func classify(in classifyInput) Reason {
 	}
 	if r == "" {
 		switch {
-		case strings.HasPrefix(in.status, "4") || strings.HasPrefix(in.reply, "4"):
-			r = ReasonSystemError
-		case in.diag == "":
-			r = ReasonUndefined
+		case in.status != "" || in.reply != "":
+			// The receiver answered, in words we cannot place.
+			r = ReasonOnHold
 		default:
 			r = ReasonUndefined
 		}

@@ -132,11 +132,13 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 	if status == "" && strings.HasPrefix(reply, "2") {
 		status = "2.0.0"
 	}
-	in := classifyInput{diag: core, status: status, reply: reply, command: command, action: action, subject: a.subject}
+	prov := ProviderOf(addr, remote, diag)
+	in := classifyInput{diag: core, status: status, reply: reply, command: command, action: action, subject: a.subject,
+		carrier: prov == ProviderAU || prov == ProviderDocomo || prov == ProviderSoftBank}
 	reason := ReasonDelivered
 	if action != ActionDelivered && action != ActionRelayed && action != ActionExpanded {
 		reason = classify(in)
-		if reason == ReasonUndefined || reason == ReasonSystemError && !strings.HasPrefix(status, "4") {
+		if reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonSystemError && !strings.HasPrefix(status, "4") {
 			if r := matchRules(lowerASCII(a.text)); r != "" && core == "" {
 				reason = r
 			}
@@ -165,7 +167,7 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 		Hard:       isHard(reason, status),
 		Temporary:  temp,
 		RemoteMTA:  remote,
-		Provider:   ProviderOf(addr, remote, diag),
+		Provider:   prov,
 		Diagnostic: diag,
 		Command:    command,
 	}
@@ -445,7 +447,12 @@ func (a *analysis) textRecipients() []textRcpt {
 			b.WriteString("\n")
 			b.WriteString(n)
 		}
-		add(addr, unfoldSMTP(b.String()), "", "")
+		d := unfoldSMTP(b.String())
+		if d == "" {
+			// The explanation may stand above the address (au, some gateways).
+			d = unfoldSMTP(prevParagraph(lines, i))
+		}
+		add(addr, d, "", "")
 	}
 
 	// Pass 2: transcripts and any address in the text.
@@ -641,6 +648,9 @@ func globalDiag(lines []string) string {
 		}
 		if startsSMTP(n) && (strings.Contains(n, " ") || strings.Contains(n, "-")) && len(parts) < 6 {
 			parts = append(parts, n)
+		} else if k := strings.Index(n, ": "); k > 0 && k+2 < len(n) && startsSMTP(n[k+2:]) && findStatus(n[k+2:]) != "" {
+			// "SMTP:RCPT host 192.0.2.8: 553 5.3.0 <a@b>... No such user here"
+			parts = append(parts, n[k+2:])
 		}
 	}
 	if len(parts) > 6 {
@@ -667,4 +677,18 @@ func firstParagraph(lines []string) string {
 		}
 	}
 	return b.String()
+}
+
+// prevParagraph returns the non-empty lines directly above index i that are
+// not addresses or separators.
+func prevParagraph(lines []string, i int) string {
+	var got []string
+	for j := i - 1; j >= 0 && i-j <= 4; j-- {
+		t := strings.TrimSpace(lines[j])
+		if t == "" || isSeparator(t) || strings.Contains(t, "@") {
+			break
+		}
+		got = append([]string{t}, got...)
+	}
+	return strings.Join(got, "\n")
 }
