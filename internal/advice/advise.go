@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
@@ -51,13 +52,14 @@ func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang) Advice {
 	lt := c.lang(lang)
 	lang = normLang(lang)
 	variant := providerVariant(rc)
-	vals := values(c, rep, rc, variant, lang)
+	vals := values(rep, rc)
+	vals["provider_name"] = providerName(c, lt, variant, vals["domain"], lang)
 	st := stateOf(rep, rc)
 	a := build(c, lt, lang, rc, variant, vals, st)
 	vals["state"] = lt.Layout["state_"+st.key()]
 	vals["headline"] = a.Headline
 	a.Headline = fill(lt.Layout["recipient_headline"], vals, lt.Placeholders)
-	a.Facts = facts(lt, rep, rc, vals, true)
+	a.Facts = facts(lt, rep, rc, variant, vals, true)
 	return a
 }
 
@@ -99,7 +101,7 @@ func ForGroup(g Group, lang Lang, maxRecipients int) GroupAdvice {
 		count = len(g.Members)
 	}
 
-	vals := values(c, rep, rc, variant, lang)
+	vals := values(rep, rc)
 	// The texts speak of the group, not of one address.
 	vals["recipient"] = ""
 	if d := commonDomain(g.Members); d != "" {
@@ -107,6 +109,7 @@ func ForGroup(g Group, lang Lang, maxRecipients int) GroupAdvice {
 	} else if len(g.Members) > 1 {
 		vals["domain"] = ""
 	}
+	vals["provider_name"] = providerName(c, lt, variant, vals["domain"], lang)
 	st := stateOf(rep, rc)
 	a := build(c, lt, lang, rc, variant, vals, st)
 
@@ -117,12 +120,12 @@ func ForGroup(g Group, lang Lang, maxRecipients int) GroupAdvice {
 		"count":         strconv.Itoa(count),
 		"period":        period(lt, g.First, g.Last),
 	}
-	if variant == bounce.ProviderOther || hv["provider_name"] == "" {
+	if variant == bounce.ProviderOther {
 		hv["provider_name"] = vals["domain"]
 	}
 	a.Headline = fill(lt.Layout["group_headline"], hv, lt.Placeholders)
 
-	a.Facts = facts(lt, rep, rc, vals, false)
+	a.Facts = facts(lt, rep, rc, variant, vals, false)
 	a.Facts = append(a.Facts, Fact{Label: lt.Facts["count"], Value: strconv.Itoa(count)})
 	if p := hv["period"]; p != "" {
 		a.Facts = append(a.Facts, Fact{Label: lt.Facts["period"], Value: p})
@@ -140,7 +143,15 @@ func normLang(l Lang) Lang {
 // build fills the explanation, outlook, actions and links of the matching entry.
 func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant string, vals map[string]string, st state) Advice {
 	t := pick(c, rc, variant).text(lang)
-	f := func(s string) string { return fill(s, vals, lt.Placeholders) }
+	f := func(s string) string {
+		out := fill(s, vals, lt.Placeholders)
+		if lang == English {
+			// A sentence may begin with a placeholder such as
+			// "the recipient's mail service".
+			out = upperFirst(out)
+		}
+		return out
+	}
 	a := Advice{
 		Lang:        lang,
 		Headline:    f(t.Headline),
@@ -257,11 +268,10 @@ func consumerMicrosoft(d string) bool {
 }
 
 // values are the placeholder values taken from the bounce.
-func values(c *catalog, rep *bounce.Report, rc bounce.Recipient, variant string, lang Lang) map[string]string {
+func values(rep *bounce.Report, rc bounce.Recipient) map[string]string {
 	code := strings.TrimSpace(rc.ReplyCode + " " + rc.Status)
 	return map[string]string{
 		"ip":            rep.SendingIP,
-		"provider_name": c.Providers[variant].get(lang),
 		"remote_mta":    rc.RemoteMTA,
 		"reporting_mta": rep.ReportingMTA,
 		"status":        rc.Status,
@@ -275,7 +285,7 @@ func values(c *catalog, rep *bounce.Report, rc bounce.Recipient, variant string,
 
 // facts lists what the bounce says. withRecipient adds the address and the
 // subject (a group lists its addresses separately).
-func facts(lt *langTexts, rep *bounce.Report, rc bounce.Recipient, vals map[string]string, withRecipient bool) []Fact {
+func facts(lt *langTexts, rep *bounce.Report, rc bounce.Recipient, variant string, vals map[string]string, withRecipient bool) []Fact {
 	var fs []Fact
 	add := func(key, v string) {
 		if v = strings.TrimSpace(v); v != "" {
@@ -287,7 +297,7 @@ func facts(lt *langTexts, rep *bounce.Report, rc bounce.Recipient, vals map[stri
 	}
 	add("ip", rep.SendingIP)
 	prov := vals["provider_name"]
-	if prov == "" {
+	if variant == bounce.ProviderOther || prov == "" {
 		prov = lt.Facts["provider_other"]
 		if d := vals["domain"]; d != "" {
 			prov += " (" + d + ")"
@@ -327,6 +337,19 @@ func period(lt *langTexts, first, last time.Time) string {
 	return fill(lt.Layout["period"], map[string]string{"first": a, "last": b}, nil)
 }
 
+// providerName is the display name of the recipient's provider; for other
+// providers, a phrase naming the recipient's domain ("" when unknown, so
+// the texts fall back to a generic wording).
+func providerName(c *catalog, lt *langTexts, variant, domain string, lang Lang) string {
+	if n := c.Providers[variant].get(lang); n != "" {
+		return n
+	}
+	if domain == "" {
+		return ""
+	}
+	return fill(lt.Layout["other_provider"], map[string]string{"domain": domain}, nil)
+}
+
 // commonDomain is the recipients' domain when they all share one.
 func commonDomain(ms []Member) string {
 	d := ""
@@ -352,6 +375,14 @@ func domainOf(addr string) string {
 		return ""
 	}
 	return strings.ToLower(addr[i+1:])
+}
+
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError || !unicode.IsLower(r) {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 func truncate(s string, n int) string {

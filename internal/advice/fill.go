@@ -32,7 +32,7 @@ var contentPlaceholders = map[string]bool{
 var layoutPlaceholders = map[string]bool{
 	"state": true, "headline": true, "recipient": true, "provider_name": true,
 	"count": true, "period": true, "first": true, "last": true, "n": true,
-	"title": true, "url": true, "label": true, "value": true, "actor": true, "text": true, "i": true,
+	"domain": true, "title": true, "url": true, "label": true, "value": true, "actor": true, "text": true, "i": true,
 }
 
 // fill expands the placeholders of s.
