@@ -22,12 +22,11 @@ type Incident struct {
 	UpdatedAt  time.Time
 }
 
-// NoticeKind* are the outbox kinds of notices from people's actions; the
-// automatic ones are incident.KindFirst, KindUpdate, KindRepeat and
-// KindResolved (also used when a person resolves).
-const (
-	KindMuted = "muted" // a person muted the incident; the payload has "until"
-)
+// KindMuted is the log and outbox kind recorded when a person mutes an
+// incident (the payload has "until"). The other kinds written by this package
+// are incident.KindFirst, KindUpdate, KindRepeat and KindResolved (also used,
+// with an actor, when a person resolves).
+const KindMuted = "muted"
 
 // NoticePayload is the JSON payload of first, update, repeat, resolved and
 // muted outbox rows. Senders render the incident's current state (Incident),
@@ -221,6 +220,31 @@ func (d *DB) Tick(ctx context.Context, now time.Time, t incident.Timing, targets
 		return TickResult{}, fmt.Errorf("store: tick: %w", err)
 	}
 	return res, nil
+}
+
+// RecheckAll makes the next Tick evaluate every open incident, whatever its
+// recorded next check. Call it once at start: next checks were computed with
+// the Timing of the previous run, which may have changed. Evaluating again is
+// harmless, Decide reads the notification log.
+func (d *DB) RecheckAll(ctx context.Context) error {
+	if _, err := d.db.ExecContext(ctx, `UPDATE incidents SET next_check_at = 0 WHERE state = 'open'`); err != nil {
+		return fmt.Errorf("store: recheck: %w", err)
+	}
+	return nil
+}
+
+// PruneRaw drops the raw bytes of reports seen before the given time (the
+// parsed report is kept) and returns how many were dropped.
+func (d *DB) PruneRaw(ctx context.Context, before time.Time) (int64, error) {
+	r, err := d.db.ExecContext(ctx, `UPDATE reports SET raw = NULL WHERE raw IS NOT NULL AND seen_at < ?`, ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune raw: %w", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: prune raw: %w", err)
+	}
+	return n, nil
 }
 
 func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {

@@ -81,6 +81,11 @@ func (d *DB) Enqueue(ctx context.Context, incidentID int64, targets []string, ki
 	return nil
 }
 
+// unblocked holds for an outbox row o with no earlier undone row of the same
+// incident and target.
+const unblocked = `NOT EXISTS (SELECT 1 FROM outbox p WHERE p.incident = o.incident AND p.target = o.target
+	AND p.done_at = 0 AND p.id < o.id)`
+
 // NextOutbox leases up to limit items due at now for targets (all targets
 // when none are given): not done, next attempt due, not leased by someone
 // else, and with no earlier undone item for the same incident and target (so
@@ -97,9 +102,7 @@ func (d *DB) NextOutbox(ctx context.Context, now time.Time, limit int, lease tim
 		items = nil
 		q := `SELECT o.id, coalesce(o.incident, 0), o.target, o.kind, o.payload, o.attempts, o.created_at, o.last_error
 			FROM outbox o
-			WHERE o.done_at = 0 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1
-			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.incident = o.incident AND p.target = o.target
-				AND p.done_at = 0 AND p.id < o.id)`
+			WHERE o.done_at = 0 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1 AND ` + unblocked
 		args := []any{ms(now)}
 		if len(targets) > 0 {
 			q += ` AND o.target IN (`
@@ -190,17 +193,28 @@ func (d *DB) finish(ctx context.Context, id int64, q string, args ...any) error 
 }
 
 // NextOutboxAt returns when an undone item next becomes available (its next
-// attempt or the end of its lease, whichever is later); ok is false when the
-// outbox is empty. The sender loop sleeps until then or a kick.
+// attempt or the end of its lease, whichever is later), ignoring items queued
+// behind an earlier undone item of the same incident and target (they become
+// available when the sender finishes that one); ok is false when there is no
+// such item. The sender loop sleeps until then or a kick.
 func (d *DB) NextOutboxAt(ctx context.Context) (at time.Time, ok bool, err error) {
 	var v sql.NullInt64
-	if err := d.db.QueryRowContext(ctx, `SELECT min(max(next_attempt_at, lease_until)) FROM outbox WHERE done_at = 0`).Scan(&v); err != nil {
+	if err := d.db.QueryRowContext(ctx, `SELECT min(max(o.next_attempt_at, o.lease_until)) FROM outbox o
+		WHERE o.done_at = 0 AND `+unblocked).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("store: next outbox time: %w", err)
 	}
 	if !v.Valid {
 		return time.Time{}, false, nil
 	}
 	return time.UnixMilli(v.Int64).UTC(), true, nil
+}
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
 }
 
 // Stats are counters for metrics.

@@ -762,3 +762,64 @@ func BenchmarkCommitBatch(b *testing.B) {
 		}
 	}
 }
+
+func TestNextOutboxAtIgnoresBlockedItems(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	mustCommit(t, db, batch(1, t0, bounceMsg(1, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "a@outlook.example.com")))
+	now := t0.Add(time.Minute)
+	if _, err := db.Tick(ctx, now, timing, []string{TargetSlack}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Enqueue(ctx, 1, []string{TargetSlack}, "detail", nil, now); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := db.NextOutbox(ctx, now, 10, time.Minute)
+	if len(items) != 1 {
+		t.Fatalf("items = %+v", items)
+	}
+	if at, ok, _ := db.NextOutboxAt(ctx); !ok || !at.Equal(now.Add(time.Minute)) {
+		t.Errorf("NextOutboxAt while leased = %v, %v; want lease end", at, ok)
+	}
+	retry := now.Add(5 * time.Minute)
+	if err := db.MarkFailed(ctx, items[0].ID, "timeout", retry); err != nil {
+		t.Fatal(err)
+	}
+	// The detail is due now but waits behind the first: wake at the retry.
+	if at, ok, _ := db.NextOutboxAt(ctx); !ok || !at.Equal(retry) {
+		t.Errorf("NextOutboxAt = %v, %v; want %v", at, ok, retry)
+	}
+}
+
+func TestRecheckAllAppliesNewTiming(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	mustCommit(t, db, batch(1, t0, bounceMsg(1, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "a@outlook.example.com")))
+	// Restarted with a shorter group wait: the recorded next check (t0+1m)
+	// is stale until RecheckAll.
+	short := timing
+	short.GroupWait = 10 * time.Second
+	if tr, _ := db.Tick(ctx, t0.Add(20*time.Second), short, targets); tr.Enqueued != 0 {
+		t.Fatalf("tick before recheck: %+v", tr)
+	}
+	if err := db.RecheckAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tr, _ := db.Tick(ctx, t0.Add(20*time.Second), short, targets); tr.Enqueued != 2 {
+		t.Errorf("tick after recheck: %+v", tr)
+	}
+}
+
+func TestPruneRaw(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	mustCommit(t, db, batch(1, t0, bounceMsg(1, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "a@outlook.example.com")))
+	mustCommit(t, db, batch(2, t0.Add(48*time.Hour), bounceMsg(2, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "a@outlook.example.com")))
+	n, err := db.PruneRaw(ctx, t0.Add(24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneRaw = %d, %v", n, err)
+	}
+	if c := count(t, db, `SELECT count(*) FROM reports WHERE raw IS NOT NULL`); c != 1 {
+		t.Errorf("reports with raw = %d, want 1", c)
+	}
+}
