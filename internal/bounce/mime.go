@@ -43,7 +43,13 @@ func normalize(raw []byte) []byte {
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		if c == '\r' {
-			if i+1 < len(raw) && raw[i+1] == '\n' {
+			// CRLF, and CR CR LF (a relayed response inside a CRLF message), end one line.
+			j := i + 1
+			for j < len(raw) && raw[j] == '\r' {
+				j++
+			}
+			if j < len(raw) && raw[j] == '\n' {
+				i = j - 1
 				continue
 			}
 			c = '\n'

@@ -113,7 +113,7 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 	if command == "" {
 		command = commandOf(lowerASCII(a.text))
 	}
-	if st := findStatus(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || (status[0] != st[0] && action != ActionDelayed)) {
+	if st := findStatus(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || strings.HasSuffix(status, ".4.7") || (status[0] != st[0] && action != ActionDelayed)) {
 		if !(status != "" && status[0] == '5' && st[0] == '4' && action == ActionFailed && !strings.HasSuffix(status, ".0.0")) {
 			status = st
 		}

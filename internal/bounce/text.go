@@ -153,20 +153,26 @@ func unfoldSMTP(s string) string {
 	lines := strings.Split(s, "\n")
 	var b strings.Builder
 	first := true
+	code := "" // the reply code already written, if any
 	for _, l := range lines {
 		l = strings.TrimSpace(l)
 		if l == "" {
 			continue
 		}
-		if !first {
-			// Drop a repeated "550-" / "550 " (and "5.7.1 ") prefix on continuation lines.
-			if len(l) > 4 && isDigit(l[0]) && isDigit(l[1]) && isDigit(l[2]) && (l[3] == '-' || l[3] == ' ') {
+		if len(l) > 4 && isDigit(l[0]) && isDigit(l[1]) && isDigit(l[2]) && (l[3] == '-' || l[3] == ' ') {
+			if code == l[:3] {
+				// Drop a repeated "550-" / "550 " (and "5.7.1 ") continuation prefix.
 				rest := strings.TrimSpace(l[4:])
 				if st := findStatus(rest); st != "" && strings.HasPrefix(rest, st) {
 					rest = strings.TrimSpace(rest[len(st):])
 				}
 				l = rest
+			} else {
+				code = l[:3]
+				l = l[:3] + " " + strings.TrimSpace(l[4:])
 			}
+		}
+		if !first {
 			b.WriteByte(' ')
 		}
 		b.WriteString(l)
