@@ -54,6 +54,7 @@ var rules = []rule{
 		"please try again later", "try again in ", "deferred for ",
 	}},
 	{ReasonBlocked, []string{
+		"please use the smtp server of your isp", "service refused", "service refuse", "not accepting connections",
 		"invalid ip for sending",
 		"blocked using", "blocklist", "block list", "blacklist", "black list", "listed in", "listed on",
 		"dnsbl", "spamhaus", "spamcop", "barracuda", "uceprotect", "sorbs", "cloudmark", "proofpoint", "rbl",
@@ -119,7 +120,7 @@ var rules = []rule{
 	{ReasonNotAccept, []string{
 		"no smtp service", "indicated no smtp",
 		"null mx", "does not accept mail", "does not accept email", "accepts no mail", "no mx record",
-		"domain does not receive", "mail not accepted for", "not accepting mail", "does not receive mail",
+		"domain does not receive", "not accepting mail", "does not receive mail",
 		"domain has no mx", "no mail server",
 	}},
 	{ReasonHostUnknown, []string{
@@ -147,9 +148,9 @@ var rules = []rule{
 		"unknown or illegal", "not a valid mailbox", "no such mailbox", "no such address", "addressee unknown",
 		"unknown address", "unknown local part", "is not a valid user", "not our customer", "not a known user",
 		"user doesn't have", "doesn't have a", "account does not exist", "account that you tried to reach does not exist",
-		"no account by that name", "no mailbox here by that name", "mailbox not available", "recipient rejected",
+		"no account by that name", "no mailbox here by that name", "mailbox not available",
 		"user invalid", "unknown mailbox", "user does not exist", "no such person", "not listed in",
-		"invalid user", "recipient does not exist", "address rejected", "account unavailable", "unrouteable",
+		"invalid user", "recipient does not exist", "account unavailable", "unrouteable",
 		"could not be found", "was not found", "not found in", "no valid recipients", "destination address does not exist",
 		"mailbox is not existing", "this user doesn't", "not a valid recipient", "could not deliver mail to this user",
 		"no such local user", "recipient address rejected", "unknown account", "user not exist", "bad destination mailbox",
@@ -160,7 +161,7 @@ var rules = []rule{
 	}},
 	{ReasonContentError, []string{
 		"content error", "illegal character", "invalid content", "bad content", "improper", "mime",
-		"malformed", "message header", "header is", "invalid header", "8bit", "line too long",
+		"message header", "header is", "invalid header", "8bit", "line too long",
 	}},
 	{ReasonNotCompliantRFC, []string{
 		"rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822", "rfc822 compliant", "not rfc",
@@ -180,28 +181,30 @@ var rules = []rule{
 		"insufficient system storage", "insufficient disk space", "insufficient system resources",
 		"disk full", "system full", "out of disk", "no space left", "mail system full",
 	}},
+	{ReasonNetworkError, []string{
+		"host not reachable", "not reachable",
+		"lost connection", "connection refused", "connection reset", "no route to host", "network is unreachable",
+		"host is unreachable", "name service error",
+		"malformed or unexpected name server reply", "too many hops", "mail loop", "loop detected", "loops back",
+		"hop count exceeded", "routing loop", "unable to connect", "could not connect", "connection closed",
+		"dns error", "temporary failure in name resolution", "network error", "tls error",
+	}},
+	{ReasonSystemError, []string{
+		"transaction failed",
+		"system error", "server error", "internal error", "temporary failure", "temporary error",
+		"temporary problem", "local error", "service unavailable", "service not available", "server busy",
+		"try again later", "queue file write error", "system problem", "unable to process", "internal server error",
+		"mailbox temporarily unavailable", "unavailable", "temporarily", "transient", "resources temporarily",
+		"ldap", "database error", "i/o error", "system failure", "server is busy", "machine is busy",
+	}},
 	{ReasonExpired, []string{
+		"connection timed out", "timed out", "timeout",
 		"retry timeout exceeded", "message expired", "envelope expired", "in the queue too long", "queue too long",
 		"still undelivered after", "will keep trying until", "did not accept our requests to connect",
 		"delivery time expired", "could not be delivered for", "has not been delivered for", "delivery expired",
 		"unable to deliver in", "message timed out", "too long in queue", "exceeded the retry", "max retries",
 		"maximum delivery attempts", "delivery attempts exceeded", "giving up", "gave up", "delivery failed 20 attempts",
 		"failed attempts", "time limit exceeded", "retry time exceeded", "message could not be delivered within",
-	}},
-	{ReasonNetworkError, []string{
-		"host not reachable", "not reachable",
-		"lost connection", "connection refused", "connection reset", "no route to host", "network is unreachable",
-		"host is unreachable", "connection timed out", "timed out", "timeout", "name service error",
-		"malformed or unexpected name server reply", "too many hops", "mail loop", "loop detected", "loops back",
-		"hop count exceeded", "routing loop", "unable to connect", "could not connect", "connection closed",
-		"dns error", "temporary failure in name resolution", "network error", "tls error",
-	}},
-	{ReasonSystemError, []string{
-		"system error", "server error", "internal error", "temporary failure", "temporary error",
-		"temporary problem", "local error", "service unavailable", "service not available", "server busy",
-		"try again later", "queue file write error", "system problem", "unable to process", "internal server error",
-		"mailbox temporarily unavailable", "unavailable", "temporarily", "transient", "resources temporarily",
-		"ldap", "database error", "i/o error", "system failure", "server is busy", "machine is busy",
 	}},
 	{ReasonSyntaxError, []string{
 		"syntax error", "command unrecognized", "unrecognized command", "bad sequence of commands", "command not recognized",
@@ -264,6 +267,10 @@ func classify(in classifyInput) Reason {
 	if r == "" {
 		r = byStatus(in.status)
 	}
+	if r == ReasonHostUnknown && (strings.HasPrefix(in.status, "4") || in.action == ActionDelayed) {
+		// A temporary DNS failure does not prove the domain is gone.
+		r = ReasonNetworkError
+	}
 	if in.action == ActionDelayed && !causeKnown(r) {
 		// Still queued: the cause is not the receiver's verdict on us.
 		r = ReasonExpired
@@ -279,7 +286,7 @@ func classify(in classifyInput) Reason {
 		r = ReasonFiltered
 	}
 	if in.action == ActionFailed && (strings.HasPrefix(in.status, "4") || in.status == "" && strings.HasPrefix(in.reply, "4")) &&
-		(r == ReasonNetworkError || r == ReasonSystemError || r == "") {
+		r == "" {
 		// A temporary failure that lasted until the queue lifetime ran out.
 		r = ReasonExpired
 	}
@@ -290,8 +297,8 @@ func classify(in classifyInput) Reason {
 		// 5.1.x status is a filter refusing the mail: after DATA, a 5.2.x
 		// mailbox status, or au's empty-bracket form (reception settings).
 		r = ReasonFiltered
-	case in.command == "MAIL" && r != ReasonAuthFailure && r != ReasonRequirePTR && r != ReasonMesgTooBig &&
-		r != ReasonSystemError && r != ReasonTooManyConn && r != ReasonSecurityError:
+	case in.command == "MAIL" && (r == "" || r == ReasonUserUnknown || r == ReasonHostUnknown || r == ReasonFiltered ||
+		r == ReasonNotAccept || r == ReasonBadReputation || r == ReasonSuspend || r == ReasonOnHold):
 		// Refused at MAIL FROM: the receiver objects to our sender address or domain.
 		r = ReasonRejected
 	}
@@ -310,6 +317,13 @@ func classify(in classifyInput) Reason {
 // overrides are wordings that would otherwise hit a broader rule first.
 var overrides = []rule{
 	{ReasonUserUnknown, []string{"recipient address rejected: access denied", "not listed in public name & address book", "not listed in domino directory"}},
+	{ReasonSuspend, []string{"temporary locked", "temporarily locked", "account is blocked", "compte du destinataire est bloque"}},
+	{ReasonSecurityError, []string{"unauthenticated senders not allowed"}},
+}
+
+// fallbacks apply only when no rule matched.
+var fallbacks = []rule{
+	{ReasonUserUnknown, []string{"recipient address rejected", "address rejected", "recipient rejected"}},
 }
 
 func matchRules(low string) Reason {
@@ -323,10 +337,12 @@ func matchRules(low string) Reason {
 			}
 		}
 	}
-	for _, ru := range rules {
-		for _, p := range ru.phrases {
-			if strings.Contains(low, p) {
-				return ru.reason
+	for _, list := range [][]rule{rules, fallbacks} {
+		for _, ru := range list {
+			for _, p := range ru.phrases {
+				if strings.Contains(low, p) {
+					return ru.reason
+				}
 			}
 		}
 	}

@@ -81,9 +81,29 @@ func domainOf(addr string) string {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// findStatus returns the first enhanced status code (RFC 3463: class.subject.detail)
-// in s whose class is 2, 4 or 5, or "".
+// findStatus returns the first enhanced status code (RFC 3463:
+// class.subject.detail) of a failure (class 4 or 5) in s; failing that, the
+// first success code (class 2); or "".
 func findStatus(s string) string {
+	first2 := ""
+	for off := 0; off < len(s); {
+		st, at := findAnyStatus(s[off:])
+		if st == "" {
+			break
+		}
+		if st[0] != '2' {
+			return st
+		}
+		if first2 == "" {
+			first2 = st
+		}
+		off += at + len(st)
+	}
+	return first2
+}
+
+// findAnyStatus returns the first enhanced status code in s and its offset.
+func findAnyStatus(s string) (string, int) {
 	for i := 0; i+4 < len(s); i++ {
 		c := s[i]
 		if (c != '2' && c != '4' && c != '5') || s[i+1] != '.' {
@@ -110,9 +130,9 @@ func findStatus(s string) string {
 		if m == 0 || (j < len(s) && (isDigit(s[j]) || s[j] == '.' && j+1 < len(s) && isDigit(s[j+1]))) {
 			continue
 		}
-		return s[i:j]
+		return s[i:j], i
 	}
-	return ""
+	return "", 0
 }
 
 // findReplyCode returns the first SMTP reply code (2xx/4xx/5xx followed by a
