@@ -89,9 +89,12 @@ type GroupAdvice struct {
 	More       int      `json:"more"`       // how many more (rendered as ほか N 件)
 }
 
-// The API the implementation provides (see advise.go):
+// The API the implementation provides (advise.go, text.go):
 //
 //	func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang) Advice
 //	func ForGroup(g Group, lang Lang, maxRecipients int) GroupAdvice
 //	func (a Advice) Text() string       // plain-text rendering
 //	func (g GroupAdvice) Text() string  // plain-text rendering
+//
+// The wording lives in texts.yaml (embedded); its header explains how to
+// edit it, and the package tests check every entry.

@@ -386,3 +386,10 @@ func TestNilReportAndUnknownLanguage(t *testing.T) {
 		t.Errorf("empty group advice")
 	}
 }
+
+func BenchmarkForRecipientText(b *testing.B) {
+	rep, rc := motivating(bounce.ActionFailed)
+	for b.Loop() {
+		_ = ForRecipient(rep, rc, Japanese).Text()
+	}
+}
