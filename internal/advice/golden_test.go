@@ -28,7 +28,6 @@ type scenario struct {
 }
 
 func scenarios() []scenario {
-	const from = "Yamada Taro <taro@example.co.jp>"
 	f, d := bounce.ActionFailed, bounce.ActionDelayed
 	return []scenario{
 		{name: "microsoft-badreputation-failed", ip: "203.0.113.25", rc: bounce.Recipient{Address: "user@outlook.jp", Action: f, Status: "4.7.650", ReplyCode: "451", Reason: bounce.ReasonBadReputation, Temporary: true, RemoteMTA: "apc.olc.protection.outlook.com", Provider: bounce.ProviderMicrosoft, Diagnostic: s775}},
