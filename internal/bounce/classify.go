@@ -53,6 +53,14 @@ var rules = []rule{
 		"greylist", "graylist", "grey-list", "gray-list", "greylisting", "postgrey",
 		"please try again later", "try again in ", "deferred for ",
 	}},
+	{ReasonNoRelaying, []string{
+		"email address is not verified",
+		"relay access denied", "relaying denied", "relay denied", "unable to relay", "relay not permitted",
+		"not configured to relay", "relaying not allowed", "we do not relay", "relay not allowed",
+		"relaying mail to", "not permitted to relay", "no relaying", "relay prohibited", "you are not allowed to relay",
+		"not local host", "not a gateway", "open relay", "relaying is prohibited", "relay attempt", "cannot relay",
+		"relay_denied", "relay access", "isn't in my list of allowed rcpthosts", "is not in my list of allowed rcpthosts",
+	}},
 	{ReasonBlocked, []string{
 		"please use the smtp server of your isp", "service refused", "service refuse", "not accepting connections",
 		"invalid ip for sending",
@@ -108,14 +116,6 @@ var rules = []rule{
 	}},
 	{ReasonHasMoved, []string{
 		"has moved", "no longer on server", "user moved", "mailbox has moved", "address has changed", "moved to",
-	}},
-	{ReasonNoRelaying, []string{
-		"email address is not verified",
-		"relay access denied", "relaying denied", "relay denied", "unable to relay", "relay not permitted",
-		"not configured to relay", "relaying not allowed", "we do not relay", "relay not allowed",
-		"relaying mail to", "not permitted to relay", "no relaying", "relay prohibited", "you are not allowed to relay",
-		"not local host", "not a gateway", "open relay", "relaying is prohibited", "relay attempt", "cannot relay",
-		"relay_denied", "relay access", "isn't in my list of allowed rcpthosts", "is not in my list of allowed rcpthosts",
 	}},
 	{ReasonNotAccept, []string{
 		"no smtp service", "indicated no smtp",
@@ -245,7 +245,7 @@ var strongUserUnknown = []string{
 	"unknown recipient", "recipient name is not recognized", "no valid recipients", "invalid recipient",
 	"recipient not found", "recipnotfound", "recipientnotfound", "resolver.adr", "[rcpt_to]",
 	"no such recipient", "recipient unknown", "recipient does not exist", "no mailbox here by that name",
-	"destinataire invalide", "account that you tried to reach does not exist",
+	"destinataire invalide", "account that you tried to reach does not exist", "not listed in public name",
 }
 
 // classifyInput is what the classifier looks at for one recipient.

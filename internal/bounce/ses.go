@@ -52,10 +52,14 @@ func (a *analysis) fromSES() (rcpts []Recipient, ok bool) {
 	if i < 0 {
 		return nil, false
 	}
-	dec := json.NewDecoder(strings.NewReader(a.text[i:]))
 	var n sesNotification
-	if err := dec.Decode(&n); err != nil {
-		return nil, false
+	if err := json.NewDecoder(strings.NewReader(a.text[i:])).Decode(&n); err != nil {
+		// Long JSON lines arrive wrapped by the mail system: join them.
+		joined := strings.ReplaceAll(a.text[i:], "\n", "")
+		n = sesNotification{}
+		if err := json.NewDecoder(strings.NewReader(joined)).Decode(&n); err != nil {
+			return nil, false
+		}
 	}
 	o := &a.rep.Original
 	o.MessageID = strings.Trim(n.Mail.CommonHdrs.ID, "<>")
