@@ -29,10 +29,10 @@ func (d *DB) Cursor(ctx context.Context, mailbox string) (uidValidity, lastUID u
 
 // ResetMailbox records a new UIDVALIDITY for a mailbox and moves its cursor
 // to UID 0, so that the mailbox is read again from the start. Message rows of
-// the old UIDVALIDITY are kept; messages seen again under the new one are new
-// rows (their reports are analysed and grouped again: a UIDVALIDITY change
-// is rare and the alternative, matching by Message-ID, would drop messages
-// without one).
+// the old UIDVALIDITY are kept. When the messages come again under the new
+// UIDVALIDITY, CommitBatch records them but recognises those already seen by
+// Message-ID (CommitResult.Relocated) and does not group or notify them
+// again; only messages without a Message-ID are analysed twice.
 func (d *DB) ResetMailbox(ctx context.Context, mailbox string, uidValidity uint32, now time.Time) error {
 	_, err := d.db.ExecContext(ctx, `INSERT INTO mailboxes (name, uidvalidity, last_uid, updated_at) VALUES (?, ?, 0, ?)
 		ON CONFLICT (name) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0, updated_at = excluded.updated_at`,
@@ -117,6 +117,7 @@ type Batch struct {
 type CommitResult struct {
 	Recorded   int       // new message rows
 	Duplicates int       // messages already recorded (a replay): nothing else was done for them
+	Relocated  int       // recorded, but seen under an earlier UIDVALIDITY (same Message-ID): not analysed again
 	ReportIDs  []int64   // new report rows
 	Incidents  []int64   // incidents that got new members, ascending
 	Enqueued   int       // outbox rows enqueued
@@ -195,6 +196,18 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 			errText = m.Report.Error
 		}
 	}
+	relocated := false
+	if m.MessageID != "" {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE mailbox = ? AND message_id = ? AND uidvalidity <> ? LIMIT 1`,
+			b.Mailbox, m.MessageID, int64(b.UIDValidity)).Scan(&one)
+		switch {
+		case err == nil:
+			relocated = true
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+	}
 	// ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only a replay is
 	// ignored; other constraint violations still fail the batch.
 	r, err := tx.ExecContext(ctx, `INSERT INTO messages (mailbox, uidvalidity, uid, message_id, size, kind, error, seen_at)
@@ -210,6 +223,10 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 		return nil
 	}
 	res.Recorded++
+	if relocated {
+		res.Relocated++
+		return nil
+	}
 	if m.Report == nil || kind == bounce.KindNone {
 		return nil
 	}

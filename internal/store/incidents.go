@@ -422,7 +422,7 @@ func loadDeliveries(ctx context.Context, q querier, id int64) ([]Delivery, error
 // records who did it in the log and enqueues a "muted" row for targets (nil
 // for none) so that, e.g., the Slack message can show it. Notices that fall
 // due while muted are decided when the mute ends.
-func (d *DB) Mute(ctx context.Context, id int64, until time.Time, actor string, now time.Time, t incident.Timing, targets []string) error {
+func (d *DB) Mute(ctx context.Context, id int64, until time.Time, actor string, now time.Time, targets []string) error {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		inc, err := loadIncident(ctx, tx, id)
 		if err != nil {

@@ -255,6 +255,20 @@ func TestCursorMonotonicAndUIDValidity(t *testing.T) {
 	if !old[4] || !old[9] || !old[10] || old[3] || old[11] {
 		t.Errorf("Seen under old UIDVALIDITY = %v", old)
 	}
+	// The mailbox is read again under the new UIDVALIDITY: a bounce seen
+	// before (same Message-ID) is recorded but not grouped again.
+	again := batch(20, t0.Add(time.Hour), bounceMsg(20, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "a@outlook.example.com"))
+	again.UIDValidity = 8
+	again.Messages[0].MessageID = "<m9@example.com>"
+	res := mustCommit(t, db, again)
+	if res.Recorded != 1 || res.Relocated != 1 || len(res.ReportIDs) != 0 || len(res.Incidents) != 0 {
+		t.Errorf("relocated commit: %+v", res)
+	}
+	fresh := batch(21, t0.Add(time.Hour), bounceMsg(21, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "a@outlook.example.com"))
+	fresh.UIDValidity = 8
+	if res := mustCommit(t, db, fresh); res.Relocated != 0 || len(res.Incidents) != 1 {
+		t.Errorf("new message after reset: %+v", res)
+	}
 	cur, err := db.Seen(ctx, "INBOX", 8, []uint32{3, 4})
 	if err != nil {
 		t.Fatal(err)
@@ -262,8 +276,8 @@ func TestCursorMonotonicAndUIDValidity(t *testing.T) {
 	if !cur[3] || cur[4] {
 		t.Errorf("Seen under new UIDVALIDITY = %v", cur)
 	}
-	if n := count(t, db, `SELECT count(*) FROM messages`); n != 4 {
-		t.Errorf("messages = %d, want 4 (old rows kept)", n)
+	if n := count(t, db, `SELECT count(*) FROM messages`); n != 6 {
+		t.Errorf("messages = %d, want 6 (old rows kept)", n)
 	}
 }
 
@@ -469,7 +483,7 @@ func TestMute(t *testing.T) {
 	mustCommit(t, db, batch(1, t0, bounceMsg(1, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "a@outlook.example.com")))
 	mustTick(t, db, t0.Add(time.Minute))
 	until := t0.Add(3 * time.Hour)
-	if err := db.Mute(ctx, 1, until, "U0123", t0.Add(2*time.Minute), timing, []string{TargetSlack}); err != nil {
+	if err := db.Mute(ctx, 1, until, "U0123", t0.Add(2*time.Minute), []string{TargetSlack}); err != nil {
 		t.Fatal(err)
 	}
 	for i := uint32(2); i <= 4; i++ {
@@ -821,5 +835,19 @@ func TestPruneRaw(t *testing.T) {
 	}
 	if c := count(t, db, `SELECT count(*) FROM reports WHERE raw IS NOT NULL`); c != 1 {
 		t.Errorf("reports with raw = %d, want 1", c)
+	}
+}
+
+func TestTickAfterLongDowntime(t *testing.T) {
+	db, _ := openTest(t)
+	mustCommit(t, db, batch(1, t0, bounceMsg(1, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "a@outlook.example.com")))
+	// Down for two days: the bounce is still told (first), then resolved.
+	tr := mustTick(t, db, t0.Add(48*time.Hour))
+	if tr.Enqueued != 4 || tr.Closed != 1 || !tr.NextCheck.IsZero() {
+		t.Errorf("tick: %+v", tr)
+	}
+	want := []string{"slack:first", "email:first", "slack:resolved", "email:resolved"}
+	if got := outboxKinds(t, db, 1); !equalStrings(got, want) {
+		t.Errorf("outbox = %v, want %v", got, want)
 	}
 }

@@ -24,6 +24,7 @@ CREATE TABLE messages (
 	seen_at     INTEGER NOT NULL,
 	UNIQUE (mailbox, uidvalidity, uid)
 ) STRICT;
+CREATE INDEX messages_message_id ON messages (mailbox, message_id);
 
 -- One analysed report per message of a kind other than none. json is the full
 -- bounce.Report as bounce marshals it; the fields it leaves out are columns.
