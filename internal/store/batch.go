@@ -110,7 +110,9 @@ type Batch struct {
 	Messages []Message
 	Now      time.Time
 	Timing   incident.Timing
-	Targets  []string // enabled notification targets (stdout, slack, email)
+	// Targets are the enabled notification targets (stdout, slack, email);
+	// with none, notices are still logged (and so never sent later).
+	Targets []string
 }
 
 // CommitResult says what CommitBatch did.

@@ -64,7 +64,10 @@ type DB struct {
 // upgrade deadlocks) and synchronous=FULL: commits are rare and small here
 // (one per IMAP batch or outbox send), and FULL makes a commit survive power
 // loss, so an outbox row marked sent stays sent and a Slack ts is not
-// forgotten, which NORMAL does not guarantee in WAL mode. Close must be called.
+// forgotten, which NORMAL does not guarantee in WAL mode. The connection pool
+// holds several connections, so path must be a file (":memory:" would give
+// each connection its own database); tests use a file in t.TempDir(). Close
+// must be called.
 func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
