@@ -49,18 +49,27 @@ func AnalyzeWithLimits(raw []byte, lim Limits) (rep *Report) {
 		raw = raw[:lim.MaxBytes]
 	}
 	raw = normalize(raw)
+	analyzeInto(rep, raw, lim, 0)
+	return rep
+}
+
+// maxNested bounds how deep a report wrapped in a report is followed.
+const maxNested = 2
+
+func analyzeInto(rep *Report, raw []byte, lim Limits, depth int) {
 	p, werr := walk(raw, lim)
-	a := &analysis{p: p, rep: rep}
+	a := &analysis{p: p, rep: rep, depth: depth, lim: lim}
 	a.run()
 	if werr != nil && rep.Kind == KindNone && len(rep.Recipients) == 0 {
 		rep.Error = werr.Error()
 	}
-	return rep
 }
 
 type analysis struct {
-	p   *parts
-	rep *Report
+	p     *parts
+	rep   *Report
+	depth int
+	lim   Limits
 
 	from    string // bounce's From address, lowercase
 	fromRaw string // bounce's From as written, lowercase
@@ -111,6 +120,9 @@ func (a *analysis) run() {
 			return
 		}
 		rcpts = a.fromText()
+	}
+	if a.nestedReport(rcpts) {
+		return
 	}
 	if len(rcpts) == 0 {
 		return
@@ -339,4 +351,25 @@ func (a *analysis) reportingFromText() string {
 		}
 	}
 	return ""
+}
+
+// nestedReport handles a report that carries the real report as its
+// attachment (some gateways wrap the DSN they received). It reports whether
+// the nested report was used.
+func (a *analysis) nestedReport(rcpts []Recipient) bool {
+	if a.depth >= maxNested || a.p.origRaw == "" {
+		return false
+	}
+	for _, r := range rcpts {
+		if r.Reason != ReasonUndefined && r.Reason != ReasonOnHold {
+			return false
+		}
+	}
+	inner := &Report{Kind: KindNone, Recipients: []Recipient{}}
+	analyzeInto(inner, []byte(a.p.origRaw), a.lim, a.depth+1)
+	if inner.Kind != KindBounce && inner.Kind != KindDelay {
+		return false
+	}
+	*a.rep = *inner
+	return true
 }

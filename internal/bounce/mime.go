@@ -26,6 +26,7 @@ type parts struct {
 	mdn       bool             // a message/disposition-notification part was seen
 	orig      *textproto.Header
 	origFound bool
+	origRaw   string // the first returned message/rfc822, whole (for reports wrapped in a report)
 	reportTyp string // report-type parameter of a multipart/report
 	nparts    int
 	truncated bool
@@ -62,6 +63,12 @@ func normalize(raw []byte) []byte {
 // walk parses raw with go-message and collects the parts that matter.
 func walk(raw []byte, lim Limits) (*parts, error) {
 	p := &parts{}
+	// An mbox "From " separator line is not part of the message.
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		}
+	}
 	br := bufio.NewReaderSize(bytes.NewReader(raw), 4096)
 	h, err := textproto.ReadHeader(br)
 	if err != nil {
@@ -135,6 +142,9 @@ func (p *parts) entity(e *message.Entity, depth int, lim Limits) error {
 	case mt == "message/disposition-notification" || mt == "message/global-disposition-notification":
 		p.mdn = true
 	case mt == "message/rfc822" || mt == "message/global" || mt == "text/rfc822-headers" || mt == "message/rfc822-headers" || mt == "message/partial":
+		if p.origRaw == "" && mt != "text/rfc822-headers" {
+			p.origRaw = body
+		}
 		if !p.origFound {
 			h := lenientHeaderOnly(body)
 			if h.Len() > 0 {
