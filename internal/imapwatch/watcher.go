@@ -93,6 +93,7 @@ const (
 	logKeyDelay    = "delay"
 	logKeyCount    = "count"
 	logKeyUID      = "uid"
+	logKeyMode     = "mode"
 	logKeyOldValid = "old_uidvalidity"
 	logKeyNewValid = "new_uidvalidity"
 )
@@ -399,6 +400,12 @@ func (w *Watcher) session(ctx context.Context) (progressed bool, err error) {
 	w.connected.Store(true)
 
 	idle := caps.Has(imap.CapIdle) || caps.Has(imap.CapIMAP4rev2)
+	mode := "poll"
+	if idle {
+		mode = "idle"
+	}
+	w.log.Debug("imapwatch: watching", slog.String(logKeyMode, mode),
+		slog.Uint64(logKeyNewValid, uint64(sel.UIDValidity)), slog.Uint64(logKeyUID, uint64(lastUID)))
 	var renew <-chan time.Time
 	if !expiry.IsZero() {
 		t := time.NewTimer(max(expiry.Sub(w.cfg.Now()), 0))

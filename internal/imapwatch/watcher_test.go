@@ -130,7 +130,10 @@ func TestUIDValidityChangeResetsCursor(t *testing.T) {
 	w := newWatcher(t, baseConfig(ts.addr), sink, lb)
 	runWatcher(t, w)
 	waitFor(t, "first delivery", func() bool { return sink.count() == 2 })
-	_, oldValidity, _ := func() (uint32, uint32, error) { v, l, err := sink.Cursor(context.Background(), "INBOX"); return l, v, err }()
+	_, oldValidity, _ := func() (uint32, uint32, error) {
+		v, l, err := sink.Cursor(context.Background(), "INBOX")
+		return l, v, err
+	}()
 
 	// Recreate INBOX: a new UIDVALIDITY, UIDs start again at 1.
 	if err := ts.user.Delete("INBOX"); err != nil {
