@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/bouncewatch/bouncewatch/internal/advice"
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
 )
 
@@ -58,7 +59,7 @@ func cmdTriage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			continue
 		}
-		printHuman(w, f, rep, *lang)
+		printHuman(w, f, rep, advice.Lang(*lang))
 	}
 	return status
 }

@@ -298,7 +298,7 @@ func classify(in classifyInput) Reason {
 		// mailbox status, or au's empty-bracket form (reception settings).
 		r = ReasonFiltered
 	case in.command == "MAIL" && (r == "" || r == ReasonUserUnknown || r == ReasonHostUnknown || r == ReasonFiltered ||
-		r == ReasonNotAccept || r == ReasonBadReputation || r == ReasonSuspend || r == ReasonOnHold):
+		r == ReasonNotAccept || r == ReasonSuspend || r == ReasonOnHold):
 		// Refused at MAIL FROM: the receiver objects to our sender address or domain.
 		r = ReasonRejected
 	}

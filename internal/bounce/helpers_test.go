@@ -40,12 +40,12 @@ func TestFindStatus(t *testing.T) {
 		{"", ""},
 		{"5.1", ""},
 		{"3.1.1 is not a class", ""},
-		{"1.2.3.4", ""},                   // an IPv4 address
-		{"192.5.1.1", ""},                 // the tail of an IPv4 address
-		{"host 198.51.100.7 said", ""},    // an IP, not a status
-		{"5.1.1.1", ""},                   // four groups: an address, not a status
-		{"55.1.1", ""},                    // class is one digit
-		{"5.1234.1", ""},                  // subject has at most three digits
+		{"1.2.3.4", ""},                    // an IPv4 address
+		{"192.5.1.1", ""},                  // the tail of an IPv4 address
+		{"host 198.51.100.7 said", ""},     // an IP, not a status
+		{"5.1.1.1", ""},                    // four groups: an address, not a status
+		{"55.1.1", ""},                     // class is one digit
+		{"5.1234.1", ""},                   // subject has at most three digits
 		{"version 2.5.1.4 of the MTA", ""}, // a version number
 		{"550 user unknown", ""},
 	}
@@ -68,15 +68,15 @@ func TestFindReplyCode(t *testing.T) {
 		{"550", "550"},
 		{"said: 554 rejected", "554"},
 		{"", ""},
-		{"5500 bytes", ""},          // part of a longer number
-		{"port 5500", ""},           //
-		{"a550 x", ""},              // glued to a word
-		{"#550 x", ""},              // Exchange "#5.x.x" style
-		{"5.5.0 x", ""},             // a status, not a reply code
+		{"5500 bytes", ""},           // part of a longer number
+		{"port 5500", ""},            //
+		{"a550 x", ""},               // glued to a word
+		{"#550 x", ""},               // Exchange "#5.x.x" style
+		{"5.5.0 x", ""},              // a status, not a reply code
 		{"250 2.0.0 Ok: queued", ""}, // success is not a failure reply
-		{"600 x", ""},               // no such class
-		{"560 x", ""},               // second digit is at most 5
-		{"550-", ""},                // a dangling continuation
+		{"600 x", ""},                // no such class
+		{"560 x", ""},                // second digit is at most 5
+		{"550-", ""},                 // a dangling continuation
 		{"message size 45000000", ""},
 	}
 	for _, tc := range tests {

@@ -13,7 +13,7 @@ var senderIPCues = []string{
 	"client host ", "client [", "client ", "your ip address ", "your ip ", "ip address ", "with ip: [",
 	"with ip ", "ip: [", "ip: ", "ip [", "ip=", "ipr=", "query/ip/", "bl.shtml?", "lookup?ip=",
 	"connections will not be accepted from ", "not accepted from ", "mail from ip ", "mail from [",
-	"mail from ", "from ip ", "from [", "your server [", "your server ", "sending server [",
+	"mail from ", "from ip ", "your server [", "hostname, [", "hostname [", "hostname, ", "your server ", "sending server [",
 	"sending mta [", "connecting ip ", "remote ip ", "remote host [", "source ip ", "source ip: ",
 	"ip_address=", "address [", "host [", "blocked - see ", "dnsbl ", "listed ", "ip ",
 }
@@ -76,7 +76,7 @@ func judgeIP(low string, at, start, end int, addr netip.Addr) string {
 				k--
 			}
 			word := low[k:j]
-			if strings.Contains(word, ".") && !strings.HasSuffix(word, ".") && !isIPWord(word) {
+			if strings.Contains(word, ".") && !strings.HasSuffix(word, ".") && !isIPWord(word) && strings.IndexFunc(word, isLetter) >= 0 {
 				return ""
 			}
 		}
@@ -119,3 +119,5 @@ func isIPWord(w string) bool {
 	_, err := netip.ParseAddr(w)
 	return err == nil
 }
+
+func isLetter(r rune) bool { return r >= 'a' && r <= 'z' }

@@ -529,6 +529,17 @@ func leadingAddr(line string) (addr, rest string, ok bool) {
 	pre = strings.TrimRight(pre, "<\"'( ")
 	pre = strings.TrimSuffix(pre, "mailto:")
 	pre = strings.TrimRight(pre, "<\"'( ")
+	if startsSMTP(pre + " ") {
+		// "550 5.1.1 <a@b>: Recipient address rejected": the whole line is the diagnostic.
+		return first.addr, s, true
+	}
+	if strings.HasSuffix(pre, ":") || strings.HasSuffix(pre, "：") {
+		// A short label: "Recipient:", "宛先      :", "Failed recipient :".
+		label := strings.TrimSpace(strings.TrimRight(pre, ":："))
+		if len(label) <= 24 && !strings.ContainsAny(label, "0123456789@") {
+			pre = ""
+		}
+	}
 	if pre != "" {
 		// "Name<mailto:a@b>" (Exchange) is a leading address; other text is not.
 		if !(strings.Contains(s[:first.start], "<") && len(pre) < 60 && !strings.ContainsAny(pre, ":") && !containsAny(lowerASCII(pre), " to ", " for ", " from ", "said", " at ", "message")) {
