@@ -25,9 +25,9 @@ var providerDomains = map[string]string{
 	"rakumail.jp": ProviderRakuten, "rakuten.jp": ProviderRakuten,
 	"nifty.com": ProviderNifty, "nifty.ne.jp": ProviderNifty,
 	"biglobe.ne.jp": ProviderBiglobe,
-	"ocn.ne.jp": ProviderOCN,
-	"so-net.ne.jp": ProviderSoNet,
-	"plala.or.jp": ProviderPlala,
+	"ocn.ne.jp":     ProviderOCN,
+	"so-net.ne.jp":  ProviderSoNet,
+	"plala.or.jp":   ProviderPlala,
 }
 
 // providerSuffixes maps domain (or host) suffixes to providers, for subdomains

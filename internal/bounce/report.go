@@ -162,9 +162,11 @@ type Recipient struct {
 	Temporary  bool   `json:"temporary"` // transient failure (4xx or a delayed DSN)
 	RemoteMTA  string `json:"remote_mta"`
 	Provider   string `json:"provider"`
-	Diagnostic string `json:"diagnostic"` // the receiver's words, unfolded to one line
+	Diagnostic string `json:"diagnostic"`        // the receiver's words, unfolded to one line
 	Command    string `json:"command,omitempty"` // SMTP command that failed: CONN, HELO, MAIL, RCPT, DATA
 }
 
 // Failed reports whether the recipient was given up on (not merely delayed).
-func (r Recipient) Failed() bool { return r.Action != ActionDelayed && r.Action != ActionDelivered && r.Action != ActionRelayed && r.Action != ActionExpanded }
+func (r Recipient) Failed() bool {
+	return r.Action != ActionDelayed && r.Action != ActionDelivered && r.Action != ActionRelayed && r.Action != ActionExpanded
+}
