@@ -59,21 +59,9 @@ func loadExpect(t testing.TB) []expectRow {
 // still wrong: when one is fixed the test fails and asks for its removal.
 // Never add to this list to make a new regression pass.
 var knownGaps = map[string]string{
-	"heteml-outlookjp-ratelimit-failed.eml:reason":      "classify turns every reason but a few into rejected when the command is MAIL; an IP-reputation throttle at MAIL FROM is still badreputation",
-	"heteml-outlookjp-ratelimit-delayed.eml:reason":     "same MAIL FROM override",
-	"gmail-4.7.28-speeding-delayed.eml:sending_ip":      "sendingIP: the status before Gmail's \"[ip  nn]\" bracket is read as a receiver host name",
-	"gmail-5.7.1-unusual-rate-blocked.eml:sending_ip":   "same Gmail bracket problem",
-	"requireptr.eml:sending_ip":                         "sendingIP: no cue for Postfix \"cannot find your hostname, [ip]\"",
-	"sendmail-userunknown.eml:sending_ip":               "sendingIP over the report text takes sendmail's \"received ... from [ip]\" (the submitting client) for our IP",
-	"sendmail-delayed-4h.eml:sending_ip":                "same sendmail \"from [ip]\" problem",
-	"sendmail-delayed-4h.eml:reason":                    "\"connection refused by\" is a blocked phrase; sendmail's \"Deferred: Connection refused by host\" is a network error",
-	"sendmail-mesgtoobig-rfc822-headers.eml:sending_ip": "same sendmail \"from [ip]\" problem",
-	"courier-userunknown.eml:sending_ip":                "same problem with Courier's \"received on ... from [ip]\"",
-	"exim-yahoo-tss04-delayed.eml:original_subject":     "Exim's \"The subject of the message is:\" line is not read",
-	"jpisp-nifty-iso2022jp.eml:reason":                  "leadingAddr takes \"550 5.1.1 <a@b>: text\" as an address line and drops the code and status before the address",
-	"jpisp-nifty-iso2022jp.eml:status":                  "same leadingAddr problem",
-	"jpisp-nifty-iso2022jp.eml:reply_code":              "same leadingAddr problem",
-	"success-dsn.eml:reply_code":                        "findReplyCode ignores 2xx codes although its comment says 2xx/4xx/5xx",
+	"sendmail-delayed-4h.eml:reason":                "\"connection refused by\" is a blocked phrase; sendmail's \"Deferred: Connection refused by host\" is a network error",
+	"exim-yahoo-tss04-delayed.eml:original_subject": "Exim's \"The subject of the message is:\" line is not read",
+	"success-dsn.eml:reply_code":                    "findReplyCode ignores 2xx codes although its comment says 2xx/4xx/5xx",
 }
 
 // failedFacts is what one fixture got wrong: fact -> message.
