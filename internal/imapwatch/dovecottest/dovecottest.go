@@ -238,6 +238,23 @@ func (s *Server) SetPassword(t testing.TB, password string) {
 	// passwd-file is reread on mtime change; make sure the mtime moves.
 	future := time.Now().Add(time.Duration(s.seq.Add(1)) * time.Second)
 	os.Chtimes(filepath.Join(s.dir, "passwd"), future, future)
+	// Dovecot notices the change on a later lookup: wait until it does.
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.loginWorks(password) {
+		if time.Now().After(deadline) {
+			t.Fatalf("dovecottest: new password not in effect")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *Server) loginWorks(password string) bool {
+	c, err := imapclient.DialInsecure(s.Addr, nil)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	return c.Login(User, password).Wait() == nil
 }
 
 // Log returns Dovecot's log so far (for failure messages).
