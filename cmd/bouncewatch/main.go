@@ -1,11 +1,19 @@
 // Command bouncewatch watches a shared mailbox for bounced mail and explains
 // each failure in Japanese, with what to do next.
+//
+// main owns the environment, signals and exit codes; everything else lives
+// in internal/ and takes what it needs as arguments.
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 )
 
 func main() {
@@ -16,7 +24,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage: bouncewatch COMMAND [ARGS]
 
 commands:
-  triage [--json] FILE...   explain bounce messages (- reads stdin)`)
+  run                        watch the mailbox configured by BOUNCEWATCH_* variables
+  demo [--once]              run the whole pipeline on a built-in IMAP server seeded from testdata/mail
+  triage [--json] FILE...    explain bounce messages (- reads stdin; --lang en for English)
+  env [--markdown]           list the configuration variables`)
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -27,6 +38,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "triage":
 		return cmdTriage(args[1:], stdin, stdout, stderr)
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(args[1:], stdout, stderr)
+	case "env":
+		return cmdEnv(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -34,4 +51,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "bouncewatch: unknown command %q\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// signalContext is cancelled by the first SIGINT or SIGTERM (graceful stop);
+// a second one exits at once.
+func signalContext(stderr io.Writer) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ch
+		fmt.Fprintln(stderr, "bouncewatch: stopping (send the signal again to force)")
+		cancel()
+		<-ch
+		fmt.Fprintln(stderr, "bouncewatch: forced stop")
+		os.Exit(1)
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+// newLogger builds the slog logger from LOG_FORMAT and LOG_LEVEL.
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if strings.EqualFold(format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

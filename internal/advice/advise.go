@@ -393,3 +393,11 @@ func truncate(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n]) + "…"
 }
+
+// ProviderName is the display name of rc's provider in lang (e.g.
+// Microsoft(Outlook)), telling Microsoft 365 tenants from Outlook.com; for
+// other providers a phrase naming the recipient's domain.
+func ProviderName(rc bounce.Recipient, lang Lang) string {
+	c := loadCatalog()
+	return providerName(c, c.lang(lang), providerVariant(rc), domainOf(rc.Address), lang)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/demo"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncewatch:", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	ctx, stop := signalContext(stderr)
+	defer stop()
+	a, err := app.New(ctx, cfg, app.Options{Logger: log, Stdout: stdout})
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncewatch:", err)
+		return 2
+	}
+	log.Info("starting", "mailbox", cfg.IMAPMailbox, "server", cfg.IMAPAddr, "user", cfg.IMAPUsername, "notify", cfg.Notify, "db", cfg.DB)
+	if err := a.Run(ctx); err != nil {
+		log.Error("stopped", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	once := fs.Bool("once", false, "stop when the seeded mail has been triaged and notified")
+	dir := fs.String("mail", "testdata/mail", "directory of .eml files to seed the mailbox with")
+	wait := fs.Duration("group-wait", 2*time.Second, "how long to wait before the first notice of an incident")
+	verbose := fs.Bool("v", false, "log what the pipeline does")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level := "error"
+	if *verbose {
+		level = "debug"
+	}
+	ctx, stop := signalContext(stderr)
+	defer stop()
+	err := demo.Run(ctx, demo.Options{MailDir: *dir, Once: *once, Wait: *wait, Out: stdout, Logger: newLogger(stderr, "text", level)})
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncewatch:", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdEnv(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("env", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	md := fs.Bool("markdown", false, "print a Markdown table (as in the README)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var cfg app.Config
+	if *md {
+		fmt.Fprint(stdout, envMarkdown())
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if err := envconfig.Usagef(app.EnvPrefix, &cfg, tw, envconfig.DefaultTableFormat); err != nil {
+		fmt.Fprintln(stderr, "bouncewatch:", err)
+		return 1
+	}
+	tw.Flush()
+	return 0
+}

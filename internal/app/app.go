@@ -1,0 +1,383 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/imapwatch"
+	"github.com/bouncewatch/bouncewatch/internal/incident"
+	"github.com/bouncewatch/bouncewatch/internal/notify"
+	"github.com/bouncewatch/bouncewatch/internal/store"
+)
+
+// Options are what an embedder (main, the demo, tests) gives besides the
+// configuration.
+type Options struct {
+	Logger     *slog.Logger
+	Stdout     io.Writer        // where the stdout target writes; default os.Stdout
+	StdoutText bool             // stdout target writes readable text instead of JSON Lines
+	Now        func() time.Time // default time.Now
+	HTTPClient *http.Client     // for OAuth2 and Slack; default http.DefaultClient
+	IMAPTLS    *tls.Config      // overrides BOUNCEWATCH_IMAP_CA_FILE (tests)
+	SMTPTLS    *tls.Config      // for the email target (tests)
+	// Idle is called (from the sender loop) each time the outbox is empty
+	// and the watcher has delivered everything it saw; the demo uses it.
+	Idle func()
+}
+
+// App runs bouncewatch. Create it with New, run it with Run.
+type App struct {
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	db      *store.DB
+	timing  incident.Timing
+	targets []string
+	watcher *imapwatch.Watcher
+	senders map[string]sender
+	metrics *metrics
+
+	kickTick chan struct{}
+	kickSend chan struct{}
+	stdoutMu sync.Mutex
+}
+
+// sender delivers one outbox row. It returns a reference to what it made
+// (a Slack ts, a Message-ID) and an error classified with the notify package.
+type sender interface {
+	send(ctx context.Context, item store.OutboxItem, det *store.Detail) (ref string, err error)
+}
+
+// New checks the configuration and opens the store. It does no network I/O.
+func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	targets, _ := cfg.Targets()
+	a := &App{
+		cfg:      cfg,
+		opts:     opts,
+		log:      opts.Logger,
+		targets:  targets,
+		timing:   incident.Timing{GroupWait: cfg.GroupWait, GroupInterval: cfg.GroupInterval, RepeatInterval: cfg.RepeatInterval, ResolveAfter: cfg.ResolveAfter}.WithDefaults(),
+		kickTick: make(chan struct{}, 1),
+		kickSend: make(chan struct{}, 1),
+		senders:  map[string]sender{},
+		metrics:  newMetrics(),
+	}
+	db, err := store.Open(ctx, cfg.DB, a.log)
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
+	if err := a.buildWatcher(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := a.buildSenders(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) buildWatcher() error {
+	tlsConf := a.opts.IMAPTLS
+	if tlsConf == nil && a.cfg.IMAPCAFile != "" {
+		pem, err := os.ReadFile(a.cfg.IMAPCAFile)
+		if err != nil {
+			return fmt.Errorf("BOUNCEWATCH_IMAP_CA_FILE: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("BOUNCEWATCH_IMAP_CA_FILE: no certificate in %s", a.cfg.IMAPCAFile)
+		}
+		tlsConf = &tls.Config{RootCAs: pool}
+	}
+	var auth imapwatch.Auth
+	switch a.cfg.IMAPAuth {
+	case "xoauth2":
+		var src imapwatch.TokenSource
+		if a.cfg.OAuthProvider == "microsoft" {
+			ms := imapwatch.NewMicrosoftTokenSource(a.cfg.OAuthTenant, a.cfg.OAuthClientID, a.cfg.OAuthSecret, a.opts.HTTPClient)
+			if a.cfg.OAuthTokenURL != "" {
+				ms.TokenURL = a.cfg.OAuthTokenURL
+			}
+			src = ms
+		} else {
+			g := imapwatch.NewGoogleTokenSource(a.cfg.OAuthClientID, a.cfg.OAuthSecret, a.cfg.OAuthRefresh, a.opts.HTTPClient)
+			if a.cfg.OAuthTokenURL != "" {
+				g.TokenURL = a.cfg.OAuthTokenURL
+			}
+			src = g
+		}
+		auth = imapwatch.XOAuth2{Source: src}
+	default:
+		auth = imapwatch.Password(a.cfg.IMAPPassword)
+	}
+	disp, err := imapwatch.ParseDisposition(a.cfg.IMAPAfter)
+	if err != nil {
+		return fmt.Errorf("BOUNCEWATCH_IMAP_DISPOSITION: %w", err)
+	}
+	sk := &sink{
+		db:      a.db,
+		log:     a.log.With("component", "triage"),
+		now:     a.opts.Now,
+		timing:  a.timing,
+		targets: a.targets,
+		onCommit: func(res store.CommitResult, reports []*bounce.Report) {
+			a.metrics.observeReports(reports)
+			a.printReports(reports)
+			kick(a.kickTick)
+			if res.Enqueued > 0 {
+				kick(a.kickSend)
+			}
+		},
+	}
+	w, err := imapwatch.New(imapwatch.Config{
+		Addr:          a.cfg.IMAPAddr,
+		TLS:           imapwatch.TLSMode(a.cfg.IMAPTLS),
+		TLSConfig:     tlsConf,
+		Username:      a.cfg.IMAPUsername,
+		Auth:          auth,
+		Mailbox:       a.cfg.IMAPMailbox,
+		ProbeInterval: a.cfg.IMAPProbe,
+		MaxFetchSize:  a.cfg.IMAPMaxFetch,
+		Disposition:   disp,
+	}, sk, a.log.With("component", "imap"))
+	if err != nil {
+		return err
+	}
+	a.watcher = w
+	return nil
+}
+
+// DB gives access to the store (tests and the demo).
+func (a *App) DB() *store.DB { return a.db }
+
+// Watcher gives access to the IMAP watcher's status.
+func (a *App) Watcher() *imapwatch.Watcher { return a.watcher }
+
+// Run runs the watcher, the incident clock, the sender and the HTTP
+// endpoints until ctx is done, then stops them and closes the store. It
+// returns nil on a normal stop.
+func (a *App) Run(ctx context.Context) error {
+	defer a.db.Close()
+	// Timing may have changed since the last run: re-evaluate every open incident.
+	if err := a.db.RecheckAll(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	start := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("stopped", "component", name, "err", err)
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	start("imap", a.watcher.Run)
+	start("incidents", a.incidentLoop)
+	start("sender", a.senderLoop)
+	if a.cfg.HTTPAddr != "" {
+		start("http", a.serveHTTP)
+	}
+	for _, f := range a.extraLoops() {
+		start(f.name, f.run)
+	}
+	kick(a.kickTick)
+	kick(a.kickSend)
+	<-ctx.Done()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+type loop struct {
+	name string
+	run  func(context.Context) error
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// incidentLoop evaluates open incidents when a batch was committed and when
+// the store says the next decision is due.
+func (a *App) incidentLoop(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	lastErr := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.kickTick:
+		case <-timer.C:
+		}
+		res, err := a.db.Tick(ctx, a.opts.Now(), a.timing, a.targets)
+		wait := time.Hour
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err.Error() != lastErr {
+				a.log.Error("incident tick", "err", err)
+				lastErr = err.Error()
+			}
+			wait = 5 * time.Second
+		} else {
+			lastErr = ""
+			if res.Enqueued > 0 {
+				kick(a.kickSend)
+			}
+			if !res.NextCheck.IsZero() {
+				wait = res.NextCheck.Sub(a.opts.Now())
+			}
+		}
+		resetTimer(timer, max(wait, 10*time.Millisecond))
+	}
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(d)
+}
+
+// lease is how long a row handed to a sender is reserved; longer than any send.
+const lease = 2 * time.Minute
+
+// senderLoop delivers outbox rows to their targets with retries.
+func (a *App) senderLoop(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	errLog := map[string]string{}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.kickSend:
+		case <-timer.C:
+		}
+		for {
+			items, err := a.db.NextOutbox(ctx, a.opts.Now(), 20, lease, a.targets...)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				a.log.Error("outbox", "err", err)
+				break
+			}
+			if len(items) == 0 {
+				break
+			}
+			for _, it := range items {
+				a.deliver(ctx, it, errLog)
+			}
+		}
+		wait := time.Hour
+		if next, ok, err := a.db.NextOutboxAt(ctx); err == nil && ok {
+			wait = next.Sub(a.opts.Now())
+		} else if err == nil && !ok && a.opts.Idle != nil {
+			a.opts.Idle()
+		}
+		resetTimer(timer, max(wait, 10*time.Millisecond))
+	}
+}
+
+func (a *App) deliver(ctx context.Context, it store.OutboxItem, errLog map[string]string) {
+	s, ok := a.senders[it.Target]
+	if !ok {
+		_ = a.db.MarkAbandoned(ctx, it.ID, "target not configured: "+it.Target, a.opts.Now())
+		return
+	}
+	det, err := a.db.IncidentDetail(ctx, it.IncidentID, 200)
+	if err != nil {
+		_ = a.db.MarkFailed(ctx, it.ID, err.Error(), a.opts.Now().Add(time.Minute))
+		return
+	}
+	ref, err := s.send(ctx, it, det)
+	now := a.opts.Now()
+	if err == nil {
+		a.metrics.notified(it.Target, true)
+		if errLog[it.Target] != "" {
+			a.log.Info("notifications flow again", "target", it.Target)
+			errLog[it.Target] = ""
+		}
+		if err := a.db.MarkSent(ctx, it.ID, ref, now); err != nil {
+			a.log.Error("mark sent", "id", it.ID, "err", err)
+		}
+		return
+	}
+	a.metrics.notified(it.Target, false)
+	retry, after := notify.Retryable(err)
+	if ctx.Err() != nil {
+		retry = true
+	}
+	if msg := err.Error(); errLog[it.Target] != msg {
+		a.log.Warn("notification failed", "target", it.Target, "incident", it.IncidentID, "attempt", it.Attempts, "retry", retry, "err", err)
+		errLog[it.Target] = msg
+	}
+	if !retry {
+		_ = a.db.MarkAbandoned(context.WithoutCancel(ctx), it.ID, err.Error(), now)
+		return
+	}
+	if after <= 0 {
+		after = backoff(it.Attempts)
+	}
+	_ = a.db.MarkFailed(context.WithoutCancel(ctx), it.ID, err.Error(), now.Add(after))
+}
+
+// backoff is capped, jittered exponential backoff for attempt n (1-based).
+func backoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < 10*time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, 10*time.Minute)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}

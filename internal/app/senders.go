@@ -1,0 +1,254 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/advice"
+	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/notify"
+	"github.com/bouncewatch/bouncewatch/internal/notify/email"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
+	"github.com/bouncewatch/bouncewatch/internal/store"
+)
+
+// maxListed is how many affected recipients a summary names before ほか N 件.
+const maxListed = 10
+
+func (a *App) buildSenders(ctx context.Context) error {
+	for _, t := range a.targets {
+		switch t {
+		case store.TargetStdout:
+			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu}
+		case store.TargetSlack:
+			a.senders[t] = &slackSender{
+				db:      a.db,
+				channel: a.cfg.SlackChannel,
+				n:       slack.New(slack.Config{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient}, a.log.With("component", "slack")),
+				now:     a.opts.Now,
+			}
+		case store.TargetEmail:
+			key, err := a.secret()
+			if err != nil {
+				return err
+			}
+			snd, err := email.NewSender(email.Config{
+				Addr: a.cfg.SMTPAddr, TLS: email.TLSMode(a.cfg.SMTPTLS), Username: a.cfg.SMTPUsername,
+				Password: a.cfg.SMTPPassword, From: a.cfg.SMTPFrom, ReplyTo: a.cfg.IMAPUsername, TLSConfig: a.opts.SMTPTLS,
+			})
+			if err != nil {
+				return fmt.Errorf("email: %w", err)
+			}
+			a.senders[t] = &emailSender{db: a.db, key: key, cfg: a.cfg, s: snd, now: a.opts.Now}
+		}
+	}
+	return nil
+}
+
+// notice builds the notification of an incident from its stored detail.
+func notice(det *store.Detail, kind string, lang advice.Lang) notify.Notice {
+	n := notify.Notice{
+		IncidentID: det.ID,
+		Kind:       notify.Kind(kind),
+		SendingIP:  det.Key.SendingIP,
+		Provider:   det.Key.Provider,
+		Count:      det.Count,
+		First:      det.FirstAt.In(notify.JST()),
+		Last:       det.LastAt.In(notify.JST()),
+	}
+	g := advice.Group{Count: det.Count, First: n.First, Last: n.Last}
+	for _, m := range det.Members {
+		g.Report, g.Recipient = m.Report, m.Recipient
+		subj := ""
+		if m.Report != nil {
+			subj = m.Report.Original.Subject
+		}
+		g.Members = append(g.Members, advice.Member{Address: m.Recipient.Address, At: m.At.In(notify.JST()), Subject: subj})
+	}
+	if g.Report == nil {
+		g.Report = &bounce.Report{SendingIP: det.Key.SendingIP, ReportingMTA: det.Key.ReportingMTA}
+		g.Recipient = bounce.Recipient{Reason: det.Reason, Provider: det.Key.Provider}
+	}
+	n.Advice = advice.ForGroup(g, lang, maxListed)
+	n.ProviderName = advice.ProviderName(g.Recipient, lang)
+	n.Reason = string(g.Recipient.Reason)
+	n.Diagnostic = g.Recipient.Diagnostic
+	return n
+}
+
+// stdoutSender prints incident notices: JSON Lines, or readable text.
+type stdoutSender struct {
+	w    io.Writer
+	text bool
+	mu   *sync.Mutex
+}
+
+func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	n := notice(det, it.Kind, advice.Japanese)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.text {
+		title := map[string]string{"first": "新しい配信エラー", "update": "更新", "repeat": "継続中", "resolved": "収束", "muted": "ミュート"}[it.Kind]
+		_, err := fmt.Fprintf(s.w, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, strings.TrimRight(n.Advice.Text(), "\n"))
+		return "", err
+	}
+	line := struct {
+		Event    string             `json:"event"`
+		Kind     string             `json:"kind"`
+		Incident int64              `json:"incident"`
+		Key      string             `json:"key"`
+		Count    int                `json:"count"`
+		First    time.Time          `json:"first"`
+		Last     time.Time          `json:"last"`
+		Advice   advice.GroupAdvice `json:"advice"`
+		Text     string             `json:"text"`
+	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text()}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return "", notify.Permanent(err)
+	}
+	_, err = s.w.Write(append(b, '\n'))
+	return "", err
+}
+
+// printReports writes each new bounce or delay report as it is recorded
+// (stdout target only), before any grouping: the immediate feedback of `run`.
+func (a *App) printReports(reports []*bounce.Report) {
+	s, ok := a.senders[store.TargetStdout].(*stdoutSender)
+	if !ok || len(reports) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rep := range reports {
+		if s.text {
+			for _, rc := range rep.Recipients {
+				fmt.Fprintf(s.w, "受信: %s %s 宛て %s (%s %s)\n", kindLabel(rep.Kind), rc.Address, rc.Reason, rc.Status, rc.ReplyCode)
+			}
+			continue
+		}
+		b, err := json.Marshal(struct {
+			Event string `json:"event"`
+			*bounce.Report
+		}{"report", rep})
+		if err == nil {
+			s.w.Write(append(b, '\n'))
+		}
+	}
+}
+
+func kindLabel(k bounce.Kind) string {
+	if k == bounce.KindDelay {
+		return "配送遅延"
+	}
+	return "配信エラー"
+}
+
+// slackSender posts one message per incident and edits it as it grows.
+type slackSender struct {
+	db      *store.DB
+	channel string
+	n       *slack.Notifier
+	now     func() time.Time
+}
+
+func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	n := notice(det, it.Kind, advice.Japanese)
+	ts, ok, err := s.db.SlackRef(ctx, det.ID, s.channel)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		ts, err := s.n.Post(ctx, s.channel, n)
+		if err != nil {
+			return "", err
+		}
+		// Remember the message before marking the row sent: a retry edits it
+		// instead of posting a second one.
+		if err := s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now()); err != nil {
+			return ts, nil
+		}
+		return ts, nil
+	}
+	newTS, outcome, err := s.n.Update(ctx, s.channel, ts, n)
+	if err != nil {
+		return "", err
+	}
+	if outcome == slack.Reposted && newTS != "" {
+		_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, newTS, s.now())
+	}
+	return newTS, nil
+}
+
+// emailSender mails the summary to the original senders of the bounced
+// mail, or to fixed addresses.
+type emailSender struct {
+	db  *store.DB
+	key []byte
+	cfg Config
+	s   *email.Sender
+	now func() time.Time
+}
+
+func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	switch it.Kind {
+	case "resolved", "muted":
+		// A mail saying "it stopped" or "muted" is noise in an inbox; Slack shows it.
+		return "skipped", nil
+	}
+	to := s.recipients(det)
+	if len(to) == 0 {
+		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender and BOUNCEWATCH_EMAIL_TO is empty"))
+	}
+	nonce, err := email.NewNonce()
+	if err != nil {
+		return "", err
+	}
+	token := email.MakeToken(s.key, det.ID, nonce)
+	msgID := email.MessageID(token, email.Domain(s.cfg.SMTPFrom))
+	n := notice(det, it.Kind, advice.Japanese)
+	data, err := email.Compose(n, email.Addressing{From: s.cfg.SMTPFrom, To: to, ReplyTo: s.cfg.IMAPUsername, MessageID: msgID, Date: s.now()})
+	if err != nil {
+		return "", notify.Permanent(err)
+	}
+	if err := s.db.PutToken(ctx, token, det.ID, s.now()); err != nil {
+		return "", err
+	}
+	if err := s.s.Send(ctx, email.Message{To: to, Data: data}); err != nil {
+		return "", err
+	}
+	return msgID, nil
+}
+
+func (s *emailSender) recipients(det *store.Detail) []string {
+	own := []string{s.cfg.SMTPFrom, s.cfg.IMAPUsername}
+	var out []string
+	seen := map[string]bool{}
+	add := func(addr string) {
+		addr = strings.TrimSpace(addr)
+		k := strings.ToLower(addr)
+		if addr == "" || seen[k] || email.Suppress(addr, own...) {
+			return
+		}
+		seen[k] = true
+		out = append(out, addr)
+	}
+	if s.cfg.EmailTo != "" {
+		for _, a := range strings.Split(s.cfg.EmailTo, ",") {
+			add(a)
+		}
+		return out
+	}
+	for _, m := range det.Members {
+		if m.Report != nil && len(out) < 10 {
+			add(m.Report.Original.From)
+		}
+	}
+	return out
+}

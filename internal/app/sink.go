@@ -1,0 +1,105 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/imapwatch"
+	"github.com/bouncewatch/bouncewatch/internal/incident"
+	"github.com/bouncewatch/bouncewatch/internal/store"
+)
+
+// sink receives new messages from the watcher, triages them and records
+// the results, the cursor and any due notifications in one transaction.
+type sink struct {
+	db       *store.DB
+	log      *slog.Logger
+	now      func() time.Time
+	timing   incident.Timing
+	targets  []string
+	onCommit func(res store.CommitResult, reports []*bounce.Report) // called after each commit; must not block
+	// isReply reports whether a header is a reply to one of our summaries
+	// (fetched whole so that the reply handler can read it). Optional.
+	isReply func(header []byte) bool
+}
+
+var _ imapwatch.Sink = (*sink)(nil)
+
+func (s *sink) Cursor(ctx context.Context, mailbox string) (uint32, uint32, error) {
+	return s.db.Cursor(ctx, mailbox)
+}
+
+func (s *sink) ResetMailbox(ctx context.Context, mailbox string, uidValidity uint32) error {
+	return s.db.ResetMailbox(ctx, mailbox, uidValidity, s.now())
+}
+
+func (s *sink) Candidate(header []byte, size int64) bool {
+	if s.isReply != nil && s.isReply(header) {
+		return true
+	}
+	return bounce.Candidate(header)
+}
+
+// Deliver triages a batch in UID order and commits it. It returns the UIDs
+// of bounces and delay notices, to which the configured disposition applies.
+func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error) {
+	batch := store.Batch{
+		Mailbox:     b.Mailbox,
+		UIDValidity: b.UIDValidity,
+		LastUID:     b.LastUID,
+		Now:         s.now(),
+		Timing:      s.timing,
+		Targets:     s.targets,
+	}
+	var dispose []uint32
+	var reports []*bounce.Report
+	for _, m := range b.Messages {
+		msg := store.Message{UID: m.UID, Size: m.Size, MessageID: headerMessageID(m.Header)}
+		if m.Body != nil {
+			rep := bounce.Analyze(m.Body)
+			if m.Truncated && rep.Error == "" && rep.Kind == bounce.KindNone {
+				rep.Error = "message larger than the fetch limit; only its beginning was read"
+			}
+			msg.Report = rep
+			msg.Err = rep.Error
+			switch rep.Kind {
+			case bounce.KindBounce, bounce.KindDelay:
+				msg.Raw = m.Body
+				dispose = append(dispose, m.UID)
+				reports = append(reports, rep)
+			}
+			s.log.Debug("triaged", "uid", m.UID, "kind", rep.Kind, "recipients", len(rep.Recipients), "error", rep.Error)
+		} else {
+			s.log.Debug("not a candidate", "uid", m.UID, "size", m.Size)
+		}
+		batch.Messages = append(batch.Messages, msg)
+	}
+	res, err := s.db.CommitBatch(ctx, batch)
+	if errors.Is(err, store.ErrUIDValidityChanged) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.onCommit != nil {
+		s.onCommit(res, reports)
+	}
+	return dispose, nil
+}
+
+// headerMessageID reads the Message-ID from a raw header block.
+func headerMessageID(header []byte) string {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
+	if err != nil {
+		return ""
+	}
+	return strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
+}
