@@ -3,12 +3,15 @@ package imapwatch_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -519,3 +522,72 @@ func (p *blackholeProxy) pipe(id int64, from, to net.Conn) {
 
 // freeze blackholes all connections opened so far.
 func (p *blackholeProxy) freeze() { p.frozen.Store(p.nextID.Load()) }
+
+// testTLS returns a server certificate for 127.0.0.1 and a client config
+// trusting it (borrowed from httptest's built-in test certificate).
+func testTLS(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	hs := httptest.NewTLSServer(nil)
+	t.Cleanup(hs.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(hs.Certificate())
+	return &tls.Config{Certificates: hs.TLS.Certificates}, &tls.Config{RootCAs: pool}
+}
+
+// newTLSTestServer is newTestServer with STARTTLS offered on a plain
+// listener and, when implicit, a TLS listener instead.
+func newTLSTestServer(t *testing.T, implicit bool) (*testServer, *tls.Config) {
+	t.Helper()
+	srvTLS, cliTLS := testTLS(t)
+	ts := &testServer{t: t, password: testPassword, conns: map[net.Conn]struct{}{}}
+	ts.user = imapmemserver.NewUser(testUser, "unused")
+	if err := ts.user.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	ts.srv = imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return &testSession{ts: ts}, nil, nil
+		},
+		Caps:      imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapMove: {}},
+		TLSConfig: srvTLS,
+		Logger:    discardLogger{},
+	})
+	var ln net.Listener
+	var err error
+	if implicit {
+		ln, err = tls.Listen("tcp", "127.0.0.1:0", srvTLS)
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.addr = ln.Addr().String()
+	go ts.srv.Serve(&trackingListener{Listener: ln, ts: ts})
+	t.Cleanup(func() { ts.srv.Close() })
+	return ts, cliTLS
+}
+
+func (ts *testServer) appendTLS(t *testing.T, cfg *tls.Config, implicit bool, msg []byte) {
+	t.Helper()
+	var c *imapclient.Client
+	var err error
+	if implicit {
+		c, err = imapclient.DialTLS(ts.addr, &imapclient.Options{TLSConfig: cfg})
+	} else {
+		c, err = imapclient.DialStartTLS(ts.addr, &imapclient.Options{TLSConfig: cfg})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(testUser, testPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := c.Append("INBOX", int64(len(msg)), nil)
+	cmd.Write(msg)
+	cmd.Close()
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}

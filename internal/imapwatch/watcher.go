@@ -200,6 +200,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 		if progressed {
 			attempt = 0
+			lastLogged = ""
 		}
 		attempt++
 
@@ -220,18 +221,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 
 		// Log an error when it changes, not on every attempt.
+		kind := errKind(err)
 		level := slog.LevelDebug
 		switch {
 		case errors.Is(err, errCredentialsExpiring):
-		case msg != lastLogged && (aerr != nil || isMailboxErr(err)):
+			kind = ""
+		case kind != lastLogged && (aerr != nil || isMailboxErr(err)):
 			level = slog.LevelError
-		case msg != lastLogged:
+		case kind != lastLogged:
 			level = slog.LevelWarn
 		}
-		lastLogged = msg
-		if errors.Is(err, errCredentialsExpiring) {
-			lastLogged = ""
-		}
+		lastLogged = kind
 		w.log.Log(ctx, level, "imapwatch: session ended; reconnecting", slog.String(logKeyErr, msg), slog.Duration(logKeyDelay, delay))
 
 		if delay > 0 {
@@ -241,6 +241,29 @@ func (w *Watcher) Run(ctx context.Context) error {
 			case <-w.cfg.After(delay):
 			}
 		}
+	}
+}
+
+// errKind groups errors for log rate limiting: the same kind of failure is
+// logged once until it changes (a timeout's message differs by local port).
+func errKind(err error) string {
+	var aerr *AuthError
+	var merr *MailboxError
+	var nerr net.Error
+	var ierr *imap.Error
+	switch {
+	case errors.As(err, &aerr):
+		return "auth: " + aerr.Error()
+	case errors.As(err, &merr):
+		return "mailbox: " + merr.Error()
+	case errors.As(err, &ierr):
+		return "imap: " + string(ierr.Type) + " " + ierr.Text
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return "timeout"
+	case errors.As(err, &nerr):
+		return "network"
+	default:
+		return err.Error()
 	}
 }
 
@@ -404,7 +427,7 @@ func (w *Watcher) session(ctx context.Context) (progressed bool, err error) {
 	if idle {
 		mode = "idle"
 	}
-	w.log.Debug("imapwatch: watching", slog.String(logKeyMode, mode),
+	w.log.Info("imapwatch: watching", slog.String(logKeyMode, mode),
 		slog.Uint64(logKeyNewValid, uint64(sel.UIDValidity)), slog.Uint64(logKeyUID, uint64(lastUID)))
 	var renew <-chan time.Time
 	if !expiry.IsZero() {

@@ -637,3 +637,35 @@ func TestXOAuth2RejectedIsAuthError(t *testing.T) {
 		t.Errorf("log should name the issuer's error without the secret:\n%s", lb)
 	}
 }
+
+func TestTLSModes(t *testing.T) {
+	for _, tc := range []struct {
+		mode     imapwatch.TLSMode
+		implicit bool
+	}{{imapwatch.TLSImplicit, true}, {imapwatch.TLSStartTLS, false}} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			ts, cliTLS := newTLSTestServer(t, tc.implicit)
+			cfg := baseConfig(ts.addr)
+			cfg.TLS = tc.mode
+			cfg.TLSConfig = cliTLS
+			sink := newFakeSink()
+			runWatcher(t, newWatcher(t, cfg, sink, nil))
+			ts.appendTLS(t, cliTLS, tc.implicit, testMessage(1, true, 100))
+			waitFor(t, "delivery over TLS", func() bool { return sink.count() == 1 })
+		})
+	}
+	t.Run("untrusted certificate", func(t *testing.T) {
+		ts, _ := newTLSTestServer(t, true)
+		cfg := baseConfig(ts.addr)
+		cfg.TLS = imapwatch.TLSImplicit
+		rec := &recordingAfter{}
+		cfg.After = rec.after
+		lb := &logBuffer{}
+		w := newWatcher(t, cfg, newFakeSink(), lb)
+		runWatcher(t, w)
+		waitFor(t, "attempts", func() bool { return len(rec.get()) >= 2 })
+		if st := w.Status(); st.Connected || !strings.Contains(st.LastError, "certificate") {
+			t.Errorf("status %+v, want a certificate error", st)
+		}
+	})
+}
