@@ -360,7 +360,7 @@ func (s *Server) Rename(t testing.TB, from, to string) {
 	}
 }
 
-// Status returns the number of messages in mailbox.
+// Count returns the number of messages in mailbox.
 func (s *Server) Count(t testing.TB, mailbox string) uint32 {
 	t.Helper()
 	c := s.Client(t)
