@@ -21,6 +21,7 @@ var rules = []rule{
 		"likely suspicious due to", "the ip you're using to send mail is not authorized",
 	}},
 	{ReasonAuthFailure, []string{
+		"does not have authentication information", "authentication information",
 		"sender policy framework", "spf check failed", "spf fail", "spf validation", "spf record",
 		"spf permerror", "spf softfail", "spf: ", "spf)", "does not pass spf", "failed spf", "spf authentication",
 		"dkim check failed", "dkim signature", "dkim = did not pass", "dkim = failure", "dkim validation", "dkim fail",
@@ -31,6 +32,7 @@ var rules = []rule{
 		"is not allowed to send from", "not permitted by the spf", "the sending domain is not authorized", "5.7.515",
 	}},
 	{ReasonRequirePTR, []string{
+		"mismatches client ip",
 		"reverse dns", "reverse lookup", "no ptr record", "ptr record", "rdns", "no reverse", "reverse-dns",
 		"cannot find your hostname", "cannot resolve your address", "client host rejected: cannot find your",
 		"unresolvable ip address", "your ip has no ptr", "does not have a ptr", "without valid reverse",
@@ -51,7 +53,7 @@ var rules = []rule{
 	}},
 	{ReasonGreylisted, []string{
 		"greylist", "graylist", "grey-list", "gray-list", "greylisting", "postgrey",
-		"please try again later", "try again in ", "deferred for ",
+		"deferred for ",
 	}},
 	{ReasonNoRelaying, []string{
 		"email address is not verified",
@@ -67,7 +69,7 @@ var rules = []rule{
 		"blocked using", "blocklist", "block list", "blacklist", "black list", "listed in", "listed on",
 		"dnsbl", "spamhaus", "spamcop", "barracuda", "uceprotect", "sorbs", "cloudmark", "proofpoint", "rbl",
 		"banned sending ip", "banned sender", "access denied. ip", "your ip has been blocked", "ip blocked",
-		"blocked by", "has been blocked", "ip address is blocked", "client host rejected", "connection refused by",
+		"blocked by", "has been blocked", "ip address is blocked", "client host rejected",
 		"is blocked", "was blocked", "are blocked", "not allowed to connect", "service unavailable, client host",
 		"refused to talk to me", "not accepting mail from", "poor reputation", "permanently deferred",
 		"access denied", "bl21", "bl23", "[rbl", "refused by policy", "rejected because of your ip",
@@ -115,15 +117,18 @@ var rules = []rule{
 		"currently suspended", "mailbox temporarily disabled", "deactivated", "disabled recipient",
 	}},
 	{ReasonHasMoved, []string{
+		"not our customer", "not our user",
 		"has moved", "no longer on server", "user moved", "mailbox has moved", "address has changed", "moved to",
 	}},
 	{ReasonNotAccept, []string{
+		"no mx found", "couldn't find a mail exchanger",
 		"no smtp service", "indicated no smtp",
 		"null mx", "does not accept mail", "does not accept email", "accepts no mail", "no mx record",
 		"domain does not receive", "not accepting mail", "does not receive mail",
 		"domain has no mx", "no mail server",
 	}},
 	{ReasonHostUnknown, []string{
+		"domain is not reachable",
 		"host or domain name not found", "host not found", "domain not found", "unknown host", "host unknown",
 		"couldn't find any host", "no such domain", "domain does not exist", "nxdomain", "name or service not known",
 		"unrouteable address", "unroutable address", "domain name not found", "domain unknown", "unknown domain",
@@ -146,7 +151,7 @@ var rules = []rule{
 		"does not exist", "doesn't exist", "no mailbox", "mailbox not found", "mailbox unavailable",
 		"mailbox does not exist", "invalid recipient", "invalid mailbox", "invalid address", "bad recipient",
 		"unknown or illegal", "not a valid mailbox", "no such mailbox", "no such address", "addressee unknown",
-		"unknown address", "unknown local part", "is not a valid user", "not our customer", "not a known user",
+		"unknown address", "unknown local part", "is not a valid user", "not a known user",
 		"user doesn't have", "doesn't have a", "account does not exist", "account that you tried to reach does not exist",
 		"no account by that name", "no mailbox here by that name", "mailbox not available",
 		"user invalid", "unknown mailbox", "user does not exist", "no such person", "not listed in",
@@ -267,6 +272,10 @@ func classify(in classifyInput) Reason {
 	if r == "" {
 		r = byStatus(in.status)
 	}
+	if r == ReasonMesgTooBig && strings.HasSuffix(in.status, ".2.3") {
+		// 5.2.3: the message is over the recipient's own size limit.
+		r = ReasonExceedLimit
+	}
 	if r == ReasonHostUnknown && (strings.HasPrefix(in.status, "4") || in.action == ActionDelayed) {
 		// A temporary DNS failure does not prove the domain is gone.
 		r = ReasonNetworkError
@@ -319,6 +328,9 @@ var overrides = []rule{
 	{ReasonUserUnknown, []string{"recipient address rejected: access denied", "not listed in public name & address book", "not listed in domino directory"}},
 	{ReasonSuspend, []string{"temporary locked", "temporarily locked", "account is blocked", "compte du destinataire est bloque"}},
 	{ReasonSecurityError, []string{"unauthenticated senders not allowed"}},
+	{ReasonContentError, []string{"headers too large", "header too large", "media error"}},
+	{ReasonMailerError, []string{"procmail:", "mailer error"}},
+	{ReasonOnHold, []string{"rejected: on hold"}},
 }
 
 // fallbacks apply only when no rule matched.
@@ -330,14 +342,18 @@ func matchRules(low string) Reason {
 	if low == "" {
 		return ""
 	}
-	for _, ru := range overrides {
-		for _, p := range ru.phrases {
-			if strings.Contains(low, p) {
-				return ru.reason
-			}
+	// "Recipient address rejected: <why>": the why decides.
+	if i := strings.Index(low, "recipient address rejected: "); i >= 0 {
+		tail := low[i+len("recipient address rejected: "):]
+		if r := matchList(tail, overrides, rules); r != "" {
+			return r
 		}
 	}
-	for _, list := range [][]rule{rules, fallbacks} {
+	return matchList(low, overrides, rules, fallbacks)
+}
+
+func matchList(low string, lists ...[]rule) Reason {
+	for _, list := range lists {
 		for _, ru := range list {
 			for _, p := range ru.phrases {
 				if strings.Contains(low, p) {
@@ -348,6 +364,7 @@ func matchRules(low string) Reason {
 	}
 	return ""
 }
+
 
 func byStatus(status string) Reason {
 	if len(status) < 5 {

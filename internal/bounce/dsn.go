@@ -30,7 +30,9 @@ func parseDSN(body string) (dsnFields, []dsnFields) {
 			continue
 		}
 		if (line[0] == ' ' || line[0] == '\t') && last != "" {
-			cur[last] += " " + strings.TrimSpace(line)
+			// Keep the line break: a folded Diagnostic-Code may carry a
+			// multi-line SMTP reply ("550-5.7.1 ...") that unfoldSMTP joins.
+			cur[last] += "\n" + strings.TrimSpace(line)
 			continue
 		}
 		i := strings.IndexByte(line, ':')

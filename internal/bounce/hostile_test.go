@@ -190,20 +190,25 @@ func TestHostileManyParts(t *testing.T) {
 // the whole text (lowerASCII, commandOf, expiredText, delayed), so work and
 // allocation grow with recipients x text.
 func TestHostileManyRecipients(t *testing.T) {
+	const n = 500
+	rep := analyzeWithGap(t, manyRecipients(n), "per-recipient rescans of the whole text: quadratic in recipients x text")
+	if rep.Kind != KindBounce || len(rep.Recipients) != n {
+		t.Errorf("kind %s with %d recipients, want a bounce with %d", rep.Kind, len(rep.Recipients), n)
+	}
+}
+
+// manyRecipients is a report with n recipient blocks and a 200 KB text.
+func manyRecipients(n int) []byte {
 	var b strings.Builder
 	b.WriteString("From: MAILER-DAEMON@mail.example.jp\nSubject: Undelivered Mail Returned to Sender\n" +
 		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\n")
 	b.WriteString(strings.Repeat("The Mail System could not deliver your message to some recipients.\n", 3000))
 	b.WriteString("\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mail.example.jp\n\n")
-	const n = 500
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "Final-Recipient: rfc822; u%d@example.com\nAction: failed\nStatus: 5.1.1\n\n", i)
 	}
 	b.WriteString("--B--\n")
-	rep := analyzeWithGap(t, []byte(b.String()), "per-recipient rescans of the whole text: quadratic in recipients x text")
-	if rep.Kind != KindBounce || len(rep.Recipients) != n {
-		t.Errorf("kind %s with %d recipients, want a bounce with %d", rep.Kind, len(rep.Recipients), n)
-	}
+	return []byte(b.String())
 }
 
 func TestHostileDeepNesting(t *testing.T) {

@@ -63,14 +63,17 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 		if addr == "" {
 			addr = cleanAddr(typedValue(b["final-recipient"]))
 		}
-		action := strings.ToLower(strings.TrimSpace(b["action"]))
-		if i := strings.IndexAny(action, " ("); i > 0 {
-			action = action[:i]
+		action := ""
+		if f := strings.Fields(strings.ToLower(b["action"])); len(f) > 0 {
+			action = strings.TrimRight(f[0], "(;,")
 		}
 		status := findStatus(b["status"])
 		diag := typedValue(b["diagnostic-code"])
 		diag = unfoldSMTP(diag)
-		remote := strings.ToLower(typedValue(b["remote-mta"]))
+		remote := ""
+		if f := strings.Fields(strings.ToLower(typedValue(b["remote-mta"]))); len(f) > 0 {
+			remote = f[0]
+		}
 		if remote != "" && strings.HasPrefix(remote, "[") {
 			remote = strings.Trim(remote, "[]")
 		}
@@ -151,7 +154,7 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 			reason = ReasonExpired
 		}
 	}
-	if action == ActionFailed && a.expiredText() && (reason == ReasonNetworkError || reason == ReasonSystemError || reason == ReasonUndefined || reason == ReasonHostUnknown && strings.HasPrefix(status, "4")) {
+	if action == ActionFailed && a.expiredText() && (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonHostUnknown && strings.HasPrefix(status, "4")) {
 		reason = ReasonExpired
 	}
 	if status == "" {
