@@ -411,11 +411,17 @@ func (s *Server) Fill(t testing.TB, mailbox string, msgs [][]byte) {
 	base := time.Now().Unix()
 	for i, m := range msgs {
 		name := fmt.Sprintf("%d.M%08dP%d.dovecottest,S=%d", base, int(s.seq.Add(1))*1_000_000+i, os.Getpid(), len(m))
-		p := filepath.Join(root, "new", name)
-		if err := os.WriteFile(p, m, 0o600); err != nil {
+		// Maildir delivery: write and chown in tmp/, then rename into new/, so
+		// Dovecot (which may move new/ files to cur/ at any time) never sees
+		// a file half-written or owned by root.
+		tmp := filepath.Join(root, "tmp", name)
+		if err := os.WriteFile(tmp, m, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chown(p, s.uid, s.gid); err != nil {
+		if err := os.Chown(tmp, s.uid, s.gid); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(root, "new", name)); err != nil {
 			t.Fatal(err)
 		}
 	}
