@@ -365,7 +365,6 @@ func matchList(low string, lists ...[]rule) Reason {
 	return ""
 }
 
-
 func byStatus(status string) Reason {
 	if len(status) < 5 {
 		return ""
