@@ -94,6 +94,13 @@ func (a *analysis) run() {
 	if a.forwardedByHuman() {
 		return
 	}
+	if strings.EqualFold(strings.TrimSpace(h.Get("X-Apple-Unsubscribe")), "true") {
+		// Apple Mail's one-click unsubscribe: a complaint-like opt-out.
+		a.rep.Kind = KindFeedback
+		a.rep.FeedbackType = "opt-out"
+		a.rep.Recipients = []Recipient{{Address: a.from, Reason: ReasonFeedback, Provider: ProviderOf(a.from, "", ""), Diagnostic: "opt-out"}}
+		return
+	}
 
 	var rcpts []Recipient
 	if len(a.p.status) > 0 {

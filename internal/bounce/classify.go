@@ -158,7 +158,7 @@ var rules = []rule{
 		"invalid user", "recipient does not exist", "account unavailable", "unrouteable",
 		"could not be found", "was not found", "not found in", "no valid recipients", "destination address does not exist",
 		"mailbox is not existing", "this user doesn't", "not a valid recipient", "could not deliver mail to this user",
-		"no such local user", "recipient address rejected", "unknown account", "user not exist", "bad destination mailbox",
+		"no such local user", "and other recipients in the same domain", "recipient address rejected", "unknown account", "user not exist", "bad destination mailbox",
 	}},
 	{ReasonPolicyViolation, []string{
 		"policy", "prohibited", "not allowed", "not permitted", "violat", "forbidden", "restricted",
@@ -250,7 +250,7 @@ var strongUserUnknown = []string{
 	"unknown recipient", "recipient name is not recognized", "no valid recipients", "invalid recipient",
 	"recipient not found", "recipnotfound", "recipientnotfound", "resolver.adr", "[rcpt_to]",
 	"no such recipient", "recipient unknown", "recipient does not exist", "no mailbox here by that name",
-	"destinataire invalide", "account that you tried to reach does not exist", "not listed in public name",
+	"destinataire invalide", "and other recipients in the same domain", "account that you tried to reach does not exist", "not listed in public name",
 }
 
 // classifyInput is what the classifier looks at for one recipient.
@@ -280,7 +280,7 @@ func classify(in classifyInput) Reason {
 		// A temporary DNS failure does not prove the domain is gone.
 		r = ReasonNetworkError
 	}
-	if in.action == ActionDelayed && !causeKnown(r) {
+	if in.action == ActionDelayed && r == "" {
 		// Still queued: the cause is not the receiver's verdict on us.
 		r = ReasonExpired
 	}
@@ -331,6 +331,7 @@ var overrides = []rule{
 	{ReasonContentError, []string{"headers too large", "header too large", "media error"}},
 	{ReasonMailerError, []string{"procmail:", "mailer error"}},
 	{ReasonOnHold, []string{"rejected: on hold"}},
+	{ReasonExpired, []string{"timed out", "retry timeout exceeded", "envelope expired", "message expired"}},
 }
 
 // fallbacks apply only when no rule matched.
@@ -345,6 +346,10 @@ func matchRules(low string) Reason {
 	// "Recipient address rejected: <why>": the why decides.
 	if i := strings.Index(low, "recipient address rejected: "); i >= 0 {
 		tail := low[i+len("recipient address rejected: "):]
+		if strings.HasPrefix(tail, "access denied") {
+			// Exchange Online's directory-based edge blocking: no such recipient.
+			return ReasonUserUnknown
+		}
 		if r := matchList(tail, overrides, rules); r != "" {
 			return r
 		}
@@ -384,19 +389,6 @@ func isHard(r Reason, status string) bool {
 	switch r {
 	case ReasonUserUnknown, ReasonHostUnknown, ReasonHasMoved, ReasonNotAccept:
 		return !strings.HasPrefix(status, "4")
-	}
-	return false
-}
-
-// causeKnown reports reasons that explain a delay well enough to keep
-// instead of "expired".
-func causeKnown(r Reason) bool {
-	switch r {
-	case ReasonMailboxFull, ReasonMesgTooBig, ReasonExceedLimit, ReasonSuspend, ReasonHasMoved, ReasonNoRelaying,
-		ReasonAuthFailure, ReasonUserUnknown, ReasonFiltered, ReasonRequirePTR, ReasonNotCompliantRFC,
-		ReasonBadReputation, ReasonRejected, ReasonHostUnknown, ReasonSpamDetected, ReasonSpeeding,
-		ReasonTooManyConn, ReasonBlocked, ReasonGreylisted, ReasonExpired:
-		return true
 	}
 	return false
 }

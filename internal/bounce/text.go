@@ -199,6 +199,23 @@ func unfoldSMTP(s string) string {
 		first = false
 	}
 	out := b.String()
+	// A reply joined into one line by the reporting MTA still repeats its
+	// "550-5.7.1 " prefix mid-text: drop the repeats.
+	if code != "" && len(out) > 4 {
+		if st := findStatus(out); st != "" {
+			first := strings.Index(out, code+" "+st)
+			if first < 0 {
+				first = strings.Index(out, code+"-"+st)
+			}
+			if first >= 0 {
+				head, rest := out[:first+len(code)+1+len(st)], out[first+len(code)+1+len(st):]
+				for _, rep := range []string{" " + code + "-" + st + " ", " " + code + " " + st + " "} {
+					rest = strings.ReplaceAll(rest, rep, " ")
+				}
+				out = head + rest
+			}
+		}
+	}
 	// "550-5.7.1 text" on the first line reads as "550 5.7.1 text".
 	if len(out) > 4 && isDigit(out[0]) && isDigit(out[1]) && isDigit(out[2]) && out[3] == '-' {
 		out = out[:3] + " " + out[4:]
