@@ -220,7 +220,7 @@ func unfoldSMTP(s string) string {
 	if len(out) > 4 && isDigit(out[0]) && isDigit(out[1]) && isDigit(out[2]) && out[3] == '-' {
 		out = out[:3] + " " + out[4:]
 	}
-	return collapseSpaces(out)
+	return strings.TrimSpace(collapseSpaces(out))
 }
 
 func collapseSpaces(s string) string {
