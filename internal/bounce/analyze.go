@@ -270,9 +270,28 @@ func (a *analysis) fillOriginal() {
 	}
 }
 
+// subjectFromText finds the original subject quoted in a report's text
+// ("The subject of the message is: ..."), for reports that return no headers.
+func (a *analysis) subjectFromText() string {
+	low := lowerASCII(a.text)
+	for _, cue := range []string{"the subject of the message is:", "subject of the message:", "original subject:"} {
+		if i := strings.Index(low, cue); i >= 0 {
+			rest := a.text[i+len(cue):]
+			if j := strings.IndexByte(rest, '\n'); j >= 0 {
+				rest = rest[:j]
+			}
+			return strings.TrimSpace(rest)
+		}
+	}
+	return ""
+}
+
 // finish completes recipients and the report.
 func (a *analysis) finish(rcpts []Recipient, h textproto.Header) {
 	a.fillOriginal()
+	if a.rep.Original.Subject == "" {
+		a.rep.Original.Subject = a.subjectFromText()
+	}
 	rep := a.rep
 	failed, delayed, delivered := 0, 0, 0
 	for _, r := range rcpts {

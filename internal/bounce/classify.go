@@ -272,6 +272,10 @@ func classify(in classifyInput) Reason {
 	if r == "" {
 		r = byStatus(in.status)
 	}
+	if r == ReasonSpeeding && strings.HasPrefix(in.status, "5") && containsAny(low, "unsolicited", "your ip", "from your") {
+		// The same rate problem, answered with a permanent code: blocked.
+		r = ReasonBlocked
+	}
 	if r == ReasonMesgTooBig && strings.HasSuffix(in.status, ".2.3") {
 		// 5.2.3: the message is over the recipient's own size limit.
 		r = ReasonExceedLimit
@@ -331,6 +335,7 @@ var overrides = []rule{
 	{ReasonContentError, []string{"headers too large", "header too large", "media error"}},
 	{ReasonMailerError, []string{"procmail:", "mailer error"}},
 	{ReasonOnHold, []string{"rejected: on hold"}},
+	{ReasonSpeeding, []string{"4.7.28", "unusual rate of unsolicited"}},
 	{ReasonExpired, []string{"timed out", "retry timeout exceeded", "envelope expired", "message expired"}},
 }
 

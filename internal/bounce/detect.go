@@ -13,7 +13,7 @@ func messageHeader(h textproto.Header) message.Header { return message.Header{He
 
 // Local parts and display names of the senders of delivery reports. Lowercase.
 var daemonSenders = []string{
-	"mailer-daemon", "mailer_daemon", "maildaemon", "mail-daemon", "postmaster", "mail delivery",
+	"mailer-daemon", "mailer_daemon", "post_master", "maildaemon", "mail-daemon", "postmaster", "mail delivery",
 	"mail administrator", "mdaemon", "mail system", "mailsystem", "mail-system", "delivery subsystem",
 	"mailerdaemon", "nobody@", "returned mail", "mail router", "smtp gateway", "mail gateway",
 	"postoffice", "post office", "microsoftexchange", "mailer@", "bounce", "daemon@", "root@",

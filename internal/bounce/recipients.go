@@ -146,7 +146,7 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 				reason = r
 			}
 		}
-		if (reason == ReasonUndefined || reason == ReasonUserUnknown) && (domainOf(addr) == "googlegroups.com" || strings.Contains(lowerASCII(a.text), "groups.google.com")) {
+		if (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonUserUnknown && status == "") && (domainOf(addr) == "googlegroups.com" || strings.Contains(lowerASCII(a.text), "groups.google.com")) {
 			// Google Groups refuses posts from non-members: the sender is rejected.
 			reason = ReasonRejected
 		}
@@ -539,6 +539,10 @@ func leadingAddr(line string) (addr, rest string, ok bool) {
 	if strings.HasSuffix(pre, ":") || strings.HasSuffix(pre, "：") {
 		// A short label: "Recipient:", "宛先      :", "Failed recipient :".
 		label := strings.TrimSpace(strings.TrimRight(pre, ":："))
+		ll := lowerASCII(label)
+		if strings.Contains(ll, "from") || ll == "cc" || ll == "sender" || ll == "reply-to" || ll == "差出人" || ll == "送信者" {
+			return "", "", false // the sender's own address, not a failed recipient
+		}
 		if len(label) <= 24 && !strings.ContainsAny(label, "0123456789@") {
 			pre = ""
 		}
