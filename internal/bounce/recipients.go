@@ -52,17 +52,7 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 	}
 	var out []Recipient
 	for _, b := range blocks {
-		addr := cleanAddr(typedValue(b["final-recipient"]))
-		if !strings.Contains(addr, "@") {
-			if o := cleanAddr(typedValue(b["original-recipient"])); strings.Contains(o, "@") {
-				addr = o
-			} else if x := firstAddr(b["x-actual-recipient"]); x != "" {
-				addr = x
-			}
-		}
-		if addr == "" {
-			addr = cleanAddr(typedValue(b["final-recipient"]))
-		}
+		addr := dsnAddress(b["final-recipient"], b["original-recipient"], b["x-actual-recipient"])
 		action := ""
 		if f := strings.Fields(strings.ToLower(b["action"])); len(f) > 0 {
 			action = strings.TrimRight(f[0], "(;,")
@@ -709,4 +699,50 @@ func prevParagraph(lines []string, i int) string {
 		got = append([]string{t}, got...)
 	}
 	return strings.Join(got, "\n")
+}
+
+// dsnAddress picks the recipient of a DSN block: the first of the given
+// fields that holds a plain address. Final-Recipient may instead hold a
+// pipe, a file or a source route ("@relay:user@host").
+func dsnAddress(fields ...string) string {
+	var loose string
+	for _, f := range fields {
+		v := strings.TrimSpace(typedValue(f))
+		if v == "" {
+			continue
+		}
+		v = strings.Trim(v, "<> ")
+		if strings.HasPrefix(v, "@") {
+			if i := strings.IndexByte(v, ':'); i > 0 {
+				v = v[i+1:]
+			}
+		}
+		a := cleanAddr(v)
+		if plainAddress(a) {
+			return a
+		}
+		if loose == "" {
+			if found := firstAddr(v); found != "" {
+				loose = found
+			}
+		}
+	}
+	if loose != "" {
+		return loose
+	}
+	for _, f := range fields {
+		if v := cleanAddr(typedValue(f)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// plainAddress reports local@domain.tld with nothing else around it.
+func plainAddress(a string) bool {
+	i := strings.LastIndexByte(a, '@')
+	if i <= 0 || i == len(a)-1 || strings.ContainsAny(a, " \t/|,;<>") {
+		return false
+	}
+	return strings.Contains(a[i+1:], ".")
 }

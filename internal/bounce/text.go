@@ -64,6 +64,18 @@ func firstAddr(s string) string {
 
 // cleanAddr trims decorations and lowercases the domain.
 func cleanAddr(a string) string {
+	a = strings.TrimSpace(a)
+	if strings.HasPrefix(a, "<") {
+		a = strings.TrimPrefix(strings.TrimSuffix(a, ">"), "<")
+	}
+	if strings.HasPrefix(a, "\"") && strings.Contains(a, "\"@") {
+		// A quoted local part ("a..b"@example.org) keeps its quotes.
+		a = strings.TrimRight(a, ">)];,:. \t")
+		if i := strings.LastIndexByte(a, '@'); i > 0 {
+			a = a[:i+1] + strings.ToLower(a[i+1:])
+		}
+		return a
+	}
 	a = strings.Trim(a, "<>\"'()[],;:. \t")
 	a = strings.TrimPrefix(a, "mailto:")
 	if i := strings.LastIndexByte(a, '@'); i > 0 {
