@@ -318,7 +318,8 @@ func (a *analysis) finish(rcpts []Recipient, h textproto.Header) {
 	for _, r := range rcpts {
 		switch rep.Kind {
 		case KindBounce:
-			if r.Action == ActionDelayed || r.Action == ActionDelivered || r.Action == ActionRelayed || r.Action == ActionExpanded {
+			// Failed and still-delayed recipients both matter; confirmations do not.
+			if r.Action == ActionDelivered || r.Action == ActionRelayed || r.Action == ActionExpanded {
 				continue
 			}
 		case KindDelay:

@@ -174,6 +174,7 @@ var rules = []rule{
 		"not compliant",
 	}},
 	{ReasonFailedSTARTTLS, []string{
+		"does not support tls", "support tls", "tls not available",
 		"starttls", "tls required", "must issue a starttls", "tls is required", "requires tls", "encryption required",
 		"tls handshake", "secure connection",
 	}},
@@ -187,7 +188,6 @@ var rules = []rule{
 		"disk full", "system full", "out of disk", "no space left", "mail system full",
 	}},
 	{ReasonNetworkError, []string{
-		"host not reachable", "not reachable",
 		"lost connection", "connection refused", "connection reset", "no route to host", "network is unreachable",
 		"host is unreachable", "name service error",
 		"malformed or unexpected name server reply", "too many hops", "mail loop", "loop detected", "loops back",
@@ -269,6 +269,10 @@ type classifyInput struct {
 func classify(in classifyInput) Reason {
 	low := lowerASCII(in.diag)
 	r := matchRules(low)
+	if r == ReasonUserUnknown && domainDoesNotExist(low) {
+		// "553 example.com does not exist": the domain, not the user.
+		r = ReasonHostUnknown
+	}
 	if r == "" {
 		r = byStatus(in.status)
 	}
@@ -336,7 +340,10 @@ var overrides = []rule{
 	{ReasonMailerError, []string{"procmail:", "mailer error"}},
 	{ReasonOnHold, []string{"rejected: on hold"}},
 	{ReasonSpeeding, []string{"4.7.28", "unusual rate of unsolicited"}},
-	{ReasonExpired, []string{"timed out", "retry timeout exceeded", "envelope expired", "message expired"}},
+	{ReasonExpired, []string{"timed out"}},
+	{ReasonPolicyViolation, []string{"because its content", "content presents a potential"}},
+	{ReasonNotCompliantRFC, []string{"rfc 5322 compliant", "rfc5322 compliant", "multiple addresses in from", "rfcmessagenoncompliant", "not rfc compliant"}},
+	{ReasonSpeeding, []string{"too many recipients this hour", "sent to too many recipients"}},
 }
 
 // fallbacks apply only when no rule matched.
@@ -396,4 +403,18 @@ func isHard(r Reason, status string) bool {
 		return !strings.HasPrefix(status, "4")
 	}
 	return false
+}
+
+// domainDoesNotExist reports "<host name> does not exist" (a domain, no @).
+func domainDoesNotExist(low string) bool {
+	i := strings.Index(low, " does not exist")
+	if i <= 0 {
+		return false
+	}
+	j := i
+	for j > 0 && low[j-1] != ' ' {
+		j--
+	}
+	w := strings.Trim(low[j:i], "<>'\"")
+	return strings.Count(w, ".") >= 1 && !strings.Contains(w, "@") && !strings.HasSuffix(w, ".")
 }

@@ -59,6 +59,12 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 		}
 		status := findStatus(b["status"])
 		diag := typedValue(b["diagnostic-code"])
+		if diag == "" {
+			// "Status: 4.0.0 (example.net: host name lookup failure)": the comment explains.
+			if i := strings.IndexByte(b["status"], '('); i >= 0 {
+				diag = strings.Trim(b["status"][i:], "() \n")
+			}
+		}
 		diag = unfoldSMTP(diag)
 		remote := ""
 		if f := strings.Fields(strings.ToLower(typedValue(b["remote-mta"]))); len(f) > 0 {
