@@ -342,6 +342,9 @@ var overrides = []rule{
 	{ReasonSpeeding, []string{"4.7.28", "unusual rate of unsolicited"}},
 	{ReasonExpired, []string{"timed out"}},
 	{ReasonPolicyViolation, []string{"because its content", "content presents a potential"}},
+	{ReasonSpamDetected, []string{"blacklisted url", "uribl", "spam url", "blacklisted link"}},
+	{ReasonRejected, []string{"sending to/from an address that has been blacklisted"}},
+	{ReasonSyntaxError, []string{"malformed address"}},
 	{ReasonNotCompliantRFC, []string{"rfc 5322 compliant", "rfc5322 compliant", "multiple addresses in from", "rfcmessagenoncompliant", "not rfc compliant"}},
 	{ReasonSpeeding, []string{"too many recipients this hour", "sent to too many recipients"}},
 }

@@ -65,12 +65,9 @@ func FuzzParseDSN(f *testing.F) {
 			}
 		}
 		for _, b := range append([]dsnFields{msg}, rcpts...) {
-			for k, v := range b {
+			for k := range b {
 				if k == "" || k != strings.ToLower(k) || strings.ContainsAny(k, " \t\n:") {
 					t.Errorf("bad field name %q", k)
-				}
-				if strings.Contains(v, "\n") {
-					t.Errorf("field %q keeps a line break: %q", k, v)
 				}
 			}
 		}

@@ -437,7 +437,7 @@ func (a *analysis) textRecipients() []textRcpt {
 				}
 				continue
 			}
-			if _, _, ok := leadingAddr(n); ok && !strings.Contains(lowerASCII(n), "said") && !startsSMTP(n) {
+			if next, _, ok := leadingAddr(n); ok && !strings.EqualFold(next, addr) && !strings.Contains(lowerASCII(n), "said") && !startsSMTP(n) {
 				break
 			}
 			if isSeparator(n) {
@@ -567,6 +567,9 @@ func looksLikeHeaderLine(line string) bool {
 func isSeparator(s string) bool {
 	if len(s) < 4 {
 		return false
+	}
+	if strings.HasPrefix(s, "--") && !strings.ContainsAny(s, " \t") {
+		return true // a MIME boundary left in the text
 	}
 	c := s[0]
 	if c != '-' && c != '=' && c != '_' && c != '*' && c != '#' {

@@ -48,18 +48,9 @@ type sesNotification struct {
 
 // fromSES reads an SES notification in the text; ok is false when there is none.
 func (a *analysis) fromSES() (rcpts []Recipient, ok bool) {
-	i := strings.Index(a.text, `{"notificationType"`)
-	if i < 0 {
+	n, ok := decodeSES(a.text)
+	if !ok {
 		return nil, false
-	}
-	var n sesNotification
-	if err := json.NewDecoder(strings.NewReader(a.text[i:])).Decode(&n); err != nil {
-		// Long JSON lines arrive wrapped by the mail system: join them.
-		joined := strings.ReplaceAll(a.text[i:], "\n", "")
-		n = sesNotification{}
-		if err := json.NewDecoder(strings.NewReader(joined)).Decode(&n); err != nil {
-			return nil, false
-		}
 	}
 	o := &a.rep.Original
 	o.MessageID = strings.Trim(n.Mail.CommonHdrs.ID, "<>")
@@ -100,4 +91,29 @@ func (a *analysis) fromSES() (rcpts []Recipient, ok bool) {
 		return rcpts, true
 	}
 	return nil, false
+}
+
+// decodeSES finds an SES notification in text: bare, or wrapped in an SNS
+// envelope whose "Message" is the notification as a JSON string.
+func decodeSES(text string) (sesNotification, bool) {
+	var n sesNotification
+	decode := func(src string, v any) bool {
+		if json.NewDecoder(strings.NewReader(src)).Decode(v) == nil {
+			return true
+		}
+		// Long JSON lines arrive wrapped by the mail system: join them.
+		return json.NewDecoder(strings.NewReader(strings.ReplaceAll(src, "\n", ""))).Decode(v) == nil
+	}
+	if i := strings.Index(text, `{"notificationType"`); i >= 0 {
+		return n, decode(text[i:], &n) && n.NotificationType != ""
+	}
+	if i := strings.Index(text, `"Type" : "Notification"`); i >= 0 {
+		if j := strings.LastIndexByte(text[:i], '{'); j >= 0 {
+			var env struct{ Message string }
+			if decode(text[j:], &env) && strings.Contains(env.Message, "notificationType") {
+				return n, decode(env.Message, &n) && n.NotificationType != ""
+			}
+		}
+	}
+	return n, false
 }
