@@ -284,6 +284,10 @@ func classify(in classifyInput) Reason {
 		// 5.2.3: the message is over the recipient's own size limit.
 		r = ReasonExceedLimit
 	}
+	if strings.HasSuffix(in.status, ".4.7") && (r == ReasonNetworkError || r == ReasonSystemError) {
+		// x.4.7: the delivery time expired; the network trouble was the cause.
+		r = ReasonExpired
+	}
 	if r == ReasonHostUnknown && (strings.HasPrefix(in.status, "4") || in.action == ActionDelayed) {
 		// A temporary DNS failure does not prove the domain is gone.
 		r = ReasonNetworkError

@@ -700,7 +700,11 @@ func firstParagraph(lines []string) string {
 // not addresses or separators.
 func prevParagraph(lines []string, i int) string {
 	var got []string
-	for j := i - 1; j >= 0 && i-j <= 4; j-- {
+	j0 := i - 1
+	for j0 >= 0 && i-j0 <= 3 && strings.TrimSpace(lines[j0]) == "" {
+		j0--
+	}
+	for j := j0; j >= 0 && j0-j < 4; j-- {
 		t := strings.TrimSpace(lines[j])
 		if t == "" || isSeparator(t) || strings.Contains(t, "@") {
 			break
