@@ -269,6 +269,7 @@ type classifyInput struct {
 func classify(in classifyInput) Reason {
 	low := lowerASCII(in.diag)
 	r := matchRules(low)
+	fromText := r != ""
 	if r == ReasonUserUnknown && domainDoesNotExist(low) {
 		// "553 example.com does not exist": the domain, not the user.
 		r = ReasonHostUnknown
@@ -292,7 +293,7 @@ func classify(in classifyInput) Reason {
 		// A temporary DNS failure does not prove the domain is gone.
 		r = ReasonNetworkError
 	}
-	if in.action == ActionDelayed && r == "" {
+	if in.action == ActionDelayed && (r == "" || !fromText) {
 		// Still queued: the cause is not the receiver's verdict on us.
 		r = ReasonExpired
 	}
@@ -325,7 +326,7 @@ func classify(in classifyInput) Reason {
 	}
 	if r == "" {
 		switch {
-		case in.status != "" || in.reply != "":
+		case in.status != "" || in.reply != "" || strings.TrimSpace(in.diag) != "":
 			// The receiver answered, in words we cannot place.
 			r = ReasonOnHold
 		default:

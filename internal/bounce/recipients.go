@@ -352,13 +352,18 @@ func remoteFromText(low string) string {
 // textRcpt is a recipient read from the human-readable text.
 type textRcpt struct {
 	addr, diag, remote, command string
+	weak                        bool // diag is only the report's first words, not the receiver's
 }
 
 // fromText reads recipients from the text of a non-standard report.
 func (a *analysis) fromText() []Recipient {
 	var out []Recipient
 	for _, t := range a.textRecipients() {
-		out = append(out, a.recipient(t.addr, "", "", t.diag, t.remote, t.command))
+		r := a.recipient(t.addr, "", "", t.diag, t.remote, t.command)
+		if r.Reason == ReasonOnHold && (t.weak || strings.Trim(t.diag, "<>* ") == t.addr) {
+			r.Reason = ReasonUndefined // nothing the receiver said to go by
+		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -418,6 +423,9 @@ func (a *analysis) textRecipients() []textRcpt {
 			continue
 		}
 		addr, rest, ok := leadingAddr(line)
+		if !ok {
+			addr, rest, ok = cuedAddr(line)
+		}
 		if !ok {
 			continue
 		}
@@ -493,6 +501,7 @@ func (a *analysis) textRecipients() []textRcpt {
 		}
 		if out[i].diag == "" {
 			out[i].diag = unfoldSMTP(firstParagraph(lines))
+			out[i].weak = true
 		}
 	}
 	return out
@@ -758,4 +767,29 @@ func plainAddress(a string) bool {
 		return false
 	}
 	return strings.Contains(a[i+1:], ".")
+}
+
+// Phrases after which a report names the failed recipient, lowercase.
+var recipientCues = []string{
+	"undeliverable to ", "not delivered to ", "wasn't delivered to ", "could not be delivered to ",
+	"unable to deliver to ", "failed to deliver to ", "delivery failed for ", "could not deliver to ",
+	"delivery to the following recipient failed permanently: ", "error delivering your mail to ",
+}
+
+// cuedAddr finds "<cue> a@b" in a line: the recipient and the words after it.
+func cuedAddr(line string) (addr, rest string, ok bool) {
+	low := lowerASCII(line)
+	for _, c := range recipientCues {
+		i := strings.Index(low, c)
+		if i < 0 {
+			continue
+		}
+		after := line[i+len(c):]
+		as := findAddrs(after)
+		if len(as) == 0 || strings.TrimLeft(after[:as[0].start], "<\"' ") != "" {
+			continue
+		}
+		return as[0].addr, strings.TrimLeft(after[as[0].end:], ">\"' .:"), true
+	}
+	return "", "", false
 }
