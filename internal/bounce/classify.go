@@ -32,6 +32,7 @@ var rules = []rule{
 		"is not allowed to send from", "not permitted by the spf", "the sending domain is not authorized", "5.7.515",
 	}},
 	{ReasonRequirePTR, []string{
+		"unverifyable sending ip", "unverifiable sending ip",
 		"mismatches client ip",
 		"reverse dns", "reverse lookup", "no ptr record", "ptr record", "rdns", "no reverse", "reverse-dns",
 		"cannot find your hostname", "cannot resolve your address", "client host rejected: cannot find your",
@@ -342,7 +343,7 @@ var overrides = []rule{
 	{ReasonSuspend, []string{"temporary locked", "temporarily locked", "account is blocked", "compte du destinataire est bloque"}},
 	{ReasonSecurityError, []string{"unauthenticated senders not allowed"}},
 	{ReasonContentError, []string{"headers too large", "header too large", "media error"}},
-	{ReasonMailerError, []string{"procmail:", "mailer error"}},
+	{ReasonMailerError, []string{"procmail:", "mailer error", "x-unix;"}},
 	{ReasonOnHold, []string{"rejected: on hold"}},
 	{ReasonSpeeding, []string{"4.7.28", "unusual rate of unsolicited"}},
 	{ReasonExpired, []string{"timed out"}},

@@ -79,19 +79,30 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 				t, haveText = only, true
 			}
 		}
-		if haveText {
-			if diag == "" || (findReplyCode(diag) == "" && findStatus(diag) == "" && matchRules(lowerASCII(diag)) == "") {
-				if t.diag != "" && (diag == "" || !strings.Contains(t.diag, diag)) {
-					if diag == "" {
-						diag = t.diag
-					} else {
-						diag = diag + " " + t.diag
-					}
-				}
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(b["diagnostic-code"])), "x-unix") {
+			// A local delivery program failed (RFC 3464 "X-Unix" diagnostic type).
+			diag = "x-unix; " + diag
+		}
+		// The DSN's own words may be empty or say little ("255", "Service
+		// unavailable"); the human-readable part often says more.
+		dr := matchRules(lowerASCII(diag))
+		weak := diag == "" || (findReplyCode(diag) == "" && findStatus(diag) == "" && dr == "") ||
+			dr == ReasonSystemError || dr == ReasonOnHold
+		if weak {
+			extra := ""
+			if haveText && t.diag != "" {
+				extra = t.diag
+			} else if len(blocks) == 1 {
+				extra = a.globalText()
 			}
-			if remote == "" {
-				remote = t.remote
+			if extra != "" && !strings.Contains(extra, diag) && !strings.Contains(diag, extra) {
+				diag = strings.TrimSpace(diag + " " + extra)
+			} else if diag == "" {
+				diag = extra
 			}
+		}
+		if haveText && remote == "" {
+			remote = t.remote
 		}
 		r := a.recipient(addr, action, status, diag, remote, t.command)
 		out = append(out, r)
@@ -792,4 +803,9 @@ func cuedAddr(line string) (addr, rest string, ok bool) {
 		return as[0].addr, strings.TrimLeft(after[as[0].end:], ">\"' .:"), true
 	}
 	return "", "", false
+}
+
+// globalText is the SMTP replies quoted anywhere in the report's text.
+func (a *analysis) globalText() string {
+	return globalDiag(strings.Split(a.text, "\n"))
 }

@@ -155,8 +155,11 @@ func findReplyCode(s string) string {
 		if c != '4' && c != '5' {
 			continue
 		}
-		if i > 0 && (isDigit(s[i-1]) || s[i-1] == '.' || s[i-1] == '#' || isAlpha(s[i-1]) || s[i-1] == '-' || s[i-1] == ':' || s[i-1] == '/') {
+		if i > 0 && (isDigit(s[i-1]) || s[i-1] == '.' || s[i-1] == '#' || isAlpha(s[i-1]) || s[i-1] == '-' || s[i-1] == '/') {
 			continue
+		}
+		if i > 1 && s[i-1] == ':' && isDigit(s[i-2]) {
+			continue // a time or a port, not a reply code
 		}
 		if !isDigit(s[i+1]) || !isDigit(s[i+2]) || s[i+1] > '5' {
 			continue
