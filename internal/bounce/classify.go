@@ -343,7 +343,7 @@ var overrides = []rule{
 	{ReasonSuspend, []string{"temporary locked", "temporarily locked", "account is blocked", "compte du destinataire est bloque"}},
 	{ReasonSecurityError, []string{"unauthenticated senders not allowed"}},
 	{ReasonContentError, []string{"headers too large", "header too large", "media error"}},
-	{ReasonMailerError, []string{"procmail:", "mailer error", "x-unix;"}},
+	{ReasonMailerError, []string{"procmail:", "mailer error"}},
 	{ReasonOnHold, []string{"rejected: on hold"}},
 	{ReasonSpeeding, []string{"4.7.28", "unusual rate of unsolicited"}},
 	{ReasonExpired, []string{"timed out"}},
@@ -358,6 +358,7 @@ var overrides = []rule{
 // fallbacks apply only when no rule matched.
 var fallbacks = []rule{
 	{ReasonUserUnknown, []string{"recipient address rejected", "address rejected", "recipient rejected"}},
+	{ReasonMailerError, []string{"x-unix;"}},
 }
 
 func matchRules(low string) Reason {

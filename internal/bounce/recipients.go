@@ -466,6 +466,13 @@ func (a *analysis) textRecipients() []textRcpt {
 			b.WriteString(n)
 		}
 		d := unfoldSMTP(b.String())
+		if startsSMTP(line) {
+			// A reply line of a transcript: the lines just above belong to it
+			// ("mail.local: unknown user: x" before "554 <x@y>... Service unavailable").
+			if p := prevParagraph(lines, i); p != "" && !strings.HasPrefix(p, "-") {
+				d = unfoldSMTP(p + "\n" + b.String())
+			}
+		}
 		if d == "" {
 			// The explanation may stand above the address (au, some gateways).
 			d = unfoldSMTP(prevParagraph(lines, i))
