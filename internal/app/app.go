@@ -97,6 +97,14 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 		db.Close()
 		return nil, err
 	}
+	if a.opts.SMTPTLS == nil && cfg.SMTPCAFile != "" {
+		tc, err := tlsWithCA(cfg.SMTPCAFile)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("BOUNCEWATCH_SMTP_CA_FILE: %w", err)
+		}
+		a.opts.SMTPTLS = tc
+	}
 	if err := a.buildSenders(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -107,18 +115,11 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 func (a *App) buildWatcher() error {
 	tlsConf := a.opts.IMAPTLS
 	if tlsConf == nil && a.cfg.IMAPCAFile != "" {
-		pem, err := os.ReadFile(a.cfg.IMAPCAFile)
+		tc, err := tlsWithCA(a.cfg.IMAPCAFile)
 		if err != nil {
 			return fmt.Errorf("BOUNCEWATCH_IMAP_CA_FILE: %w", err)
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("BOUNCEWATCH_IMAP_CA_FILE: no certificate in %s", a.cfg.IMAPCAFile)
-		}
-		tlsConf = &tls.Config{RootCAs: pool}
+		tlsConf = tc
 	}
 	var auth imapwatch.Auth
 	switch a.cfg.IMAPAuth {
@@ -151,6 +152,7 @@ func (a *App) buildWatcher() error {
 		now:     a.opts.Now,
 		timing:  a.timing,
 		targets: a.targets,
+		maxAge:  a.cfg.MaxAge,
 		onCommit: func(res store.CommitResult, reports []*bounce.Report) {
 			a.metrics.observeReports(reports)
 			a.printReports(reports)
@@ -380,4 +382,20 @@ func backoff(n int) time.Duration {
 	}
 	d = min(d, 10*time.Minute)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// tlsWithCA trusts the system roots plus the certificates in a PEM file.
+func tlsWithCA(path string) (*tls.Config, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no certificate in %s", path)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

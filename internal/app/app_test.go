@@ -235,3 +235,20 @@ func TestGroupingOneNoticeForFiveBounces(t *testing.T) {
 		t.Errorf("want exactly 2 notices (Outlook, Gmail):\n%s", out.String())
 	}
 }
+
+func TestLoadConfigEmptyMeansDefault(t *testing.T) {
+	t.Setenv("BOUNCEWATCH_IMAP_TLS", "")
+	t.Setenv("BOUNCEWATCH_GROUP_WAIT", "")
+	t.Setenv("BOUNCEWATCH_MAX_AGE", "0")
+	t.Setenv("BOUNCEWATCH_HTTP_ADDR", "")
+	c, err := app.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IMAPTLS != "implicit" || c.GroupWait != time.Minute {
+		t.Errorf("empty values did not take the defaults: tls %q wait %v", c.IMAPTLS, c.GroupWait)
+	}
+	if c.MaxAge != 0 || c.HTTPAddr != "" {
+		t.Errorf("explicit values overridden: max age %v, http %q", c.MaxAge, c.HTTPAddr)
+	}
+}

@@ -6,6 +6,8 @@ package app
 
 import (
 	"fmt"
+	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -35,6 +37,7 @@ type Config struct {
 	OAuthSecret    string        `envconfig:"OAUTH_CLIENT_SECRET" desc:"OAuth2 client secret; never logged"`
 	OAuthRefresh   string        `envconfig:"OAUTH_REFRESH_TOKEN" desc:"OAuth2 refresh token (google); never logged"`
 	OAuthTokenURL  string        `envconfig:"OAUTH_TOKEN_URL" desc:"override of the token endpoint (tests, sovereign clouds)"`
+	MaxAge         time.Duration `envconfig:"MAX_AGE" default:"72h" desc:"bounces older than this (by their Date) are recorded but not notified: a first start or a long downtime does not flood anyone"`
 	DB             string        `envconfig:"DB" default:"bouncewatch.db" desc:"SQLite database file (the state: cursor, reports, incidents, outbox)"`
 	Notify         string        `envconfig:"NOTIFY" default:"stdout" desc:"where notifications go: comma list of stdout, slack, email"`
 	SlackToken     string        `envconfig:"SLACK_TOKEN" desc:"Slack bot token (xoxb-...); never logged"`
@@ -43,6 +46,7 @@ type Config struct {
 	SlackAppToken  string        `envconfig:"SLACK_APP_TOKEN" desc:"Slack app-level token (xapp-...) for Socket Mode replies and buttons"`
 	SMTPAddr       string        `envconfig:"SMTP_ADDR" desc:"SMTP server for email notifications, host:port"`
 	SMTPTLS        string        `envconfig:"SMTP_TLS" default:"starttls" desc:"starttls, implicit (port 465), or none (only to a loopback address)"`
+	SMTPCAFile     string        `envconfig:"SMTP_CA_FILE" desc:"PEM file of extra CA certificates to trust for SMTP (self-signed servers)"`
 	SMTPUsername   string        `envconfig:"SMTP_USERNAME" desc:"SMTP AUTH user"`
 	SMTPPassword   string        `envconfig:"SMTP_PASSWORD" desc:"SMTP AUTH password; never logged"`
 	SMTPFrom       string        `envconfig:"SMTP_FROM" desc:"From address of notification mail"`
@@ -58,9 +62,20 @@ type Config struct {
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
-// LoadConfig reads the configuration from the environment.
+// LoadConfig reads the configuration from the environment. A variable set
+// to the empty string counts as unset, so its default applies (it is
+// removed from the environment), except HTTP_ADDR, where empty disables the
+// endpoints.
 func LoadConfig() (Config, error) {
 	var c Config
+	t := reflect.TypeOf(c)
+	for i := 0; i < t.NumField(); i++ {
+		name := t.Field(i).Tag.Get("envconfig")
+		key := EnvPrefix + "_" + name
+		if v, set := os.LookupEnv(key); set && v == "" && name != "HTTP_ADDR" {
+			os.Unsetenv(key)
+		}
+	}
 	if err := envconfig.Process(EnvPrefix, &c); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}

@@ -133,7 +133,7 @@ func TestDovecotRunKill9Restart(t *testing.T) {
 		"BOUNCEWATCH_IMAP_ADDR=" + srv.Addr, "BOUNCEWATCH_IMAP_TLS=none",
 		"BOUNCEWATCH_IMAP_USERNAME=" + srv.User, "BOUNCEWATCH_IMAP_PASSWORD=" + srv.Password,
 		"BOUNCEWATCH_DB=" + db, "BOUNCEWATCH_NOTIFY=stdout", "BOUNCEWATCH_HTTP_ADDR=",
-		"BOUNCEWATCH_GROUP_WAIT=1h", "BOUNCEWATCH_IMAP_DISPOSITION=flag",
+		"BOUNCEWATCH_GROUP_WAIT=1h", "BOUNCEWATCH_IMAP_DISPOSITION=flag", "BOUNCEWATCH_MAX_AGE=0",
 	}
 	p := runProcess(t, env)
 	srv.Append(t, "INBOX", bounceTo(t, 0))

@@ -25,6 +25,7 @@ type sink struct {
 	now      func() time.Time
 	timing   incident.Timing
 	targets  []string
+	maxAge   time.Duration                                          // older bounces are recorded, not notified
 	onCommit func(res store.CommitResult, reports []*bounce.Report) // called after each commit; must not block
 	// isReply reports whether a header is a reply to one of our summaries
 	// (fetched whole so that the reply handler can read it). Optional.
@@ -70,11 +71,16 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 			}
 			msg.Report = rep
 			msg.Err = rep.Error
+			if s.maxAge > 0 && !rep.Date.IsZero() && batch.Now.Sub(rep.Date) > s.maxAge {
+				msg.Quiet = true
+			}
 			switch rep.Kind {
 			case bounce.KindBounce, bounce.KindDelay:
 				msg.Raw = m.Body
 				dispose = append(dispose, m.UID)
-				reports = append(reports, rep)
+				if !msg.Quiet {
+					reports = append(reports, rep)
+				}
 			}
 			s.log.Debug("triaged", "uid", m.UID, "kind", rep.Kind, "recipients", len(rep.Recipients), "error", rep.Error)
 		} else {

@@ -97,6 +97,9 @@ type Message struct {
 	// Err says why the message could not be fetched or analysed; it is
 	// recorded, not fatal. Report.Error is used when Err is empty.
 	Err string
+	// Quiet records the report without grouping it into an incident: a
+	// bounce too old to notify about (first start, long downtime, backfill).
+	Quiet bool
 }
 
 // Batch is what CommitBatch records in one transaction.
@@ -241,7 +244,7 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 		return err
 	}
 	res.ReportIDs = append(res.ReportIDs, reportID)
-	grouped := kind == bounce.KindBounce || kind == bounce.KindDelay
+	grouped := (kind == bounce.KindBounce || kind == bounce.KindDelay) && !m.Quiet
 	for _, rc := range m.Report.Recipients {
 		rcID, err := insertRecipient(ctx, tx, reportID, rc)
 		if err != nil {
