@@ -70,6 +70,7 @@ type analysis struct {
 	rep   *Report
 	depth int
 	lim   Limits
+	tf    *textFacts // computed on first use
 
 	from    string // bounce's From address, lowercase
 	fromRaw string // bounce's From as written, lowercase

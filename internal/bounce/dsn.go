@@ -12,7 +12,10 @@ type dsnFields map[string]string
 
 // parseDSN splits a message/delivery-status body into the per-message fields
 // and the per-recipient blocks. Field names are lowercased; folded lines are
-// unfolded; a repeated field keeps its first value.
+// joined with "\n" (a folded Diagnostic-Code keeps its SMTP line structure
+// for unfoldSMTP); a repeated field keeps its first value. Per-message fields
+// not followed by a blank line before the first recipient are still kept
+// apart.
 func parseDSN(body string) (dsnFields, []dsnFields) {
 	var blocks []dsnFields
 	cur := dsnFields{}
@@ -45,6 +48,9 @@ func parseDSN(body string) (dsnFields, []dsnFields) {
 		name := strings.ToLower(line[:i])
 		if _, dup := cur[name]; dup && isRecipientField(name) && cur.isRecipient() {
 			flush()
+		}
+		if isRecipientField(name) && len(cur) > 0 && !cur.isRecipient() && cur.isMessage() {
+			flush() // per-message fields ran straight into the first recipient
 		}
 		if _, dup := cur[name]; !dup {
 			cur[name] = strings.TrimSpace(line[i+1:])
@@ -82,6 +88,15 @@ func isRecipientField(name string) bool {
 	switch name {
 	case "final-recipient", "original-recipient", "action", "status":
 		return true
+	}
+	return false
+}
+
+func (f dsnFields) isMessage() bool {
+	for _, k := range []string{"reporting-mta", "arrival-date", "received-from-mta", "original-envelope-id", "dsn-gateway", "x-postfix-queue-id", "x-postfix-sender"} {
+		if _, ok := f[k]; ok {
+			return true
+		}
 	}
 	return false
 }

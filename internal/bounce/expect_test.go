@@ -58,9 +58,7 @@ func loadExpect(t testing.TB) []expectRow {
 // keyed "file:fact", with the reason. TestExpectations checks that each is
 // still wrong: when one is fixed the test fails and asks for its removal.
 // Never add to this list to make a new regression pass.
-var knownGaps = map[string]string{
-	"success-dsn.eml:reply_code": "findReplyCode ignores 2xx codes although its comment says 2xx/4xx/5xx",
-}
+var knownGaps = map[string]string{}
 
 // failedFacts is what one fixture got wrong: fact -> message.
 type failedFacts map[string]string

@@ -59,8 +59,8 @@ func postfixDSN(rcpt, diag string, attach int) []byte {
 
 // Bounds on what Analyze may return for any input.
 const (
-	maxDiagnostic = 64 << 10 // one recipient's diagnostic
-	maxReportJSON = 1 << 20  // the whole report as JSON
+	maxDiagnosticBound = 64 << 10 // one recipient's diagnostic
+	maxReportJSON      = 1 << 20  // the whole report as JSON
 )
 
 // analyzeSafely runs Analyze and checks the properties every result must have.
@@ -132,8 +132,8 @@ func reportProblems(rep *Report) (hard, bounds []string) {
 		if r.Reason == "" {
 			hard = append(hard, fmt.Sprintf("recipient %d (%q) has no reason", i, r.Address))
 		}
-		if len(r.Diagnostic) > maxDiagnostic {
-			bounds = append(bounds, fmt.Sprintf("recipient %d diagnostic is %d bytes (bound %d)", i, len(r.Diagnostic), maxDiagnostic))
+		if len(r.Diagnostic) > maxDiagnosticBound {
+			bounds = append(bounds, fmt.Sprintf("recipient %d diagnostic is %d bytes (bound %d)", i, len(r.Diagnostic), maxDiagnosticBound))
 		}
 	}
 	js, err := json.Marshal(rep)
@@ -191,7 +191,7 @@ func TestHostileManyParts(t *testing.T) {
 // allocation grow with recipients x text.
 func TestHostileManyRecipients(t *testing.T) {
 	const n = 500
-	rep := analyzeWithGap(t, manyRecipients(n), "per-recipient rescans of the whole text: quadratic in recipients x text")
+	rep := analyzeWithGap(t, manyRecipients(n), "")
 	if rep.Kind != KindBounce || len(rep.Recipients) != n {
 		t.Errorf("kind %s with %d recipients, want a bounce with %d", rep.Kind, len(rep.Recipients), n)
 	}
@@ -240,7 +240,7 @@ func TestHostileLongLine(t *testing.T) {
 	t.Run("text part", func(t *testing.T) {
 		raw := "From: MAILER-DAEMON@mail.example.jp\nSubject: Undelivered Mail Returned to Sender\n\n" +
 			"<a@example.com>: 550 5.1.1 user unknown " + long + "\n"
-		analyzeWithGap(t, []byte(raw), "the diagnostic taken from a text part is only cut at maxScan (256 KiB)")
+		analyzeWithGap(t, []byte(raw), "")
 	})
 	t.Run("header", func(t *testing.T) {
 		raw := "From: MAILER-DAEMON@mail.example.jp\nSubject: " + long + "\n\n<a@example.com>: 550 5.1.1 user unknown\n"
@@ -248,7 +248,7 @@ func TestHostileLongLine(t *testing.T) {
 	})
 	t.Run("diagnostic code", func(t *testing.T) {
 		raw := postfixDSN("a@example.com", "550 5.1.1 user unknown "+long, 0)
-		analyzeWithGap(t, raw, "Diagnostic-Code of a delivery-status part is not cut at all")
+		analyzeWithGap(t, raw, "")
 	})
 	t.Run("no newline at all", func(t *testing.T) {
 		analyzeSafely(t, []byte("From: a@example.com "+long))

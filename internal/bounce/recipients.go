@@ -51,6 +51,9 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 		}
 	}
 	var out []Recipient
+	if len(blocks) > maxRecipients {
+		blocks = blocks[:maxRecipients]
+	}
 	for _, b := range blocks {
 		addr := dsnAddress(b["final-recipient"], b["original-recipient"], b["x-actual-recipient"])
 		action := ""
@@ -113,6 +116,9 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 // recipient completes one recipient from what was read.
 func (a *analysis) recipient(addr, action, status, diag, remote, command string) Recipient {
 	diag = strings.TrimSpace(diag)
+	if len(diag) > maxDiagnostic {
+		diag = strings.ToValidUTF8(diag[:maxDiagnostic], "") + " …"
+	}
 	core, host, cmd := unwrap(diag)
 	if remote == "" {
 		remote = host
@@ -121,7 +127,7 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 		command = cmd
 	}
 	if command == "" {
-		command = commandOf(lowerASCII(a.text))
+		command = a.facts().command
 	}
 	if st := findStatus(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || strings.HasSuffix(status, ".4.7") || (status[0] != st[0] && action != ActionDelayed)) {
 		if !(status != "" && status[0] == '5' && st[0] == '4' && action == ActionFailed && !strings.HasSuffix(status, ".0.0")) {
@@ -149,11 +155,11 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 	if action != ActionDelivered && action != ActionRelayed && action != ActionExpanded {
 		reason = classify(in)
 		if reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonSystemError && !strings.HasPrefix(status, "4") {
-			if r := matchRules(lowerASCII(a.text)); r != "" && core == "" {
+			if r := a.facts().rule; r != "" && core == "" {
 				reason = r
 			}
 		}
-		if (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonUserUnknown && status == "") && (domainOf(addr) == "googlegroups.com" || strings.Contains(lowerASCII(a.text), "groups.google.com")) {
+		if (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonUserUnknown && status == "") && (domainOf(addr) == "googlegroups.com" || a.facts().googleGroups) {
 			// Google Groups refuses posts from non-members: the sender is rejected.
 			reason = ReasonRejected
 		}
@@ -182,6 +188,13 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 		Command:    command,
 	}
 }
+
+// Bounds on what one report yields: real reports name a few recipients and
+// quote a few lines; more is a returned attachment or hostile input.
+const (
+	maxRecipients = 1000
+	maxDiagnostic = 8 << 10
+)
 
 // derivedStatus gives the status code implied by a reason when the bounce
 // carries none.
@@ -219,22 +232,40 @@ func derivedStatus(r Reason, action string) string {
 	return ""
 }
 
-func (a *analysis) delayed() bool {
-	if containsAny(a.subject, "delayed", "delay", "warning: could not send", "still being retried", "遅延") {
-		return true
-	}
-	low := lowerASCII(a.text)
-	return containsAny(low, "will continue to try", "will keep trying", "still trying", "is still being retried",
-		"will be retried", "delivery attempts will continue", "no action is required on your part", "message delayed") &&
-		!containsAny(low, "permanent", "given up", "gave up", "will not try again", "will not be retried")
+func (a *analysis) delayed() bool { return a.facts().delayed }
+
+func (a *analysis) expiredText() bool { return a.facts().expired }
+
+// textFacts are what the classifier asks of the report's whole text; they are
+// computed once per message, not once per recipient.
+type textFacts struct {
+	command      string // SMTP command the text says failed
+	rule         Reason // the first rule the text matches
+	delayed      bool   // the text or subject says the mail is still being retried
+	expired      bool   // the text says the retry period ran out
+	googleGroups bool
 }
 
-func (a *analysis) expiredText() bool {
+func (a *analysis) facts() *textFacts {
+	if a.tf != nil {
+		return a.tf
+	}
 	low := lowerASCII(a.text)
-	return containsAny(low, "retry timeout exceeded", "could not be delivered for", "in the queue too long",
+	f := &textFacts{
+		command:      commandOf(low),
+		rule:         matchRules(low),
+		googleGroups: strings.Contains(low, "groups.google.com"),
+	}
+	f.delayed = containsAny(a.subject, "delayed", "delay", "warning: could not send", "still being retried", "遅延") ||
+		containsAny(low, "will continue to try", "will keep trying", "still trying", "is still being retried",
+			"will be retried", "delivery attempts will continue", "no action is required on your part", "message delayed") &&
+			!containsAny(low, "permanent", "given up", "gave up", "will not try again", "will not be retried")
+	f.expired = containsAny(low, "retry timeout exceeded", "could not be delivered for", "in the queue too long",
 		"message expired", "queue too long", "retry time not reached", "has not been delivered for", "delivery time expired",
 		"too long in the queue", "was not delivered within", "for more than", "timeout has expired", "unable to deliver for",
 		"given up", "gave up", "message has been in the queue", "expired", "queued too long")
+	a.tf = f
+	return f
 }
 
 // unwrap strips MTA wrappers around the receiver's words and returns them
@@ -411,6 +442,9 @@ func (a *analysis) textRecipients() []textRcpt {
 			return
 		}
 		k := strings.ToLower(addr)
+		if len(out) >= maxRecipients {
+			return
+		}
 		if i, ok := seen[k]; ok {
 			if out[i].diag == "" {
 				out[i].diag = diag

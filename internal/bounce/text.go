@@ -147,12 +147,20 @@ func findAnyStatus(s string) (string, int) {
 	return "", 0
 }
 
-// findReplyCode returns the first SMTP reply code (2xx/4xx/5xx followed by a
-// space, hyphen or end) in s, or "".
+// findReplyCode returns the first SMTP reply code of a failure (4xx/5xx
+// followed by a space, hyphen or end) in s; failing that the first success
+// code (2xx); or "".
 func findReplyCode(s string) string {
+	if c := findCode(s, "45"); c != "" {
+		return c
+	}
+	return findCode(s, "2")
+}
+
+func findCode(s, classes string) string {
 	for i := 0; i+2 < len(s); i++ {
 		c := s[i]
-		if c != '4' && c != '5' {
+		if strings.IndexByte(classes, c) < 0 {
 			continue
 		}
 		if i > 0 && (isDigit(s[i-1]) || s[i-1] == '.' || s[i-1] == '#' || isAlpha(s[i-1]) || s[i-1] == '-' || s[i-1] == '/') {
@@ -190,7 +198,7 @@ func unfoldSMTP(s string) string {
 	first := true
 	code := "" // the reply code already written, if any
 	for _, l := range lines {
-		l = strings.TrimSpace(l)
+		l = collapseSpaces(strings.TrimSpace(l))
 		if l == "" {
 			continue
 		}
