@@ -100,6 +100,10 @@ type Message struct {
 	// Quiet records the report without grouping it into an incident: a
 	// bounce too old to notify about (first start, long downtime, backfill).
 	Quiet bool
+	// Requests are outbox rows the message asks for (a reply to a summary
+	// asking for detail), queued in the same transaction as the message, so
+	// a request is neither lost nor queued twice.
+	Requests []Request
 }
 
 // Batch is what CommitBatch records in one transaction.
@@ -192,6 +196,14 @@ func advanceCursor(ctx context.Context, tx *sql.Tx, b Batch) error {
 	return err
 }
 
+// Request is an outbox row asked for by a message.
+type Request struct {
+	IncidentID int64
+	Target     string
+	Kind       string
+	Payload    []byte // JSON
+}
+
 func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *CommitResult, touched map[int64]bool) error {
 	kind := bounce.KindNone
 	errText := m.Err
@@ -228,6 +240,15 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 		return nil
 	}
 	res.Recorded++
+	for _, rq := range m.Requests {
+		if len(rq.Payload) > 0 && !json.Valid(rq.Payload) {
+			return errors.New("request payload is not JSON")
+		}
+		if err := enqueue(ctx, tx, rq.IncidentID, 0, rq.Target, rq.Kind, rq.Payload, b.Now); err != nil {
+			return err
+		}
+		res.Enqueued++
+	}
 	if relocated {
 		res.Relocated++
 		return nil
