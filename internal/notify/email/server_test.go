@@ -9,9 +9,11 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,14 +132,20 @@ func testServer(t *testing.T, be *backend, implicit, insecureAuth bool) (string,
 	if implicit {
 		l = tls.NewListener(l, srv.TLSConfig)
 	}
+	srv.ErrorLog = log.New(io.Discard, "", 0) // clients that hang up on purpose are no news
+	var closing atomic.Bool
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(l); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+		if err := srv.Serve(l); err != nil && !closing.Load() && !errors.Is(err, smtp.ErrServerClosed) {
 			t.Errorf("smtp server: %v", err)
 		}
 	}()
 	t.Cleanup(func() {
+		closing.Store(true)
+		// Close the listener too: Server.Close misses a Serve that has not
+		// yet registered it.
+		l.Close()
 		srv.Close()
 		<-done
 	})
