@@ -314,3 +314,8 @@ func plain(s string) *slackgo.TextBlockObject {
 func mrkdwn(s string) *slackgo.TextBlockObject {
 	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)
 }
+
+// Escape makes untrusted text (a bounce, a person's message) safe to put in
+// a Reply's text: Slack's control characters & < > become entities, so the
+// text can neither mention @channel nor forge links.
+func Escape(s string) string { return escape(s) }

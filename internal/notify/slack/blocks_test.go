@@ -290,3 +290,9 @@ func TestTruncate(t *testing.T) {
 		}
 	}
 }
+
+func TestEscape(t *testing.T) {
+	if got, want := Escape("<!channel> a&b <https://x.example|y>"), "&lt;!channel&gt; a&amp;b &lt;https://x.example|y&gt;"; got != want {
+		t.Errorf("Escape = %q, want %q", got, want)
+	}
+}
