@@ -361,6 +361,46 @@ var fallbacks = []rule{
 	{ReasonMailerError, []string{"x-unix;"}},
 }
 
+// ruleMatcher finds, in one pass over a text, the first rule of overrides,
+// rules and fallbacks (in that order) that has a phrase in the text.
+var ruleMatcher = compileRules(overrides, rules, fallbacks)
+
+// compiledRules is rule lists compiled into one phraseSet: phrase ids follow
+// the order of the lists and of the rules in them, so the lowest matching id
+// belongs to the first matching rule.
+type compiledRules struct {
+	set    *phraseSet
+	reason []Reason // per phrase id
+	list   []int    // per phrase id: index of the list it came from
+}
+
+func compileRules(lists ...[]rule) compiledRules {
+	var c compiledRules
+	var phrases []string
+	for li, list := range lists {
+		for _, ru := range list {
+			for _, p := range ru.phrases {
+				phrases = append(phrases, p)
+				c.reason = append(c.reason, ru.reason)
+				c.list = append(c.list, li)
+			}
+		}
+	}
+	c.set = newPhraseSet(phrases)
+	return c
+}
+
+// match returns the reason of the first rule, in the first maxLists lists,
+// with a phrase in low; or "".
+func (c compiledRules) match(low string, maxLists int) Reason {
+	if id := c.set.first(low); id >= 0 && c.list[id] < maxLists {
+		return c.reason[id]
+	}
+	return ""
+}
+
+// matchRules returns the reason of the first override, rule or fallback (in
+// that order) whose phrase occurs in low; or "".
 func matchRules(low string) Reason {
 	if low == "" {
 		return ""
@@ -372,24 +412,11 @@ func matchRules(low string) Reason {
 			// Exchange Online's directory-based edge blocking: no such recipient.
 			return ReasonUserUnknown
 		}
-		if r := matchList(tail, overrides, rules); r != "" {
+		if r := ruleMatcher.match(tail, 2); r != "" { // overrides and rules, not fallbacks
 			return r
 		}
 	}
-	return matchList(low, overrides, rules, fallbacks)
-}
-
-func matchList(low string, lists ...[]rule) Reason {
-	for _, list := range lists {
-		for _, ru := range list {
-			for _, p := range ru.phrases {
-				if strings.Contains(low, p) {
-					return ru.reason
-				}
-			}
-		}
-	}
-	return ""
+	return ruleMatcher.match(low, 3)
 }
 
 func byStatus(status string) Reason {

@@ -1,0 +1,190 @@
+package bounce
+
+import "math"
+
+// phraseSet finds many fixed phrases in a text in one pass (Aho–Corasick,
+// compiled to a DFA). The classifier asks, for every recipient and for the
+// whole text of every report, which of several hundred phrases occur; one
+// strings.Contains per phrase made that the largest cost of Analyze.
+//
+// It is written here rather than imported: the module cache holds no
+// well-kept Aho–Corasick package, and what is needed is small — the lowest
+// matching phrase index and the first position of each phrase, with ASCII
+// case folding — and easy to test against strings.Contains/Index.
+//
+// Matching folds ASCII letters of the text to lower case and leaves every
+// other byte alone, so for any phrase p and text s,
+// set.contains(s, p) == strings.Contains(lowerASCII(s), p). A phrase with an
+// upper-case ASCII letter never matches, as with strings.Contains on
+// lowered text. A phraseSet is immutable after newPhraseSet and safe for
+// concurrent use.
+type phraseSet struct {
+	phrases []string
+	class   [256]uint16 // byte of the text -> input class; 0: in no phrase
+	nclass  int
+	delta   []int32 // DFA: delta[state*nclass+class] is the next state
+	lowest  []int32 // per state: lowest phrase id ending here (own or via suffix), noPhrase if none
+	own     []int32 // per state: phrase id ending exactly here, noPhrase if none
+	dict    []int32 // per state: nearest proper suffix state that ends a phrase, -1 if none
+	dup     []int32 // per phrase id: next phrase id with the same text, noPhrase if none
+}
+
+const noPhrase = math.MaxInt32
+
+// newPhraseSet compiles phrases; the id of a phrase is its index.
+func newPhraseSet(phrases []string) *phraseSet {
+	m := &phraseSet{phrases: phrases}
+	// Input classes: one per distinct byte used by a phrase. An upper-case
+	// ASCII letter of the text reads as its lower-case letter; one in a
+	// phrase keeps a class of its own that no byte of the text maps to.
+	var pclass [256]uint16
+	m.nclass = 1
+	for _, p := range phrases {
+		for i := 0; i < len(p); i++ {
+			if c := p[i]; pclass[c] == 0 {
+				pclass[c] = uint16(m.nclass)
+				m.nclass++
+			}
+		}
+	}
+	m.class = pclass
+	for c := 'A'; c <= 'Z'; c++ {
+		m.class[c] = pclass[c+32]
+	}
+	// Trie, with delta rows filled for the trie edges only (-1 elsewhere).
+	maxStates := 1
+	for _, p := range phrases {
+		maxStates += len(p)
+	}
+	m.delta = make([]int32, 0, maxStates*m.nclass)
+	m.own = make([]int32, 0, maxStates)
+	m.lowest = make([]int32, 0, maxStates)
+	m.dict = make([]int32, 0, maxStates)
+	m.addState()
+	m.dup = make([]int32, len(phrases))
+	for id, p := range phrases {
+		m.dup[id] = noPhrase
+		s := int32(0)
+		for i := 0; i < len(p); i++ {
+			k := int(s)*m.nclass + int(pclass[p[i]])
+			if m.delta[k] < 0 {
+				m.delta[k] = m.addState()
+			}
+			s = m.delta[k]
+		}
+		if m.own[s] == noPhrase {
+			m.own[s] = int32(id)
+		} else {
+			// The same phrase twice: chain the later id to the earlier.
+			j := m.own[s]
+			for m.dup[j] != noPhrase {
+				j = m.dup[j]
+			}
+			m.dup[j] = int32(id)
+		}
+	}
+	// Breadth-first: failure links turn the trie into a DFA.
+	fail := make([]int32, len(m.own))
+	queue := make([]int32, 0, len(m.own))
+	m.lowest[0] = m.own[0]
+	for c := 0; c < m.nclass; c++ {
+		if t := m.delta[c]; t > 0 {
+			fail[t] = 0
+			queue = append(queue, t)
+		} else {
+			m.delta[c] = 0
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		f := fail[s]
+		m.lowest[s] = min(m.own[s], m.lowest[f])
+		if m.own[f] != noPhrase {
+			m.dict[s] = f
+		} else {
+			m.dict[s] = m.dict[f]
+		}
+		row, frow := int(s)*m.nclass, int(f)*m.nclass
+		for c := 0; c < m.nclass; c++ {
+			if t := m.delta[row+c]; t >= 0 {
+				fail[t] = m.delta[frow+c]
+				queue = append(queue, t)
+			} else {
+				m.delta[row+c] = m.delta[frow+c]
+			}
+		}
+	}
+	m.delta = append([]int32(nil), m.delta...) // drop the unused capacity
+	return m
+}
+
+func (m *phraseSet) addState() int32 {
+	s := int32(len(m.own))
+	for c := 0; c < m.nclass; c++ {
+		m.delta = append(m.delta, -1)
+	}
+	m.own = append(m.own, noPhrase)
+	m.lowest = append(m.lowest, noPhrase)
+	m.dict = append(m.dict, -1)
+	return s
+}
+
+// first returns the lowest id of the phrases that occur in s, or -1.
+func (m *phraseSet) first(s string) int {
+	best := m.lowest[0] // an empty phrase occurs everywhere
+	state := int32(0)
+	for i := 0; i < len(s) && best > 0; i++ {
+		state = m.delta[int(state)*m.nclass+int(m.class[s[i]])]
+		if l := m.lowest[state]; l < best {
+			best = l
+		}
+	}
+	if best == noPhrase {
+		return -1
+	}
+	return int(best)
+}
+
+// any reports whether some phrase occurs in s.
+func (m *phraseSet) any(s string) bool {
+	if m.lowest[0] != noPhrase {
+		return true
+	}
+	state := int32(0)
+	for i := 0; i < len(s); i++ {
+		state = m.delta[int(state)*m.nclass+int(m.class[s[i]])]
+		if m.lowest[state] != noPhrase {
+			return true
+		}
+	}
+	return false
+}
+
+// index sets pos[id] to the byte offset in s of the first occurrence of
+// phrase id, as strings.Index on lowered s would, or -1. len(pos) must be
+// the number of phrases.
+func (m *phraseSet) index(s string, pos []int) {
+	for i := range pos {
+		pos[i] = -1
+	}
+	mark := func(state int32, end int) {
+		for ; state >= 0; state = m.dict[state] {
+			for id := m.own[state]; id != noPhrase; id = m.dup[id] {
+				if pos[id] < 0 {
+					pos[id] = end - len(m.phrases[id])
+				}
+			}
+		}
+	}
+	if m.own[0] != noPhrase {
+		mark(0, 0)
+	}
+	state := int32(0)
+	for i := 0; i < len(s); i++ {
+		state = m.delta[int(state)*m.nclass+int(m.class[s[i]])]
+		if m.lowest[state] != noPhrase {
+			mark(state, i+1)
+		}
+	}
+}

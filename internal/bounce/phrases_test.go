@@ -1,0 +1,127 @@
+package bounce
+
+import (
+	"math/rand"
+	"strings"
+	"testing"
+)
+
+// naiveFirst is what phraseSet.first must return: the lowest index of a
+// phrase that strings.Contains finds in the lowered text.
+func naiveFirst(phrases []string, s string) int {
+	low := lowerASCII(s)
+	for i, p := range phrases {
+		if strings.Contains(low, p) {
+			return i
+		}
+	}
+	return -1
+}
+
+func checkPhraseSet(t *testing.T, phrases []string, texts []string) {
+	t.Helper()
+	m := newPhraseSet(phrases)
+	pos := make([]int, len(phrases))
+	for _, s := range texts {
+		if got, want := m.first(s), naiveFirst(phrases, s); got != want {
+			t.Fatalf("first(%q) over %q = %d, want %d", s, phrases, got, want)
+		}
+		if got, want := m.any(s), naiveFirst(phrases, s) >= 0; got != want {
+			t.Fatalf("any(%q) over %q = %v, want %v", s, phrases, got, want)
+		}
+		m.index(s, pos)
+		low := lowerASCII(s)
+		for i, p := range phrases {
+			if want := strings.Index(low, p); pos[i] != want {
+				t.Fatalf("index(%q): phrase %q at %d, want %d", s, p, pos[i], want)
+			}
+		}
+	}
+}
+
+func TestPhraseSetTable(t *testing.T) {
+	checkPhraseSet(t, []string{"he", "she", "his", "hers"}, []string{"", "ushers", "HIS", "xhex", "sh", "hehe"})
+	// Duplicates, prefixes, suffixes and an upper-case phrase that never matches.
+	checkPhraseSet(t, []string{"abcdef", "cd", "cd", "Cd", "bcd", "f"}, []string{"abcdef", "ABCDEF", "xcdx", "CD", "cD"})
+	// An empty phrase occurs everywhere, as with strings.Contains.
+	checkPhraseSet(t, []string{"x", ""}, []string{"", "x", "y"})
+	// UTF-8 phrases and texts.
+	checkPhraseSet(t, []string{"boîte pleine", "不在", "配信"}, []string{"BOÎTE PLEINE", "Boîte pleine", "不在です", "配 信", "\xe4\xb8"})
+	checkPhraseSet(t, nil, []string{"", "a"})
+}
+
+// TestPhraseSetRandom compares phraseSet with strings.Contains and
+// strings.Index on random phrases and texts over a small alphabet, where
+// overlaps are frequent.
+func TestPhraseSetRandom(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	word := func(n int) string {
+		const alpha = "abcAB. é"
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			b.WriteByte(alpha[rng.Intn(len(alpha))])
+		}
+		return b.String()
+	}
+	for round := 0; round < 300; round++ {
+		phrases := make([]string, rng.Intn(12))
+		for i := range phrases {
+			phrases[i] = strings.ToLower(word(1 + rng.Intn(5)))
+		}
+		texts := make([]string, 20)
+		for i := range texts {
+			texts[i] = word(rng.Intn(40))
+		}
+		checkPhraseSet(t, phrases, texts)
+	}
+}
+
+// TestRuleSetsMatchLists checks the compiled rule matcher against the rule
+// lists it is built from, on the fixtures' texts and every phrase itself.
+func TestRuleSetsMatchLists(t *testing.T) {
+	var texts []string
+	for _, list := range [][]rule{overrides, rules, fallbacks} {
+		for _, ru := range list {
+			for _, p := range ru.phrases {
+				texts = append(texts, p, "x "+strings.ToUpper(p)+" y", p[:len(p)/2])
+			}
+		}
+	}
+	for _, s := range texts {
+		low := lowerASCII(s)
+		if got, want := matchRules(low), naiveMatchRules(low); got != want {
+			t.Errorf("matchRules(%q) = %q, want %q", low, got, want)
+		}
+	}
+}
+
+// naiveMatchRules is matchRules as it was before phraseSet: one
+// strings.Contains per phrase.
+func naiveMatchRules(low string) Reason {
+	if low == "" {
+		return ""
+	}
+	if i := strings.Index(low, "recipient address rejected: "); i >= 0 {
+		tail := low[i+len("recipient address rejected: "):]
+		if strings.HasPrefix(tail, "access denied") {
+			return ReasonUserUnknown
+		}
+		if r := naiveMatchList(tail, overrides, rules); r != "" {
+			return r
+		}
+	}
+	return naiveMatchList(low, overrides, rules, fallbacks)
+}
+
+func naiveMatchList(low string, lists ...[]rule) Reason {
+	for _, list := range lists {
+		for _, ru := range list {
+			for _, p := range ru.phrases {
+				if strings.Contains(low, p) {
+					return ru.reason
+				}
+			}
+		}
+	}
+	return ""
+}
