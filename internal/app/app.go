@@ -34,6 +34,9 @@ type Options struct {
 	// Idle is called (from the sender loop) each time the outbox is empty
 	// and the watcher has delivered everything it saw; the demo uses it.
 	Idle func()
+	// RetryBase is the first delay before a failed notification is retried
+	// (doubling up to 10 minutes, jittered); default 5s. Tests shorten it.
+	RetryBase time.Duration
 }
 
 // App runs bouncewatch. Create it with New, run it with Run.
@@ -47,6 +50,8 @@ type App struct {
 	watcher *imapwatch.Watcher
 	senders map[string]sender
 	metrics *metrics
+
+	replies *replies // nil unless email notifications are on
 
 	kickTick chan struct{}
 	kickSend chan struct{}
@@ -93,10 +98,6 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.db = db
-	if err := a.buildWatcher(); err != nil {
-		db.Close()
-		return nil, err
-	}
 	if a.opts.SMTPTLS == nil && cfg.SMTPCAFile != "" {
 		tc, err := tlsWithCA(cfg.SMTPCAFile)
 		if err != nil {
@@ -106,6 +107,10 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 		a.opts.SMTPTLS = tc
 	}
 	if err := a.buildSenders(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := a.buildWatcher(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -147,6 +152,7 @@ func (a *App) buildWatcher() error {
 		return fmt.Errorf("BOUNCEWATCH_IMAP_DISPOSITION: %w", err)
 	}
 	sk := &sink{
+		replies: a.replies,
 		db:      a.db,
 		log:     a.log.With("component", "triage"),
 		now:     a.opts.Now,
@@ -369,14 +375,20 @@ func (a *App) deliver(ctx context.Context, it store.OutboxItem, errLog map[strin
 		return
 	}
 	if after <= 0 {
-		after = backoff(it.Attempts)
+		after = backoffFrom(a.opts.RetryBase, it.Attempts)
 	}
 	_ = a.db.MarkFailed(context.WithoutCancel(ctx), it.ID, err.Error(), now.Add(after))
 }
 
 // backoff is capped, jittered exponential backoff for attempt n (1-based).
-func backoff(n int) time.Duration {
-	d := 5 * time.Second
+func backoff(n int) time.Duration { return backoffFrom(0, n) }
+
+// backoffFrom is backoff starting at base (default 5s).
+func backoffFrom(base time.Duration, n int) time.Duration {
+	d := base
+	if d <= 0 {
+		d = 5 * time.Second
+	}
 	for i := 1; i < n && d < 10*time.Minute; i++ {
 		d *= 2
 	}

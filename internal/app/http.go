@@ -137,5 +137,3 @@ func (a *App) ready(ctx context.Context) error {
 	}
 	return nil
 }
-
-func (a *App) extraLoops() []loop { return nil }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,7 @@ func (a *App) buildSenders(ctx context.Context) error {
 			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu}
 		case store.TargetSlack:
 			a.senders[t] = &slackSender{
+				app:     a,
 				db:      a.db,
 				channel: a.cfg.SlackChannel,
 				n:       slack.New(slack.Config{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient}, a.log.With("component", "slack")),
@@ -45,14 +48,15 @@ func (a *App) buildSenders(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("email: %w", err)
 			}
-			a.senders[t] = &emailSender{db: a.db, key: key, cfg: a.cfg, s: snd, now: a.opts.Now}
+			a.senders[t] = &emailSender{app: a, db: a.db, key: key, cfg: a.cfg, s: snd, now: a.opts.Now}
+			a.replies = newReplies(key, a.cfg, a.log.With("component", "replies"))
 		}
 	}
 	return nil
 }
 
 // notice builds the notification of an incident from its stored detail.
-func notice(det *store.Detail, kind string, lang advice.Lang) notify.Notice {
+func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify.Notice {
 	n := notify.Notice{
 		IncidentID: det.ID,
 		Kind:       notify.Kind(kind),
@@ -75,9 +79,8 @@ func notice(det *store.Detail, kind string, lang advice.Lang) notify.Notice {
 		g.Report = &bounce.Report{SendingIP: det.Key.SendingIP, ReportingMTA: det.Key.ReportingMTA}
 		g.Recipient = bounce.Recipient{Reason: det.Reason, Provider: det.Key.Provider}
 	}
-	n.Advice = advice.ForGroup(g, lang, maxListed)
+	n.Advice = advice.ForGroup(g, lang, listed)
 	n.ProviderName = advice.ProviderName(g.Recipient, lang)
-	n.Reason = string(g.Recipient.Reason)
 	n.Diagnostic = g.Recipient.Diagnostic
 	return n
 }
@@ -90,7 +93,7 @@ type stdoutSender struct {
 }
 
 func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
-	n := notice(det, it.Kind, advice.Japanese)
+	n := notice(det, it.Kind, advice.Japanese, maxListed)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.text {
@@ -150,8 +153,10 @@ func kindLabel(k bounce.Kind) string {
 	return "配信エラー"
 }
 
-// slackSender posts one message per incident and edits it as it grows.
+// slackSender posts one message per incident and edits it as it grows;
+// answers to people go in the incident's thread.
 type slackSender struct {
+	app     *App
 	db      *store.DB
 	channel string
 	n       *slack.Notifier
@@ -159,21 +164,25 @@ type slackSender struct {
 }
 
 func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
-	n := notice(det, it.Kind, advice.Japanese)
+	if it.Kind == "answer" {
+		return s.answer(ctx, it, det)
+	}
+	n := notice(det, it.Kind, advice.Japanese, maxListed)
 	ts, ok, err := s.db.SlackRef(ctx, det.ID, s.channel)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
+		if it.Kind == "muted" {
+			return "skipped", nil // nothing posted yet: nothing to show the mute on
+		}
 		ts, err := s.n.Post(ctx, s.channel, n)
 		if err != nil {
 			return "", err
 		}
-		// Remember the message before marking the row sent: a retry edits it
-		// instead of posting a second one.
-		if err := s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now()); err != nil {
-			return ts, nil
-		}
+		// Remember the message before the row is marked sent: a retry then
+		// edits it instead of posting a second one.
+		_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now())
 		return ts, nil
 	}
 	newTS, outcome, err := s.n.Update(ctx, s.channel, ts, n)
@@ -186,9 +195,30 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	return newTS, nil
 }
 
+// answer carries out what a person asked in Slack and replies in the thread.
+func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	var p slackPayload
+	if err := json.Unmarshal(it.Payload, &p); err != nil {
+		return "", notify.Permanent(err)
+	}
+	note, err := s.app.applyCommand(ctx, det, p.Command, p.Until, "slack:"+p.User)
+	if err != nil {
+		return "", err
+	}
+	if p.User != "" && note != "" {
+		note = fmt.Sprintf("<@%s> %s", slack.Escape(p.User), note)
+	}
+	if p.Command == cmdMute || p.Command == cmdResolve {
+		return s.n.Reply(ctx, s.channel, p.ThreadTS, note, nil)
+	}
+	blocks, fallback := slack.Blocks(detailNotice(det, advice.Japanese, ""))
+	return s.n.Reply(ctx, s.channel, p.ThreadTS, fallback, blocks)
+}
+
 // emailSender mails the summary to the original senders of the bounced
 // mail, or to fixed addresses.
 type emailSender struct {
+	app *App
 	db  *store.DB
 	key []byte
 	cfg Config
@@ -201,29 +231,86 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	case "resolved", "muted":
 		// A mail saying "it stopped" or "muted" is noise in an inbox; Slack shows it.
 		return "skipped", nil
+	case "reply":
+		return s.answer(ctx, it, det)
 	}
 	to := s.recipients(det)
 	if len(to) == 0 {
 		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender and BOUNCEWATCH_EMAIL_TO is empty"))
 	}
-	nonce, err := email.NewNonce()
-	if err != nil {
-		return "", err
+	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	// One mail per recipient: a refused address does not block the others,
+	// and each gets its own token. Ones already sent in an earlier attempt
+	// of this row are skipped.
+	var refs []string
+	for _, addr := range to {
+		ref, err := s.mail(ctx, it, det.ID, addr, func(a email.Addressing) ([]byte, error) { return email.Compose(n, a) }, email.Addressing{})
+		if err != nil {
+			return strings.Join(refs, " "), err
+		}
+		refs = append(refs, ref)
 	}
-	token := email.MakeToken(s.key, det.ID, nonce)
+	return strings.Join(refs, " "), nil
+}
+
+// mail sends one composed mail to one address, once per outbox row: the
+// Message-ID is derived from the row and the address, so a retry after a
+// crash produces the same Message-ID and the token it carries stays valid.
+func (s *emailSender) mail(ctx context.Context, it store.OutboxItem, incidentID int64, to string,
+	compose func(email.Addressing) ([]byte, error), a email.Addressing) (string, error) {
+	nonce := nonceFor(it.ID, to)
+	token := email.MakeToken(s.key, incidentID, nonce)
 	msgID := email.MessageID(token, email.Domain(s.cfg.SMTPFrom))
-	n := notice(det, it.Kind, advice.Japanese)
-	data, err := email.Compose(n, email.Addressing{From: s.cfg.SMTPFrom, To: to, ReplyTo: s.cfg.IMAPUsername, MessageID: msgID, Date: s.now()})
+	a.From, a.To, a.ReplyTo, a.MessageID, a.Date = s.cfg.SMTPFrom, []string{to}, s.cfg.IMAPUsername, msgID, s.now()
+	data, err := compose(a)
 	if err != nil {
 		return "", notify.Permanent(err)
 	}
-	if err := s.db.PutToken(ctx, token, det.ID, s.now()); err != nil {
+	if err := s.db.PutToken(ctx, token, incidentID, s.now()); err != nil {
 		return "", err
 	}
-	if err := s.s.Send(ctx, email.Message{To: to, Data: data}); err != nil {
+	if err := s.s.Send(ctx, email.Message{To: []string{to}, Data: data}); err != nil {
 		return "", err
 	}
 	return msgID, nil
+}
+
+// nonceFor is a nonce stable for one outbox row and one address.
+func nonceFor(rowID int64, to string) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d\x00%s", rowID, strings.ToLower(to))
+	return strconv.FormatInt(rowID, 36) + "x" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+// answer carries out a reply's command and mails the detail back in its thread.
+func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	var p replyPayload
+	if err := json.Unmarshal(it.Payload, &p); err != nil {
+		return "", notify.Permanent(err)
+	}
+	note, err := s.app.applyCommand(ctx, det, p.Command, p.MuteUntil, p.From)
+	if err != nil {
+		return "", err
+	}
+	var atts []email.Attachment
+	if p.Command == cmdRaw {
+		raws, err := s.db.RawBounces(ctx, det.ID, 20)
+		if err != nil {
+			return "", err
+		}
+		for i, r := range raws {
+			atts = append(atts, email.Attachment{Filename: fmt.Sprintf("bounce-%d.eml", i+1), Data: r.Data})
+		}
+		note = fmt.Sprintf("元のエラーメール %d 通を添付しました。", len(atts))
+	}
+	n := detailNotice(det, advice.Japanese, note)
+	subject := strings.TrimSpace(p.Subject)
+	if subject != "" && !strings.HasPrefix(strings.ToLower(subject), "re:") {
+		subject = "Re: " + subject
+	}
+	refs := append(append([]string(nil), p.References...), p.MessageID)
+	return s.mail(ctx, it, det.ID, p.From, func(a email.Addressing) ([]byte, error) { return email.ComposeDetail(n, a, atts) },
+		email.Addressing{InReplyTo: p.MessageID, References: refs, Subject: subject})
 }
 
 func (s *emailSender) recipients(det *store.Detail) []string {

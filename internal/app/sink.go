@@ -27,9 +27,8 @@ type sink struct {
 	targets  []string
 	maxAge   time.Duration                                          // older bounces are recorded, not notified
 	onCommit func(res store.CommitResult, reports []*bounce.Report) // called after each commit; must not block
-	// isReply reports whether a header is a reply to one of our summaries
-	// (fetched whole so that the reply handler can read it). Optional.
-	isReply func(header []byte) bool
+	// replies recognises replies to our summaries (nil: email is off).
+	replies *replies
 }
 
 var _ imapwatch.Sink = (*sink)(nil)
@@ -43,7 +42,7 @@ func (s *sink) ResetMailbox(ctx context.Context, mailbox string, uidValidity uin
 }
 
 func (s *sink) Candidate(header []byte, size int64) bool {
-	if s.isReply != nil && s.isReply(header) {
+	if s.replies != nil && s.replies.isReply(header) {
 		return true
 	}
 	return bounce.Candidate(header)
@@ -73,6 +72,11 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 			msg.Err = rep.Error
 			if s.maxAge > 0 && !rep.Date.IsZero() && batch.Now.Sub(rep.Date) > s.maxAge {
 				msg.Quiet = true
+			}
+			if s.replies != nil && rep.Kind != bounce.KindBounce && rep.Kind != bounce.KindDelay {
+				if rq := s.replies.request(m.Body, batch.Now); rq != nil {
+					msg.Requests = append(msg.Requests, *rq)
+				}
 			}
 			switch rep.Kind {
 			case bounce.KindBounce, bounce.KindDelay:

@@ -39,6 +39,9 @@ type Notice struct {
 	Diagnostic   string // the receiver's own words for one representative bounce
 	Count        int    // number of bounces in the incident
 	First, Last  time.Time
+	// Detail is the long version (every bounce with its words, the timeline),
+	// pre-rendered by the advice package; shown only in detail notices.
+	Detail string
 }
 
 // Title is the one-line summary used as the Slack header and fallback text,

@@ -267,6 +267,7 @@ type view struct {
 	More                                  int
 	Actions                               []string
 	Diagnostic                            string
+	Detail                                string
 	Links                                 [][2]string
 	Footer                                []string
 }
@@ -325,6 +326,9 @@ func newView(n notify.Notice) view {
 		dl = detailDiagnostic
 	}
 	v.Diagnostic = cut(clean(n.Diagnostic), dl)
+	if detail {
+		v.Detail = cut(strings.TrimSpace(n.Detail), 200<<10)
+	}
 	for _, l := range n.Advice.Links {
 		if strings.HasPrefix(l.URL, "https://") && !strings.ContainsAny(l.URL, " \t\r\n<>\"") {
 			v.Links = append(v.Links, [2]string{oneLine(l.Title), l.URL})
@@ -373,6 +377,9 @@ func Text(n notify.Notice) string {
 	if v.Diagnostic != "" {
 		b.WriteString("\n■ 受信側の応答（原文）\n" + v.Diagnostic + "\n")
 	}
+	if v.Detail != "" {
+		b.WriteString("\n■ 詳細\n" + v.Detail + "\n")
+	}
 	if len(v.Links) > 0 {
 		b.WriteString("\n■ 参考リンク\n")
 		for _, l := range v.Links {
@@ -400,6 +407,8 @@ const htmlTemplate = `<!DOCTYPE html>
 {{range .Actions}}<p>{{.}}</p>{{end}}{{end}}
 {{if .Diagnostic}}<h3>受信側の応答（原文）</h3>
 <pre style="white-space:pre-wrap">{{.Diagnostic}}</pre>{{end}}
+{{if .Detail}}<h3>詳細</h3>
+<pre style="white-space:pre-wrap">{{.Detail}}</pre>{{end}}
 {{if .Links}}<h3>参考リンク</h3>
 <ul>{{range .Links}}<li><a href="{{index . 1}}">{{index . 0}}</a></li>{{end}}</ul>{{end}}
 <hr>{{range .Footer}}<p style="color:#666;font-size:small">{{.}}</p>{{end}}

@@ -111,6 +111,9 @@ func Blocks(n notify.Notice) ([]slackgo.Block, string) {
 	if ls := links(n); ls != "" {
 		body = append(body, sections(ls)...)
 	}
+	if detail && strings.TrimSpace(n.Detail) != "" {
+		body = append(body, sections(escape(strings.TrimSpace(n.Detail)))...)
+	}
 
 	tail := []slackgo.Block{slackgo.NewContextBlock("bw_context", mrkdwn(contextText(n)))}
 	if !detail {

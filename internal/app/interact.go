@@ -1,0 +1,156 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/advice"
+	"github.com/bouncewatch/bouncewatch/internal/notify"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
+	"github.com/bouncewatch/bouncewatch/internal/store"
+)
+
+// People ask for more through two doors: a reply to a summary mail (see
+// replies.go) and the Slack thread or buttons (here). Both end as outbox rows,
+// so an answer is retried until delivered and never sent twice; mutes and
+// resolves are applied when the row is handled, idempotently.
+
+// detailNotice is the long version of an incident, for a person who asked.
+func detailNotice(det *store.Detail, lang advice.Lang, note string) notify.Notice {
+	n := notice(det, string(notify.KindDetail), lang, 200)
+	var ms []advice.DetailMember
+	for _, m := range det.Members {
+		ms = append(ms, advice.DetailMember{At: m.At, Report: m.Report, Recipient: m.Recipient})
+	}
+	var tl []advice.TimelineEntry
+	for _, e := range det.Log {
+		tl = append(tl, advice.TimelineEntry{At: e.At, Kind: e.Kind, Actor: e.Actor, Count: e.Count})
+	}
+	n.Detail = advice.DetailText(ms, tl, lang, notify.JST())
+	if note != "" {
+		n.Detail = note + "\n\n" + n.Detail
+	}
+	return n
+}
+
+// applyCommand carries out mute or resolve on an incident (idempotent: an
+// incident already muted that long, or already resolved, is left alone) and
+// returns a sentence saying what was done ("" for detail).
+func (a *App) applyCommand(ctx context.Context, det *store.Detail, cmd string, until time.Time, actor string) (string, error) {
+	now := a.opts.Now()
+	switch cmd {
+	case cmdMute:
+		if !det.MutedUntil.Before(until) {
+			return muteNote(until), nil
+		}
+		if err := a.db.Mute(ctx, det.ID, until, actor, now, a.targets); err != nil {
+			return "", err
+		}
+		kick(a.kickTick)
+		kick(a.kickSend)
+		return muteNote(until), nil
+	case cmdResolve:
+		if det.State != "resolved" {
+			if _, err := a.db.Resolve(ctx, det.ID, actor, now, a.targets); err != nil {
+				return "", err
+			}
+			kick(a.kickSend)
+		}
+		return "この件を解決済みにしました。同じ原因のエラーが再び届いた場合は、新しい件として通知します。", nil
+	}
+	return "", nil
+}
+
+func muteNote(until time.Time) string {
+	return fmt.Sprintf("この件の通知を %s まで停止しました。それまでに同じ原因のエラーが届いても通知しません(記録は続けます)。",
+		until.In(notify.JST()).Format("2006/01/02 15:04"))
+}
+
+// slackPayload is the outbox payload of a Slack answer in a thread.
+type slackPayload struct {
+	ThreadTS string    `json:"thread_ts"`
+	User     string    `json:"user"`
+	Command  string    `json:"command"`
+	Until    time.Time `json:"until,omitempty"`
+}
+
+// slackHandler receives thread replies and button presses from Socket Mode.
+// It only records what was asked (an outbox row) and wakes the sender: the
+// listener has already acknowledged the event.
+type slackHandler struct{ a *App }
+
+var _ slack.Handler = slackHandler{}
+
+func (h slackHandler) OnThreadReply(ctx context.Context, channel, threadTS, user, text string) {
+	id, err := h.a.db.IncidentBySlackTS(ctx, channel, threadTS)
+	if err != nil {
+		return // a thread that is not one of our incidents
+	}
+	cmd, d := parseCommand(text)
+	h.request(ctx, id, slackPayload{ThreadTS: threadTS, User: user, Command: cmd}, d)
+}
+
+func (h slackHandler) OnAction(ctx context.Context, actionID, value, channel, messageTS, user string) {
+	id, err := strconv.ParseInt(value, 10, 64)
+	if err != nil {
+		return
+	}
+	if got, err := h.a.db.IncidentBySlackTS(ctx, channel, messageTS); err == nil && got != id {
+		h.a.log.Warn("slack button does not belong to its message; ignored", "incident", id, "ts", messageTS)
+		return
+	}
+	cmd := map[string]string{slack.ActionDetail: cmdDetail, slack.ActionMute: cmdMute, slack.ActionResolve: cmdResolve}[actionID]
+	if cmd == "" {
+		return
+	}
+	h.request(ctx, id, slackPayload{ThreadTS: messageTS, User: user, Command: cmd}, defaultMute)
+}
+
+func (h slackHandler) request(ctx context.Context, id int64, p slackPayload, mute time.Duration) {
+	if p.Command == cmdMute {
+		p.Until = h.a.opts.Now().Add(mute)
+	}
+	js, _ := json.Marshal(p)
+	if err := h.a.db.Enqueue(ctx, id, []string{store.TargetSlack}, "answer", js, h.a.opts.Now()); err != nil {
+		h.a.log.Error("slack request not recorded", "incident", id, "err", err)
+		return
+	}
+	h.a.log.Info("slack request", "incident", id, "command", p.Command, "user", p.User)
+	kick(h.a.kickSend)
+}
+
+// extraLoops are the loops that depend on the configuration: the Slack
+// Socket Mode listener when an app token is set.
+func (a *App) extraLoops() []loop {
+	if a.cfg.SlackAppToken == "" || a.senders[store.TargetSlack] == nil {
+		return nil
+	}
+	l := slack.NewListener(slack.ListenerConfig{
+		AppToken: a.cfg.SlackAppToken, BotToken: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient,
+	}, slackHandler{a}, a.log.With("component", "slack-socket"))
+	return []loop{{name: "slack-socket", run: func(ctx context.Context) error {
+		// Reconnect with backoff; a refused token is logged once and retried slowly.
+		attempt := 0
+		for {
+			err := l.Run(ctx)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			attempt++
+			retry, _ := notify.Retryable(err)
+			wait := backoff(attempt)
+			if !retry {
+				wait = 15 * time.Minute
+			}
+			a.log.Warn("slack socket mode stopped; reconnecting", "err", err, "in", wait.Round(time.Second))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+	}}}
+}
