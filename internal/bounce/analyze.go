@@ -2,7 +2,6 @@ package bounce
 
 import (
 	"fmt"
-	"net/mail"
 	"strings"
 
 	gomail "github.com/emersion/go-message/mail"
@@ -72,12 +71,22 @@ type analysis struct {
 	lim   Limits
 	tf    *textFacts // computed on first use
 
-	from    string // bounce's From address, lowercase
-	fromRaw string // bounce's From as written, lowercase
-	to      string // bounce's To address
-	subject string // bounce's Subject, lowercase
-	text    string // human-readable text of the bounce, before the returned message
-	tail    string // text after the returned-message marker
+	from    string   // bounce's From address, lowercase
+	fromRaw string   // bounce's From as written, lowercase
+	to      string   // bounce's To address
+	subject string   // bounce's Subject, lowercase
+	text    string   // human-readable text of the bounce, before the returned message
+	low     string   // text, lowercased (lowerASCII)
+	tail    string   // text after the returned-message marker
+	lines   []string // text split into lines, computed on first use
+}
+
+// textLines returns the text split at "\n", splitting once per message.
+func (a *analysis) textLines() []string {
+	if a.lines == nil {
+		a.lines = strings.Split(a.text, "\n")
+	}
+	return a.lines
 }
 
 func (a *analysis) run() {
@@ -158,8 +167,10 @@ func (a *analysis) headerFacts() {
 	} else {
 		a.to = firstAddr(h.Get("To"))
 	}
-	if d, err := h.Date(); err == nil {
-		a.rep.Date = d
+	if v := h.Get("Date"); v != "" { // as h.Date(), faster
+		if d, err := parseMailDate(v); err == nil {
+			a.rep.Date = d
+		}
 	}
 	a.rep.MessageID = strings.Trim(h.Get("Message-Id"), "<> ")
 }
@@ -188,7 +199,9 @@ func (a *analysis) buildText() {
 	if len(text) > maxScan {
 		text = text[:maxScan]
 	}
-	a.text, a.tail = splitOriginal(text)
+	low := lowerASCII(text)
+	a.text, a.tail = splitOriginal(text, low)
+	a.low = low[:len(a.text)]
 	if !a.p.origFound && a.tail != "" {
 		h := lenientHeaderOnly(skipToHeaders(a.tail))
 		if h.Len() > 0 {
@@ -266,7 +279,7 @@ func (a *analysis) fillOriginal() {
 	} else {
 		o.Subject = h.Get("Subject")
 	}
-	if d, err := mail.ParseDate(h.Get("Date")); err == nil {
+	if d, err := parseMailDate(h.Get("Date")); err == nil {
 		o.Date = d
 	}
 }
@@ -274,7 +287,7 @@ func (a *analysis) fillOriginal() {
 // subjectFromText finds the original subject quoted in a report's text
 // ("The subject of the message is: ..."), for reports that return no headers.
 func (a *analysis) subjectFromText() string {
-	low := lowerASCII(a.text)
+	low := a.low
 	for _, cue := range []string{"the subject of the message is:", "subject of the message:", "original subject:"} {
 		if i := strings.Index(low, cue); i >= 0 {
 			rest := a.text[i+len(cue):]
@@ -340,7 +353,7 @@ func (a *analysis) finish(rcpts []Recipient, h textproto.Header) {
 		}
 	}
 	if rep.SendingIP == "" {
-		rep.SendingIP = sendingIP(a.text)
+		rep.SendingIP = sendingIPLow(a.low)
 	}
 	if rep.ReportingMTA == "" {
 		rep.ReportingMTA = a.reportingFromText()
@@ -348,7 +361,7 @@ func (a *analysis) finish(rcpts []Recipient, h textproto.Header) {
 }
 
 func (a *analysis) reportingFromText() string {
-	low := lowerASCII(a.text)
+	low := a.low
 	for _, cue := range []string{"this is the mail system at host ", "this is the qmail-send program at ", "generating server: ", "reporting-mta: dns; ", "reporting-mta: dns;", "the following message to <"} {
 		if i := strings.Index(low, cue); i >= 0 {
 			rest := a.text[i+len(cue):]

@@ -65,8 +65,16 @@ func (a *analysis) isAutoReply() bool {
 }
 
 func (a *analysis) daemonSender() bool {
-	return containsAny(a.fromRaw, daemonSenders...)
+	return daemonSenderSet.any(a.fromRaw)
 }
+
+// Compiled forms of the phrase lists above, for one-pass matching.
+var (
+	daemonSenderSet   = newPhraseSet(daemonSenders)
+	bounceSubjectSet  = newPhraseSet(bounceSubjects)
+	bounceBodySet     = newPhraseSet(bounceBodies)
+	originalMarkerSet = newPhraseSet(originalMarkers)
+)
 
 // looksLikeBounce decides, for a message without a delivery-status part, whether
 // it is a delivery report: it must come from a mail system or carry a report
@@ -77,7 +85,7 @@ func (a *analysis) looksLikeBounce() bool {
 		return true
 	}
 	fromDaemon := a.daemonSender()
-	subj := containsAny(a.subject, bounceSubjects...)
+	subj := bounceSubjectSet.any(a.subject)
 	nullPath := strings.TrimSpace(h.Get("Return-Path")) == "<>"
 	if !fromDaemon && !subj && !nullPath {
 		return false
@@ -87,8 +95,7 @@ func (a *analysis) looksLikeBounce() bool {
 			return false
 		}
 	}
-	low := lowerASCII(a.text)
-	if !containsAny(low, bounceBodies...) && !containsAny(a.subject, bounceSubjects...) {
+	if !bounceBodySet.any(a.low) && !subj {
 		return false
 	}
 	// A report has to name a recipient somewhere.
@@ -112,7 +119,7 @@ func (a *analysis) forwardedByHuman() bool {
 
 // inlineDSN reports a delivery-status block written into the text.
 func (a *analysis) inlineDSN() bool {
-	low := lowerASCII(a.text)
+	low := a.low
 	return strings.Contains(low, "final-recipient:") || (strings.Contains(low, "original-recipient:") && strings.Contains(low, "status:"))
 }
 
@@ -129,12 +136,14 @@ var originalMarkers = []string{
 	"以下は元のメッセージ", "元のメッセージ", "原文", "元メール",
 }
 
-// splitOriginal cuts text at the start of an inline returned message.
-func splitOriginal(text string) (head, tail string) {
-	low := lowerASCII(text)
+// splitOriginal cuts text at the start of an inline returned message; low
+// is lowerASCII(text).
+func splitOriginal(text, low string) (head, tail string) {
 	best := -1
-	for _, m := range originalMarkers {
-		i := strings.Index(low, m)
+	pos := make([]int, len(originalMarkers))
+	originalMarkerSet.index(low, pos)
+	for k, m := range originalMarkers {
+		i := pos[k]
 		if i < 0 {
 			continue
 		}

@@ -119,5 +119,53 @@ func typedValue(v string) string {
 
 // parseDate reads an RFC 5322 date as used in Arrival-Date and Date.
 func parseDate(s string) (time.Time, error) {
-	return mail.ParseDate(strings.TrimSpace(s))
+	return parseMailDate(strings.TrimSpace(s))
+}
+
+// parseMailDate is mail.ParseDate with a fast path for the usual form
+// "Mon, 2 Jan 2006 15:04:05 -0700", optionally followed by comments.
+// mail.ParseDate tries its layouts in turn and every failed time.Parse
+// allocates an error; for the usual form the first twelve layouts (without
+// a day of the week) fail before the one that fits. The fast path repeats
+// mail.ParseDate's preparation of the text, and when that text starts with a
+// non-digit (so those twelve layouts cannot match) tries the thirteenth
+// layout directly; anything else goes to mail.ParseDate. The result is
+// always what mail.ParseDate returns.
+func parseMailDate(v string) (time.Time, error) {
+	if !strings.Contains(v, "\r") {
+		s := strings.TrimLeft(v, " \t")
+		if ind := strings.IndexAny(s, "+-"); ind > 0 && len(s) >= ind+5 && !isDigit(s[0]) && skipsCFWS(s[ind+5:]) {
+			if t, err := time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", s[:ind+5]); err == nil {
+				return t, nil
+			}
+		}
+	}
+	return mail.ParseDate(v)
+}
+
+// skipsCFWS reports whether net/mail's date parser accepts s after the zone:
+// spaces and well-formed (possibly nested) comments, then anything.
+func skipsCFWS(s string) bool {
+	for {
+		s = strings.TrimLeft(s, " \t")
+		if s == "" || s[0] != '(' {
+			return true
+		}
+		s = s[1:]
+		depth := 1
+		for s != "" && depth > 0 {
+			switch {
+			case s[0] == '\\' && len(s) > 1:
+				s = s[1:]
+			case s[0] == '(':
+				depth++
+			case s[0] == ')':
+				depth--
+			}
+			s = s[1:]
+		}
+		if depth > 0 {
+			return false
+		}
+	}
 }

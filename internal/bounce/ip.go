@@ -22,7 +22,11 @@ var senderIPCues = []string{
 // The bracket that follows a host name ("mx.example.net[192.0.2.1]") is the
 // receiver's own address and is skipped.
 func sendingIP(text string) string {
-	low := lowerASCII(text)
+	return sendingIPLow(lowerASCII(text))
+}
+
+// sendingIPLow is sendingIP of a text already lowercased with lowerASCII.
+func sendingIPLow(low string) string {
 	for i := 0; i < len(low); i++ {
 		c := low[i]
 		if !isDigit(c) && !(c == '[' && i+1 < len(low) && isHexOrColon(low[i+1])) {

@@ -250,23 +250,33 @@ func (a *analysis) facts() *textFacts {
 	if a.tf != nil {
 		return a.tf
 	}
-	low := lowerASCII(a.text)
+	low := a.low
 	f := &textFacts{
 		command:      commandOf(low),
 		rule:         matchRules(low),
 		googleGroups: strings.Contains(low, "groups.google.com"),
 	}
-	f.delayed = containsAny(a.subject, "delayed", "delay", "warning: could not send", "still being retried", "遅延") ||
-		containsAny(low, "will continue to try", "will keep trying", "still trying", "is still being retried",
-			"will be retried", "delivery attempts will continue", "no action is required on your part", "message delayed") &&
-			!containsAny(low, "permanent", "given up", "gave up", "will not try again", "will not be retried")
-	f.expired = containsAny(low, "retry timeout exceeded", "could not be delivered for", "in the queue too long",
-		"message expired", "queue too long", "retry time not reached", "has not been delivered for", "delivery time expired",
-		"too long in the queue", "was not delivered within", "for more than", "timeout has expired", "unable to deliver for",
-		"given up", "gave up", "message has been in the queue", "expired", "queued too long")
+	f.delayed = delayedSubjectSet.any(a.subject) || retryingSet.any(low) && !givenUpSet.any(low)
+	f.expired = expiredTextSet.any(low)
 	a.tf = f
 	return f
 }
+
+// Phrases of the text facts, compiled for one-pass matching.
+var (
+	// The subject says the mail is delayed.
+	delayedSubjectSet = newPhraseSet([]string{"delayed", "delay", "warning: could not send", "still being retried", "遅延"})
+	// The text says the mail is still being retried...
+	retryingSet = newPhraseSet([]string{"will continue to try", "will keep trying", "still trying", "is still being retried",
+		"will be retried", "delivery attempts will continue", "no action is required on your part", "message delayed"})
+	// ...unless it says it was given up.
+	givenUpSet = newPhraseSet([]string{"permanent", "given up", "gave up", "will not try again", "will not be retried"})
+	// The text says the retry period ran out.
+	expiredTextSet = newPhraseSet([]string{"retry timeout exceeded", "could not be delivered for", "in the queue too long",
+		"message expired", "queue too long", "retry time not reached", "has not been delivered for", "delivery time expired",
+		"too long in the queue", "was not delivered within", "for more than", "timeout has expired", "unable to deliver for",
+		"given up", "gave up", "message has been in the queue", "expired", "queued too long"})
+)
 
 // unwrap strips MTA wrappers around the receiver's words and returns them
 // with the remote host and the SMTP command when the wrapper names them.
@@ -324,7 +334,7 @@ func unwrap(d string) (core, host, command string) {
 		host = remoteFromText(lowerASCII(d))
 	}
 	if command == "" {
-		command = commandOf(lowerASCII(d))
+		command = commandOf(d)
 	}
 	return strings.TrimSpace(core), host, command
 }
@@ -348,18 +358,29 @@ func commandWord(s string) string {
 	return ""
 }
 
-// commandOf finds the SMTP command a text says failed.
+// commandCues are the wordings that name the SMTP command a text says
+// failed; the first in this order that occurs wins.
+var commandCues = []struct{ cue, cmd string }{
+	{"in reply to rcpt to", "RCPT"}, {"<<< rcpt to", "RCPT"}, {"[rcpt_to]", "RCPT"}, {"rcpt to:<", "RCPT"}, {"after rcpt to", "RCPT"}, {">>> rcpt to", "RCPT"}, {"did not like our rcpt to", "RCPT"},
+	{"in reply to end of data", "DATA"}, {"after end of data", "DATA"}, {"in reply to data", "DATA"}, {"after data", "DATA"}, {">>> data", "DATA"},
+	{"in reply to mail from", "MAIL"}, {"[mail_from]", "MAIL"}, {"after mail from", "MAIL"}, {">>> mail from", "MAIL"}, {"did not like our mail from", "MAIL"},
+	{"in reply to helo", "HELO"}, {"in reply to ehlo", "HELO"}, {"after helo", "HELO"}, {"after ehlo", "HELO"},
+	{"after initial connection", "CONN"}, {"greeting", "CONN"},
+}
+
+var commandCueSet = func() *phraseSet {
+	cues := make([]string, len(commandCues))
+	for i, c := range commandCues {
+		cues[i] = c.cue
+	}
+	return newPhraseSet(cues)
+}()
+
+// commandOf finds the SMTP command a text says failed. The text may be in
+// any case (the cues are matched with ASCII case folding).
 func commandOf(low string) string {
-	for _, c := range []struct{ cue, cmd string }{
-		{"in reply to rcpt to", "RCPT"}, {"<<< rcpt to", "RCPT"}, {"[rcpt_to]", "RCPT"}, {"rcpt to:<", "RCPT"}, {"after rcpt to", "RCPT"}, {">>> rcpt to", "RCPT"}, {"did not like our rcpt to", "RCPT"},
-		{"in reply to end of data", "DATA"}, {"after end of data", "DATA"}, {"in reply to data", "DATA"}, {"after data", "DATA"}, {">>> data", "DATA"},
-		{"in reply to mail from", "MAIL"}, {"[mail_from]", "MAIL"}, {"after mail from", "MAIL"}, {">>> mail from", "MAIL"}, {"did not like our mail from", "MAIL"},
-		{"in reply to helo", "HELO"}, {"in reply to ehlo", "HELO"}, {"after helo", "HELO"}, {"after ehlo", "HELO"},
-		{"after initial connection", "CONN"}, {"greeting", "CONN"},
-	} {
-		if strings.Contains(low, c.cue) {
-			return c.cmd
-		}
+	if i := commandCueSet.first(low); i >= 0 {
+		return commandCues[i].cmd
 	}
 	return ""
 }
@@ -430,8 +451,7 @@ func (a *analysis) excluded(addr string, structured bool) bool {
 
 // textRecipients finds failed recipients and their diagnostics in the text.
 func (a *analysis) textRecipients() []textRcpt {
-	text := a.text
-	lines := strings.Split(text, "\n")
+	lines := a.textLines()
 	seen := map[string]int{}
 	var out []textRcpt
 
@@ -848,5 +868,5 @@ func cuedAddr(line string) (addr, rest string, ok bool) {
 
 // globalText is the SMTP replies quoted anywhere in the report's text.
 func (a *analysis) globalText() string {
-	return globalDiag(strings.Split(a.text, "\n"))
+	return globalDiag(a.textLines())
 }
