@@ -48,6 +48,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("mail", "testdata/mail", "directory of .eml files to seed the mailbox with")
 	wait := fs.Duration("group-wait", 2*time.Second, "how long to wait before the first notice of an incident")
 	verbose := fs.Bool("v", false, "log what the pipeline does")
+	page := fs.String("html", "", "with --once: also write the incidents' Slack messages (real Block Kit payloads) as an HTML page to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -57,7 +58,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signalContext(stderr)
 	defer stop()
-	err := demo.Run(ctx, demo.Options{MailDir: *dir, Once: *once, Wait: *wait, Out: stdout, Logger: newLogger(stderr, "text", level)})
+	err := demo.Run(ctx, demo.Options{MailDir: *dir, Once: *once, Wait: *wait, Out: stdout, Logger: newLogger(stderr, "text", level), HTML: *page})
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncewatch:", err)
 		return 1

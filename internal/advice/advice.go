@@ -56,6 +56,7 @@ type Fact struct {
 type Advice struct {
 	Lang        Lang     `json:"lang"`        // the language of the texts
 	Headline    string   `json:"headline"`    // one line
+	Title       string   `json:"title"`       // the cause alone, e.g. 送信サーバーのIP評価低下による一時制限 (no state, address or count)
 	Explanation string   `json:"explanation"` // the gist of what the receiver said, in plain words
 	Retrying    bool     `json:"retrying"`    // the sending server is still retrying; the mail may still arrive
 	Outlook     string   `json:"outlook"`     // one sentence on whether the mail may still arrive

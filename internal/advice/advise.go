@@ -58,6 +58,7 @@ func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang) Advice {
 	a := build(c, lt, lang, rc, variant, vals, st)
 	vals["state"] = lt.Layout["state_"+st.key()]
 	vals["headline"] = a.Headline
+	a.Title = a.Headline
 	a.Headline = fill(lt.Layout["recipient_headline"], vals, lt.Placeholders)
 	a.Facts = facts(lt, rep, rc, variant, vals, true)
 	return a
@@ -123,6 +124,7 @@ func ForGroup(g Group, lang Lang, maxRecipients int) GroupAdvice {
 	if variant == bounce.ProviderOther {
 		hv["provider_name"] = vals["domain"]
 	}
+	a.Title = a.Headline
 	a.Headline = fill(lt.Layout["group_headline"], hv, lt.Placeholders)
 
 	a.Facts = facts(lt, rep, rc, variant, vals, false)

@@ -81,6 +81,7 @@ func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify
 	}
 	n.Advice = advice.ForGroup(g, lang, listed)
 	n.ProviderName = advice.ProviderName(g.Recipient, lang)
+	n.Reason = n.Advice.Title
 	n.Diagnostic = g.Recipient.Diagnostic
 	return n
 }
@@ -338,4 +339,22 @@ func (s *emailSender) recipients(det *store.Detail) []string {
 		}
 	}
 	return out
+}
+
+// Notices returns the current notice of every open incident, oldest first:
+// what the notifiers would show now (the demo renders them).
+func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
+	incs, err := a.db.OpenIncidents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []notify.Notice
+	for _, inc := range incs {
+		det, err := a.db.IncidentDetail(ctx, inc.ID, 50)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed))
+	}
+	return out, nil
 }

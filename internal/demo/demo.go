@@ -22,7 +22,10 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
+	slackgo "github.com/slack-go/slack"
+
 	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
 )
 
 // Server is an in-process IMAP server with one user and an INBOX.
@@ -115,6 +118,7 @@ type Options struct {
 	Wait    time.Duration // GROUP_WAIT of the demo (default 2s)
 	Out     io.Writer
 	Logger  *slog.Logger
+	HTML    string // when set, write the incidents' Slack messages (the real Block Kit payloads) as an HTML page here
 }
 
 // Run seeds the server, runs the real pipeline against it and prints the
@@ -199,6 +203,13 @@ func Run(ctx context.Context, o Options) error {
 				// Every seeded message recorded, nothing waiting to be sent, and
 				// the group wait of the last incident has passed.
 				if !q.IsZero() && time.Since(q) > 300*time.Millisecond && allNotified(ctx, a) {
+					if o.HTML != "" {
+						if err := writeHTML(ctx, a, o.HTML); err != nil {
+							fmt.Fprintf(o.Out, "HTMLページを書けませんでした: %v\n", err)
+						} else {
+							fmt.Fprintf(o.Out, "\nSlackでの見え方(実際のBlock Kitから作成): %s\n", o.HTML)
+						}
+					}
 					cancel()
 					return
 				}
@@ -227,4 +238,23 @@ func allNotified(ctx context.Context, a *app.App) bool {
 		}
 	}
 	return true
+}
+
+// writeHTML renders every open incident's Slack message (the real Block Kit
+// payload of the Slack notifier) to an HTML page.
+func writeHTML(ctx context.Context, a *app.App, path string) error {
+	ns, err := a.Notices(ctx)
+	if err != nil {
+		return err
+	}
+	var msgs [][]slackgo.Block
+	for _, n := range ns {
+		blocks, _ := slack.Blocks(n)
+		msgs = append(msgs, blocks)
+	}
+	page, err := BlockKitHTML("bouncewatch — Slack notifications", msgs)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(page), 0o644)
 }

@@ -282,8 +282,11 @@ func newView(n notify.Notice) view {
 	if h := clean(n.Advice.Headline); h != n.ReasonLabel() {
 		v.Headline = h
 	}
+	seen := map[string]bool{}
 	fact := func(label, value string) {
-		if value != "" {
+		// Each label once; the receiver's words have a section of their own.
+		if value != "" && !seen[label] && !strings.Contains(label, "原文") {
+			seen[label] = true
 			v.Facts = append(v.Facts, [2]string{oneLine(label), oneLine(value)})
 		}
 	}

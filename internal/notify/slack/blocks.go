@@ -129,10 +129,16 @@ func Blocks(n notify.Notice) ([]slackgo.Block, string) {
 
 func fields(n notify.Notice) []*slackgo.TextBlockObject {
 	var fs []*slackgo.TextBlockObject
+	seen := map[string]bool{}
 	add := func(label, value string) {
-		if value == "" || len(fs) >= MaxFields {
+		// A fact the advice repeats (the same label), the count and period the
+		// notice already gives, and the receiver's words (a section of their
+		// own) are shown once.
+		if value == "" || len(fs) >= MaxFields || seen[label] || strings.Contains(label, "原文") ||
+			label == "件数" && seen["件数"] || label == "期間" && seen["期間"] {
 			return
 		}
+		seen[label] = true
 		fs = append(fs, mrkdwn(truncate(bold(escape(label))+"\n"+escape(value), MaxFieldText)))
 	}
 	add("送信元IP", n.SendingIP)
