@@ -48,6 +48,7 @@ type App struct {
 	timing  incident.Timing
 	targets []string
 	watcher *imapwatch.Watcher
+	sink    *sink
 	senders map[string]sender
 	metrics *metrics
 
@@ -183,6 +184,7 @@ func (a *App) buildWatcher() error {
 		return err
 	}
 	a.watcher = w
+	a.sink = sk
 	return nil
 }
 

@@ -26,6 +26,7 @@ type sink struct {
 	timing   incident.Timing
 	targets  []string
 	maxAge   time.Duration                                          // older bounces are recorded, not notified
+	quietAll bool                                                   // backfill: record everything, notify nothing
 	onCommit func(res store.CommitResult, reports []*bounce.Report) // called after each commit; must not block
 	// replies recognises replies to our summaries (nil: email is off).
 	replies *replies
@@ -70,7 +71,7 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 			}
 			msg.Report = rep
 			msg.Err = rep.Error
-			if s.maxAge > 0 && !rep.Date.IsZero() && batch.Now.Sub(rep.Date) > s.maxAge {
+			if s.quietAll || s.maxAge > 0 && !rep.Date.IsZero() && batch.Now.Sub(rep.Date) > s.maxAge {
 				msg.Quiet = true
 			}
 			if s.replies != nil && rep.Kind != bounce.KindBounce && rep.Kind != bounce.KindDelay {
@@ -82,7 +83,7 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 			case bounce.KindBounce, bounce.KindDelay:
 				msg.Raw = m.Body
 				dispose = append(dispose, m.UID)
-				if !msg.Quiet {
+				if !msg.Quiet || s.quietAll {
 					reports = append(reports, rep)
 				}
 			}

@@ -505,3 +505,39 @@ func (w *Watcher) wait(ctx context.Context, c *imapclient.Client, wc *watchConn,
 	}
 	return nil
 }
+
+// MailboxInfo is what STATUS says of the watched mailbox.
+type MailboxInfo struct {
+	Messages    uint32
+	UIDNext     uint32
+	UIDValidity uint32
+}
+
+// Probe connects, logs in, asks STATUS of the watched mailbox and logs out.
+// It checks a configuration (the server, TLS, credentials and mailbox) and
+// sizes a backfill. It blocks until done or ctx ends.
+func (w *Watcher) Probe(ctx context.Context) (MailboxInfo, error) {
+	c, _, err := w.dial(ctx)
+	if err != nil {
+		return MailboxInfo{}, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	defer c.Close()
+	if err := c.WaitGreeting(); err != nil {
+		return MailboxInfo{}, fmt.Errorf("imapwatch: greeting: %w", err)
+	}
+	if _, err := w.cfg.Auth.Authenticate(ctx, c, w.cfg.Username); err != nil {
+		return MailboxInfo{}, err
+	}
+	st, err := c.Status(w.cfg.Mailbox, &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true}).Wait()
+	if err != nil {
+		return MailboxInfo{}, &MailboxError{Mailbox: w.cfg.Mailbox, Err: err}
+	}
+	info := MailboxInfo{UIDNext: uint32(st.UIDNext), UIDValidity: st.UIDValidity}
+	if st.NumMessages != nil {
+		info.Messages = *st.NumMessages
+	}
+	_ = c.Logout().Wait()
+	return info, nil
+}

@@ -1,0 +1,74 @@
+package app_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/demo"
+)
+
+// Day one: the mailbox already holds weeks of bounces. backfill records them
+// all, notifies no one, and prints one digest; `run` afterwards stays quiet
+// about them and reports what arrives next.
+func TestBackfillThenRun(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "mail", "*.eml"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"))
+	cfg.HTTPAddr = ""
+	out := &syncBuffer{}
+	a, err := app.New(context.Background(), cfg, app.Options{Stdout: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last [2]uint32
+	d, err := a.Backfill(context.Background(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), func(done, total uint32) { last = [2]uint32{done, total} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Messages != uint32(len(files)) || last[1] != uint32(len(files)) {
+		t.Errorf("digest read %d messages, progress %v; want %d", d.Messages, last, len(files))
+	}
+	if d.Bounces < 40 || len(d.Groups) < 10 {
+		t.Errorf("digest: %d bounces in %d groups; the fixtures hold more", d.Bounces, len(d.Groups))
+	}
+	text := d.Text()
+	if !strings.Contains(text, "取り込み結果") || !strings.Contains(text, "Microsoft(Outlook)") {
+		t.Errorf("digest text:\n%s", text)
+	}
+	if out.String() != "" {
+		t.Errorf("backfill printed notifications:\n%s", out.String())
+	}
+
+	// run afterwards: nothing about the old mail, the next bounce as usual.
+	cfg.GroupWait = 200 * time.Millisecond
+	srv.Append(fixture(t, "gmail-5.7.26-authfailure.eml"))
+	stop := start(t, cfg, out)
+	waitFor(t, "the new bounce's notice", func() bool { return count(out.events(t), "incident", nil) >= 1 })
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	evs := out.events(t)
+	if n := count(evs, "report", nil); n != 1 {
+		t.Errorf("run reported %d bounces, want only the new one:\n%s", n, out.String())
+	}
+	if n := count(evs, "incident", nil); n != 1 {
+		t.Errorf("run sent %d notices, want 1", n)
+	}
+}
