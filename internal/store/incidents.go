@@ -562,12 +562,13 @@ func (d *DB) IncidentBySlackTS(ctx context.Context, channel, ts string) (int64, 
 
 // PutToken records a token (made by the caller from crypto/rand) that an
 // email summary of the incident carries, so that a reply can be matched.
+// Recording a token again is harmless (a retried send reuses its token).
 func (d *DB) PutToken(ctx context.Context, token string, incidentID int64, now time.Time) error {
 	if token == "" {
 		return errors.New("store: put token: empty token")
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO email_tokens (token, incident, created_at) VALUES (?, ?, ?)`,
-		token, incidentID, ms(now)); err != nil {
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO email_tokens (token, incident, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (token) DO NOTHING`, token, incidentID, ms(now)); err != nil {
 		return fmt.Errorf("store: put token: %w", err)
 	}
 	return nil

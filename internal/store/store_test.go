@@ -736,6 +736,10 @@ func TestDetailRawSlackTokens(t *testing.T) {
 	if id, err := db.IncidentByToken(ctx, "tok-abc"); id != 1 || err != nil {
 		t.Errorf("IncidentByToken = %d, %v", id, err)
 	}
+	// A retried send records its token again.
+	if err := db.PutToken(ctx, "tok-abc", 1, t0.Add(time.Minute)); err != nil {
+		t.Errorf("PutToken again = %v, want nil", err)
+	}
 	if _, err := db.IncidentByToken(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("IncidentByToken unknown = %v", err)
 	}

@@ -1,0 +1,113 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/store"
+)
+
+// Helpers shared by the end-to-end tests of notifications and replies.
+
+// settle is how long a test waits, after what it expected happened, for
+// something wrong to show (a second post, a stray mail).
+const settle = 700 * time.Millisecond
+
+// running is an App run by a test.
+type running struct {
+	a    *app.App
+	stop func()
+}
+
+// runApp runs an App until the test ends or stop is called.
+func runApp(t *testing.T, cfg app.Config) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() && os.Getenv("BW_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	a, err := app.New(ctx, cfg, app.Options{Logger: log, RetryBase: 50 * time.Millisecond, Stdout: io.Discard})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	r := &running{a: a}
+	stopped := false
+	r.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("app did not stop")
+		}
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+// stats reads the store's counters.
+func (r *running) stats(t *testing.T) store.Stats {
+	t.Helper()
+	st, err := r.a.DB().Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// waitSeen waits until the store has recorded n messages and nothing is
+// waiting in the outbox, then lets the group wait pass and the outbox
+// drain again: everything the messages cause has happened.
+func (r *running) waitSeen(t *testing.T, n int64, groupWait time.Duration) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d messages recorded", n), func() bool { return r.stats(t).MessagesSeen >= n })
+	time.Sleep(groupWait + 100*time.Millisecond)
+	waitFor(t, "the outbox to drain", func() bool { return r.stats(t).OutboxBacklog == 0 })
+}
+
+func (r *running) detail(t *testing.T, id int64) *store.Detail {
+	t.Helper()
+	det, err := r.a.DB().IncidentDetail(context.Background(), id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return det
+}
+
+// outlookBounce is the Outlook rate-limit bounce (sending IP 203.0.113.25)
+// for another recipient, sent by from.
+func outlookBounce(t *testing.T, rcpt, from string) []byte {
+	t.Helper()
+	m := string(fixture(t, "heteml-outlookjp-ratelimit-failed.eml"))
+	m = strings.ReplaceAll(m, "taro.example@outlook.jp", rcpt)
+	if from != "" {
+		m = strings.ReplaceAll(m, "sales@example.co.jp", from)
+	}
+	// Each bounce is its own message.
+	m = strings.ReplaceAll(m, "Message-Id: <1715697072.4VbXyZ1abcz9sTq@", "Message-Id: <"+strings.ReplaceAll(rcpt, "@", ".")+".1715697072@")
+	return []byte(m)
+}
+
+// ordinary is a plain business mail (not a bounce), unique by n.
+func ordinary(n int) []byte {
+	return []byte(fmt.Sprintf("From: Hanako <hanako@example.org>\r\nTo: office@example.jp\r\nSubject: meeting %d\r\n"+
+		"Date: Tue, 14 May 2024 10:00:00 +0900\r\nMessage-ID: <ordinary.%d@example.org>\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: text/plain; charset=utf-8\r\n\r\nSee you tomorrow.\r\n", n, n))
+}
