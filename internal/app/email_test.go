@@ -20,6 +20,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/demo"
+	"github.com/bouncewatch/bouncewatch/internal/imapwatch/dovecottest"
 )
 
 // smtpBox is an in-process SMTP server (go-smtp) that records every mail.
@@ -29,6 +30,8 @@ type smtpBox struct {
 	msgs []smtpMsg
 	// failData is how many more DATA commands are refused with 451.
 	failData int
+	// failRcpt is, per address, how many more RCPT TO are refused with 451.
+	failRcpt map[string]int
 }
 
 type smtpMsg struct {
@@ -77,6 +80,15 @@ func (b *smtpBox) received() []smtpMsg {
 
 func (b *smtpBox) count() int { return len(b.received()) }
 
+func (b *smtpBox) refuseRcpt(addr string, n int) {
+	b.mu.Lock()
+	if b.failRcpt == nil {
+		b.failRcpt = map[string]int{}
+	}
+	b.failRcpt[addr] = n
+	b.mu.Unlock()
+}
+
 func (b *smtpBox) refuseData(n int) {
 	b.mu.Lock()
 	b.failData = n
@@ -90,9 +102,19 @@ type smtpSession struct {
 }
 
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
 func (s *smtpSession) Reset()                                      { s.from, s.to = "", nil }
 func (s *smtpSession) Logout() error                               { return nil }
+
+func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if s.b.failRcpt[to] > 0 {
+		s.b.failRcpt[to]--
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "mailbox busy"}
+	}
+	s.to = append(s.to, to)
+	return nil
+}
 
 func (s *smtpSession) Data(r io.Reader) error {
 	data, err := io.ReadAll(r)
@@ -437,4 +459,47 @@ func TestEmailSummaryRetriedAfterTemporaryRefusal(t *testing.T) {
 	sid := parseMail(t, sm.received()[0].Data).messageID(t)
 	srv.Append(reply(staff, "reply.after.retry@example.jp", sid, "Re: x", "詳細"))
 	waitMails(t, sm, 2)
+}
+
+// Issue 6 against Dovecot: a reply 「詳細」 to a summary of three bounces gets
+// a detail mail listing all three recipients.
+func TestDovecotEmailReplyGetsDetail(t *testing.T) {
+	srv := dovecottest.Start(t, nil)
+	sm := startSMTP(t)
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	r := runApp(t, cfg)
+	detailFlow(t, r, sm, func(m []byte) { srv.Append(t, "INBOX", m) }, 0)
+	time.Sleep(settle)
+	if n := sm.count(); n != 2 {
+		t.Errorf("%d mails, want the summary and the detail", n)
+	}
+}
+
+// An incident whose bounces were sent by two people mails each of them once,
+// even when one address is refused for a while.
+func TestEmailEachSenderOnceWhenOneIsRefused(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sm := startSMTP(t)
+	const boss = "boss@example.jp"
+	sm.refuseRcpt(boss, 2)
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	srv.Append(outlookBounce(t, "a.example@outlook.jp", staff))
+	srv.Append(outlookBounce(t, "b.example@outlook.jp", boss))
+	r := runApp(t, cfg)
+	r.waitSeen(t, 2, cfg.GroupWait)
+	waitMails(t, sm, 2)
+	time.Sleep(settle)
+	got := map[string]int{}
+	for _, m := range sm.received() {
+		for _, to := range m.To {
+			got[to]++
+		}
+	}
+	if got[staff] != 1 || got[boss] != 1 || len(got) != 2 {
+		t.Errorf("mails per recipient = %v, want one each for %s and %s", got, staff, boss)
+	}
 }

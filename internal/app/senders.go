@@ -225,6 +225,13 @@ type emailSender struct {
 	cfg Config
 	s   *email.Sender
 	now func() time.Time
+
+	// sent remembers, per outbox row, the addresses already mailed by an
+	// earlier attempt of a row that is not done yet, so that a retry after
+	// a partial failure mails only the rest. A cache: after a restart a
+	// retry may mail someone twice (delivery is at least once).
+	mu   sync.Mutex
+	sent map[int64]map[string]string // row -> lowercase address -> Message-ID
 }
 
 func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
@@ -245,13 +252,47 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	// of this row are skipped.
 	var refs []string
 	for _, addr := range to {
+		if ref, ok := s.sentBefore(it.ID, addr); ok {
+			refs = append(refs, ref)
+			continue
+		}
 		ref, err := s.mail(ctx, it, det.ID, addr, func(a email.Addressing) ([]byte, error) { return email.Compose(n, a) }, email.Addressing{})
 		if err != nil {
+			if retry, _ := notify.Retryable(err); !retry {
+				s.forget(it.ID)
+			}
 			return strings.Join(refs, " "), err
 		}
+		s.remember(it.ID, addr, ref)
 		refs = append(refs, ref)
 	}
+	s.forget(it.ID)
 	return strings.Join(refs, " "), nil
+}
+
+func (s *emailSender) sentBefore(row int64, addr string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ref, ok := s.sent[row][strings.ToLower(addr)]
+	return ref, ok
+}
+
+func (s *emailSender) remember(row int64, addr, ref string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sent == nil {
+		s.sent = map[int64]map[string]string{}
+	}
+	if s.sent[row] == nil {
+		s.sent[row] = map[string]string{}
+	}
+	s.sent[row][strings.ToLower(addr)] = ref
+}
+
+func (s *emailSender) forget(row int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sent, row)
 }
 
 // mail sends one composed mail to one address, once per outbox row: the
