@@ -177,7 +177,21 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 		if it.Kind == "muted" {
 			return "skipped", nil // nothing posted yet: nothing to show the mute on
 		}
-		ts, err := s.n.Post(ctx, s.channel, n)
+		key := it.IdempotencyKey()
+		if it.Attempts > 1 {
+			// An earlier attempt may have posted and lost Slack's answer.
+			ts, found, err := s.n.FindPosted(ctx, s.channel, key, it.CreatedAt.Add(-time.Minute))
+			if retry, _ := notify.Retryable(err); err != nil && retry {
+				return "", err
+			}
+			if found {
+				// Show the current state on it, as an update would.
+				_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now())
+				return s.update(ctx, det, ts, n)
+			}
+			// Not found, or the history cannot be read (no scope): post.
+		}
+		ts, err := s.n.PostKeyed(ctx, s.channel, key, n)
 		if err != nil {
 			return "", err
 		}
@@ -186,6 +200,11 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 		_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now())
 		return ts, nil
 	}
+	return s.update(ctx, det, ts, n)
+}
+
+// update edits the incident's message at ts to show n.
+func (s *slackSender) update(ctx context.Context, det *store.Detail, ts string, n notify.Notice) (string, error) {
 	newTS, outcome, err := s.n.Update(ctx, s.channel, ts, n)
 	if err != nil {
 		return "", err

@@ -288,3 +288,30 @@ func TestSlackThreadRepliesAndButtons(t *testing.T) {
 		}
 	}
 }
+
+// Issue 5: when Slack posted the message but its answer was lost, the retry
+// finds that message instead of posting a second one.
+func TestSlackLostAnswerPostsOnce(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fake := slacktest.New(t)
+	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	fake.FailNext(slacktest.PostMessage, slacktest.AnswerLost)
+	for i := 0; i < 2; i++ {
+		srv.Append(outlookBounce(t, outlookAddr(i), ""))
+	}
+	r := runApp(t, cfg)
+	r.waitSeen(t, 2, cfg.GroupWait)
+	waitFor(t, "a retry", func() bool { return fake.Attempts(slacktest.PostMessage) >= 1 && r.stats(t).OutboxBacklog == 0 })
+	time.Sleep(settle)
+	if n := len(fake.Posts()); n != 1 {
+		t.Fatalf("%d posts, want 1 (the retry must find the message Slack did post)", n)
+	}
+	ts := fake.Posts()[0].TS
+	if id, err := r.a.DB().IncidentBySlackTS(context.Background(), slackChannel, ts); err != nil || id == 0 {
+		t.Errorf("the posted message is not recorded as the incident's: %v", err)
+	}
+}

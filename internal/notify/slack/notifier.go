@@ -62,6 +62,45 @@ func (s *Notifier) Post(ctx context.Context, channel string, n notify.Notice) (s
 	return ts, nil
 }
 
+// metadataType is the event_type of the metadata that PostKeyed attaches.
+const metadataType = "bouncewatch_notice"
+
+// PostKeyed is Post with an idempotency key attached to the message as
+// metadata, so that FindPosted can tell whether an earlier attempt whose
+// answer was lost did post it.
+func (s *Notifier) PostKeyed(ctx context.Context, channel, key string, n notify.Notice) (string, error) {
+	blocks, text := Blocks(n)
+	opts := msgOptions(blocks, text)
+	if key != "" {
+		opts = append(opts, slackgo.MsgOptionMetadata(slackgo.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": key}}))
+	}
+	_, ts, err := s.api.PostMessageContext(ctx, channel, opts...)
+	if err != nil {
+		return "", classify("chat.postMessage", err)
+	}
+	return ts, nil
+}
+
+// FindPosted looks among channel's messages since the given time for one
+// posted by PostKeyed with key and returns its ts. It reads the newest 200
+// messages (conversations.history; needs channels:history or
+// groups:history). Its errors are classified; a permanent one (a missing
+// scope) means the question cannot be answered.
+func (s *Notifier) FindPosted(ctx context.Context, channel, key string, since time.Time) (string, bool, error) {
+	res, err := s.api.GetConversationHistoryContext(ctx, &slackgo.GetConversationHistoryParameters{
+		ChannelID: channel, Oldest: fmt.Sprintf("%d.000000", since.Unix()), Limit: 200, IncludeAllMetadata: true,
+	})
+	if err != nil {
+		return "", false, classify("conversations.history", err)
+	}
+	for _, m := range res.Messages {
+		if m.Metadata.EventType == metadataType && m.Metadata.EventPayload["key"] == key {
+			return m.Timestamp, true, nil
+		}
+	}
+	return "", false, nil
+}
+
 // UpdateOutcome says how Update delivered the notice.
 type UpdateOutcome int
 

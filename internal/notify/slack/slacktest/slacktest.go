@@ -51,6 +51,7 @@ const (
 	PostMessage     = "chat.postMessage"
 	Update          = "chat.update"
 	AuthTest        = "auth.test"
+	History         = "conversations.history"
 	ConnectionsOpen = "apps.connections.open"
 )
 
@@ -62,6 +63,7 @@ type Call struct {
 	ThreadTS string // set for replies in a thread
 	Text     string // fallback text
 	Blocks   []map[string]any
+	Metadata map[string]any // message metadata (event_type, event_payload), nil when none
 	At       time.Time
 }
 
@@ -101,6 +103,10 @@ type Failure struct {
 	Status     int    // HTTP status (e.g. 429, 500); 0 means 200 with ok:false
 	RetryAfter string // Retry-After header, e.g. "1"
 	SlackErr   string // error code of an ok:false answer (Status 0)
+	// Lost makes the call take effect (a post is recorded) but its answer
+	// get lost: the client sees Status (default 502) as if the connection
+	// broke after Slack acted.
+	Lost bool
 }
 
 // Convenient failures.
@@ -113,6 +119,8 @@ var (
 	NotEditable  = Failure{SlackErr: "cant_update_message"}
 	MessageGone  = Failure{SlackErr: "message_not_found"}
 	InvalidBlock = Failure{SlackErr: "invalid_blocks"}
+	AnswerLost   = Failure{Status: http.StatusBadGateway, Lost: true}
+	MissingScope = Failure{SlackErr: "missing_scope"}
 )
 
 // Server is a running fake. Create it with New; it stops when the test ends.
@@ -146,6 +154,7 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("/api/"+PostMessage, func(w http.ResponseWriter, r *http.Request) { s.chat(w, r, PostMessage) })
 	mux.HandleFunc("/api/"+Update, func(w http.ResponseWriter, r *http.Request) { s.chat(w, r, Update) })
 	mux.HandleFunc("/api/"+ConnectionsOpen, s.open)
+	mux.HandleFunc("/api/"+History, s.history)
 	mux.HandleFunc("/ws", s.socket)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
@@ -380,7 +389,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, method string) {
 		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
-	if f, ok := s.failure(method); ok {
+	f, failed := s.failure(method)
+	if failed && !f.Lost {
 		writeFailure(w, f)
 		return
 	}
@@ -409,6 +419,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, method string) {
 	if c.Text == "" {
 		s.errorf("%s: no fallback text", method)
 	}
+	if m := r.Form.Get("metadata"); m != "" {
+		if err := json.Unmarshal([]byte(m), &c.Metadata); err != nil {
+			s.errorf("%s: metadata is not JSON: %v", method, err)
+		}
+	}
 	s.mu.Lock()
 	if method == Update {
 		known := false
@@ -423,11 +438,49 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, method string) {
 		s.updates = append(s.updates, c)
 	} else {
 		s.seq++
-		c.TS = fmt.Sprintf("1700000000.%06d", s.seq)
+		c.TS = fmt.Sprintf("%d.%06d", time.Now().Unix(), s.seq) // unique, ordered like Slack's
 		s.posts = append(s.posts, c)
 	}
 	s.mu.Unlock()
+	if failed {
+		if f.Status == 0 {
+			f.Status = http.StatusBadGateway
+		}
+		writeFailure(w, f)
+		return
+	}
 	writeJSON(w, map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS})
+}
+
+// history serves conversations.history: the channel's top-level messages
+// newer than oldest, newest first, with their metadata when asked for.
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if bearerOrForm(r) != BotToken {
+		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
+		return
+	}
+	if f, ok := s.failure(History); ok {
+		writeFailure(w, f)
+		return
+	}
+	channel, oldest := r.Form.Get("channel"), r.Form.Get("oldest")
+	meta := r.Form.Get("include_all_metadata") == "1" || r.Form.Get("include_all_metadata") == "true"
+	var msgs []map[string]any
+	for _, c := range slices.Backward(s.Posts()) {
+		if c.Channel != channel || (oldest != "" && c.TS < oldest) {
+			continue
+		}
+		m := map[string]any{"type": "message", "user": BotUser, "bot_id": BotID, "ts": c.TS, "text": c.Text}
+		if meta && c.Metadata != nil {
+			m["metadata"] = c.Metadata
+		}
+		msgs = append(msgs, m)
+	}
+	writeJSON(w, map[string]any{"ok": true, "messages": msgs, "has_more": false})
 }
 
 func (s *Server) open(w http.ResponseWriter, r *http.Request) {
