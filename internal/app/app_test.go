@@ -51,7 +51,7 @@ func (s *syncBuffer) events(t *testing.T) []map[string]any {
 	return out
 }
 
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mail", name))
 	if err != nil {
@@ -92,7 +92,7 @@ func start(t *testing.T, cfg app.Config, out *syncBuffer) (stop func()) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -42,7 +42,7 @@ type proc struct {
 	done  chan struct{}
 }
 
-func runProcess(t *testing.T, env []string) *proc {
+func runProcess(t testing.TB, env []string) *proc {
 	t.Helper()
 	bin, err := buildOnce()
 	if err != nil {
@@ -94,7 +94,7 @@ func (p *proc) term(t *testing.T) {
 }
 
 // reports returns the recipients of the "report" events seen so far.
-func (p *proc) reports(t *testing.T) []string {
+func (p *proc) reports(t testing.TB) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []string
@@ -118,7 +118,7 @@ func (p *proc) reports(t *testing.T) []string {
 	return out
 }
 
-func bounceTo(t *testing.T, i int) []byte {
+func bounceTo(t testing.TB, i int) []byte {
 	base := string(fixture(t, "postfix-userunknown.eml"))
 	return []byte(strings.ReplaceAll(base, "kondo.example@partner.example.org", fmt.Sprintf("n%04d.example@partner.example.org", i)))
 }
