@@ -69,7 +69,7 @@ type analysis struct {
 	rep   *Report
 	depth int
 	lim   Limits
-	tf    *textFacts // computed on first use
+	tf    textFacts // computed on first use
 
 	from    string   // bounce's From address, lowercase
 	fromRaw string   // bounce's From as written, lowercase
@@ -79,6 +79,9 @@ type analysis struct {
 	low     string   // text, lowercased (lowerASCII)
 	tail    string   // text after the returned-message marker
 	lines   []string // text split into lines, computed on first use
+
+	glob     string // globalDiag of the text, once globDone
+	globDone bool
 }
 
 // textLines returns the text split at "\n", splitting once per message.

@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"net/mail"
+	"strings"
 	"testing"
 )
 
@@ -82,4 +83,101 @@ func FuzzMatchRules(f *testing.F) {
 			t.Errorf("matchRules(%q) = %q, want %q", low, got, want)
 		}
 	})
+}
+
+// naiveUnwrap is unwrap as it was before it kept the lowered text in step
+// by slicing.
+func naiveUnwrap(d string) (core, host, command string) {
+	low := lowerASCII(d)
+	core = d
+	// Postfix: "host mx.example.net[192.0.2.1] said: 550 ... (in reply to RCPT TO command)".
+	if i := strings.Index(low, " said:"); i >= 0 {
+		pre := low[:i]
+		if k := strings.LastIndex(pre, "host "); k >= 0 {
+			h := pre[k+5:]
+			if b := strings.IndexAny(h, "[ "); b > 0 {
+				h = h[:b]
+			}
+			host = strings.Trim(h, ".")
+		}
+		core = strings.TrimSpace(d[i+6:])
+	}
+	lc := lowerASCII(core)
+	if i := strings.Index(lc, "(in reply to "); i >= 0 {
+		rest := lc[i+13:]
+		command = commandWord(rest)
+		if j := strings.IndexByte(core[i:], ')'); j >= 0 {
+			core = strings.TrimSpace(core[:i] + core[i+j+1:])
+		}
+	}
+	// Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...". Also
+	// "host mx.example.net [192.0.2.1]: 550 ...".
+	lc = lowerASCII(core)
+	if i := strings.Index(lc, "smtp error from remote mail"); i >= 0 {
+		rest := core[i:]
+		lr := lowerASCII(rest)
+		if k := strings.Index(lr, "after "); k >= 0 {
+			command = commandWord(lr[k+6:])
+		}
+		if j := strings.Index(rest, ">:"); j >= 0 {
+			core = strings.TrimSpace(rest[j+2:])
+		} else if j := strings.Index(lr, "data:"); j >= 0 {
+			core = strings.TrimSpace(rest[j+5:])
+		} else if j := strings.Index(lr, "connection:"); j >= 0 {
+			core = strings.TrimSpace(rest[j+11:])
+		} else if j := strings.Index(lr, "greeting:"); j >= 0 {
+			core = strings.TrimSpace(rest[j+9:])
+		}
+	}
+	lc = lowerASCII(core)
+	for _, w := range []string{"remote host said:", "the response from the remote server was:", "the response was:", "remote server returned '", "remote server replied:", "said: "} {
+		if i := strings.Index(lc, w); i >= 0 {
+			core = strings.TrimSpace(core[i+len(w):])
+			core = strings.TrimSuffix(core, "'")
+			lc = lowerASCII(core)
+		}
+	}
+	if host == "" {
+		host = remoteFromText(lowerASCII(d))
+	}
+	if command == "" {
+		command = commandOf(d)
+	}
+	return strings.TrimSpace(core), host, command
+}
+
+var unwrapSeeds = []string{
+	"host mx.example.net[192.0.2.1] said: 550 5.1.1 <a@example.com>: Recipient address rejected: User unknown (in reply to RCPT TO command)",
+	"SMTP error from remote mail server after RCPT TO:<a@example.com>: 550 5.1.1 No such user",
+	"SMTP error from remote mail server after end of data: 552 Message too large",
+	"smtp error from remote mail server after initial connection: 421 Too many connections",
+	"SMTP ERROR FROM REMOTE MAIL SERVER AFTER GREETING: 554 go away",
+	"Remote server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found'",
+	"The response from the remote server was:\u00a0 550 5.2.1 The email account is disabled",
+	"  Remote Host Said:  \t 550 unknown  ",
+	"host MX.EXAMPLE.NET said: 451 (in reply to end of data",
+	"said: said: said: '",
+}
+
+func FuzzUnwrap(f *testing.F) {
+	for _, s := range unwrapSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, d string) {
+		c1, h1, m1 := unwrap(d)
+		c2, h2, m2 := naiveUnwrap(d)
+		if c1 != c2 || h1 != h2 || m1 != m2 {
+			t.Errorf("unwrap(%q) = %q, %q, %q; want %q, %q, %q", d, c1, h1, m1, c2, h2, m2)
+		}
+	})
+}
+
+func TestUnwrapMatchesNaive(t *testing.T) {
+	for _, d := range unwrapSeeds {
+		c1, h1, m1 := unwrap(d)
+		c2, h2, m2 := naiveUnwrap(d)
+		if c1 != c2 || h1 != h2 || m1 != m2 {
+			t.Errorf("unwrap(%q) = %q, %q, %q; want %q, %q, %q", d, c1, h1, m1, c2, h2, m2)
+		}
+	}
 }

@@ -13,20 +13,23 @@ import "math"
 // case folding — and easy to test against strings.Contains/Index.
 //
 // Matching folds ASCII letters of the text to lower case and leaves every
-// other byte alone, so for any phrase p and text s,
-// set.contains(s, p) == strings.Contains(lowerASCII(s), p). A phrase with an
-// upper-case ASCII letter never matches, as with strings.Contains on
-// lowered text. A phraseSet is immutable after newPhraseSet and safe for
+// other byte alone: phrase p is found in text s exactly when
+// strings.Contains(lowerASCII(s), p), so callers need not lowercase the
+// text. A phrase with an upper-case ASCII letter never matches, as with
+// strings.Contains on lowered text. A phraseSet is immutable after newPhraseSet and safe for
 // concurrent use.
 type phraseSet struct {
 	phrases []string
 	class   [256]uint16 // byte of the text -> input class; 0: in no phrase
 	nclass  int
-	delta   []int32 // DFA: delta[state*nclass+class] is the next state
-	lowest  []int32 // per state: lowest phrase id ending here (own or via suffix), noPhrase if none
-	own     []int32 // per state: phrase id ending exactly here, noPhrase if none
-	dict    []int32 // per state: nearest proper suffix state that ends a phrase, -1 if none
-	dup     []int32 // per phrase id: next phrase id with the same text, noPhrase if none
+	// delta is the DFA: delta[row+class], where row is state*nclass, is the
+	// next state's row, or -row-1 when the next state ends a phrase (so the
+	// scan loops test a sign and only look further on a match).
+	delta  []int32
+	lowest []int32 // per state: lowest phrase id ending here (own or via suffix), noPhrase if none
+	own    []int32 // per state: phrase id ending exactly here, noPhrase if none
+	dict   []int32 // per state: nearest proper suffix state that ends a phrase, -1 if none
+	dup    []int32 // per phrase id: next phrase id with the same text, noPhrase if none
 }
 
 const noPhrase = math.MaxInt32
@@ -115,8 +118,27 @@ func newPhraseSet(phrases []string) *phraseSet {
 			}
 		}
 	}
-	m.delta = append([]int32(nil), m.delta...) // drop the unused capacity
+	// Encode delta as rows, marking the states that end a phrase.
+	enc := make([]int32, len(m.delta)) // also drops the unused capacity
+	for k, t := range m.delta {
+		enc[k] = t * int32(m.nclass)
+		if m.lowest[t] != noPhrase {
+			enc[k] = -enc[k] - 1
+		}
+	}
+	m.delta = enc
 	return m
+}
+
+// step advances the scan at row by byte c. It returns the new row and,
+// when the new state ends a phrase, its state number; otherwise -1.
+func (m *phraseSet) step(row int32, c byte) (int32, int32) {
+	v := m.delta[row+int32(m.class[c])]
+	if v >= 0 {
+		return v, -1
+	}
+	row = -v - 1
+	return row, row / int32(m.nclass)
 }
 
 func (m *phraseSet) addState() int32 {
@@ -133,11 +155,10 @@ func (m *phraseSet) addState() int32 {
 // first returns the lowest id of the phrases that occur in s, or -1.
 func (m *phraseSet) first(s string) int {
 	best := m.lowest[0] // an empty phrase occurs everywhere
-	state := int32(0)
+	row, state := int32(0), int32(0)
 	for i := 0; i < len(s) && best > 0; i++ {
-		state = m.delta[int(state)*m.nclass+int(m.class[s[i]])]
-		if l := m.lowest[state]; l < best {
-			best = l
+		if row, state = m.step(row, s[i]); state >= 0 && m.lowest[state] < best {
+			best = m.lowest[state]
 		}
 	}
 	if best == noPhrase {
@@ -146,15 +167,32 @@ func (m *phraseSet) first(s string) int {
 	return int(best)
 }
 
+// firstAt returns the lowest id of the phrases that occur in s and the
+// offset of its first occurrence, or -1, -1.
+func (m *phraseSet) firstAt(s string) (id, at int) {
+	best, end := m.lowest[0], 0
+	row, state := int32(0), int32(0)
+	for i := 0; i < len(s) && best > 0; i++ {
+		// best only ever decreases, so when it becomes l this is the first
+		// occurrence of phrase l: an earlier one would have lowered best then.
+		if row, state = m.step(row, s[i]); state >= 0 && m.lowest[state] < best {
+			best, end = m.lowest[state], i+1
+		}
+	}
+	if best == noPhrase {
+		return -1, -1
+	}
+	return int(best), end - len(m.phrases[best])
+}
+
 // any reports whether some phrase occurs in s.
 func (m *phraseSet) any(s string) bool {
 	if m.lowest[0] != noPhrase {
 		return true
 	}
-	state := int32(0)
+	row, state := int32(0), int32(0)
 	for i := 0; i < len(s); i++ {
-		state = m.delta[int(state)*m.nclass+int(m.class[s[i]])]
-		if m.lowest[state] != noPhrase {
+		if row, state = m.step(row, s[i]); state >= 0 {
 			return true
 		}
 	}
@@ -180,10 +218,9 @@ func (m *phraseSet) index(s string, pos []int) {
 	if m.own[0] != noPhrase {
 		mark(0, 0)
 	}
-	state := int32(0)
+	row, state := int32(0), int32(0)
 	for i := 0; i < len(s); i++ {
-		state = m.delta[int(state)*m.nclass+int(m.class[s[i]])]
-		if m.lowest[state] != noPhrase {
+		if row, state = m.step(row, s[i]); state >= 0 {
 			mark(state, i+1)
 		}
 	}

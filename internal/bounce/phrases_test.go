@@ -26,6 +26,14 @@ func checkPhraseSet(t *testing.T, phrases []string, texts []string) {
 		if got, want := m.first(s), naiveFirst(phrases, s); got != want {
 			t.Fatalf("first(%q) over %q = %d, want %d", s, phrases, got, want)
 		}
+		id, at := m.firstAt(s)
+		wantAt := -1
+		if want := naiveFirst(phrases, s); want >= 0 {
+			wantAt = strings.Index(lowerASCII(s), phrases[want])
+		}
+		if id != m.first(s) || at != wantAt {
+			t.Fatalf("firstAt(%q) over %q = %d, %d, want %d, %d", s, phrases, id, at, m.first(s), wantAt)
+		}
 		if got, want := m.any(s), naiveFirst(phrases, s) >= 0; got != want {
 			t.Fatalf("any(%q) over %q = %v, want %v", s, phrases, got, want)
 		}

@@ -62,21 +62,38 @@ func ProviderOf(address, remoteMTA, diagnostic string) string {
 			return p
 		}
 	}
-	low := lowerASCII(diagnostic)
-	switch {
-	case containsAny(low, ".protection.outlook.com", "postmaster.live.com", "sender.office.com", "aka.ms/", "outlook.com/", "prod.outlook.com", "resolver.adr.", "(s3140)", "(s775)"):
-		return ProviderMicrosoft
-	case containsAny(low, "- gsmtp", "support.google.com/mail", "gmail-smtp-in", "aspmx.l.google.com"):
-		return ProviderGoogle
-	case containsAny(low, "yahoodns.net", "postmaster.yahooinc.com", "senders.yahooinc.com", "help.yahoo.com", "yahoo.com/"):
-		return ProviderYahoo
-	case containsAny(low, "mail.yahoo.co.jp", "yahoo-help.jp"):
-		return ProviderYahooJapan
-	case containsAny(low, "mail.icloud.com", "support.apple.com"):
-		return ProviderApple
+	// The first provider in providerTexts with a fingerprint in the text.
+	if id := providerTextSet.first(diagnostic); id >= 0 {
+		return providerTextOf[id]
 	}
 	return ProviderOther
 }
+
+// providerTexts are fingerprints of providers in receivers' texts, lowercase;
+// the first provider in this order with a match wins.
+var providerTexts = []struct {
+	provider string
+	phrases  []string
+}{
+	{ProviderMicrosoft, []string{".protection.outlook.com", "postmaster.live.com", "sender.office.com", "aka.ms/", "outlook.com/", "prod.outlook.com", "resolver.adr.", "(s3140)", "(s775)"}},
+	{ProviderGoogle, []string{"- gsmtp", "support.google.com/mail", "gmail-smtp-in", "aspmx.l.google.com"}},
+	{ProviderYahoo, []string{"yahoodns.net", "postmaster.yahooinc.com", "senders.yahooinc.com", "help.yahoo.com", "yahoo.com/"}},
+	{ProviderYahooJapan, []string{"mail.yahoo.co.jp", "yahoo-help.jp"}},
+	{ProviderApple, []string{"mail.icloud.com", "support.apple.com"}},
+}
+
+// providerTextSet compiles providerTexts; providerTextOf maps a phrase id to
+// its provider. Matching folds ASCII case, as lowerASCII did.
+var providerTextSet, providerTextOf = func() (*phraseSet, []string) {
+	var phrases, of []string
+	for _, p := range providerTexts {
+		for _, ph := range p.phrases {
+			phrases = append(phrases, ph)
+			of = append(of, p.provider)
+		}
+	}
+	return newPhraseSet(phrases), of
+}()
 
 func bySuffix(host string) string {
 	for _, s := range providerSuffixes {

@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"strings"
+	"unicode"
 )
 
 // fromDSN reads recipients from message/delivery-status parts.
@@ -127,7 +128,7 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 		command = cmd
 	}
 	if command == "" {
-		command = a.facts().command
+		command = a.textCommand()
 	}
 	if st := findStatus(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || strings.HasSuffix(status, ".4.7") || (status[0] != st[0] && action != ActionDelayed)) {
 		if !(status != "" && status[0] == '5' && st[0] == '4' && action == ActionFailed && !strings.HasSuffix(status, ".0.0")) {
@@ -155,11 +156,13 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 	if action != ActionDelivered && action != ActionRelayed && action != ActionExpanded {
 		reason = classify(in)
 		if reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonSystemError && !strings.HasPrefix(status, "4") {
-			if r := a.facts().rule; r != "" && core == "" {
-				reason = r
+			if core == "" {
+				if r := a.textRule(); r != "" {
+					reason = r
+				}
 			}
 		}
-		if (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonUserUnknown && status == "") && (domainOf(addr) == "googlegroups.com" || a.facts().googleGroups) {
+		if (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonUserUnknown && status == "") && (domainOf(addr) == "googlegroups.com" || a.googleGroups()) {
 			// Google Groups refuses posts from non-members: the sender is rejected.
 			reason = ReasonRejected
 		}
@@ -167,7 +170,7 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 			reason = ReasonExpired
 		}
 	}
-	if action == ActionFailed && a.expiredText() && (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonHostUnknown && strings.HasPrefix(status, "4")) {
+	if action == ActionFailed && (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonHostUnknown && strings.HasPrefix(status, "4")) && a.expiredText() {
 		reason = ReasonExpired
 	}
 	if status == "" {
@@ -232,34 +235,67 @@ func derivedStatus(r Reason, action string) string {
 	return ""
 }
 
-func (a *analysis) delayed() bool { return a.facts().delayed }
-
-func (a *analysis) expiredText() bool { return a.facts().expired }
-
-// textFacts are what the classifier asks of the report's whole text; they are
-// computed once per message, not once per recipient.
+// textFacts are what the classifier asks of the report's whole text. Each
+// is computed on first use, once per message, not once per recipient: each
+// costs a pass over the text, and many messages need only some of them.
 type textFacts struct {
+	done         uint8  // which facts below are computed (factCommand, ...)
 	command      string // SMTP command the text says failed
 	rule         Reason // the first rule the text matches
 	delayed      bool   // the text or subject says the mail is still being retried
 	expired      bool   // the text says the retry period ran out
-	googleGroups bool
+	googleGroups bool   // the text names groups.google.com
 }
 
-func (a *analysis) facts() *textFacts {
-	if a.tf != nil {
-		return a.tf
+// Bits of textFacts.done.
+const (
+	factCommand uint8 = 1 << iota
+	factRule
+	factDelayed
+	factExpired
+	factGoogleGroups
+)
+
+// fact reports whether fact bit is computed yet and marks it computed.
+func (f *textFacts) fact(bit uint8) (known bool) {
+	known = f.done&bit != 0
+	f.done |= bit
+	return known
+}
+
+func (a *analysis) textCommand() string {
+	if !a.tf.fact(factCommand) {
+		a.tf.command = commandOf(a.low)
 	}
-	low := a.low
-	f := &textFacts{
-		command:      commandOf(low),
-		rule:         matchRules(low),
-		googleGroups: strings.Contains(low, "groups.google.com"),
+	return a.tf.command
+}
+
+func (a *analysis) textRule() Reason {
+	if !a.tf.fact(factRule) {
+		a.tf.rule = matchRules(a.low)
 	}
-	f.delayed = delayedSubjectSet.any(a.subject) || retryingSet.any(low) && !givenUpSet.any(low)
-	f.expired = expiredTextSet.any(low)
-	a.tf = f
-	return f
+	return a.tf.rule
+}
+
+func (a *analysis) delayed() bool {
+	if !a.tf.fact(factDelayed) {
+		a.tf.delayed = delayedSubjectSet.any(a.subject) || retryingSet.any(a.low) && !givenUpSet.any(a.low)
+	}
+	return a.tf.delayed
+}
+
+func (a *analysis) expiredText() bool {
+	if !a.tf.fact(factExpired) {
+		a.tf.expired = expiredTextSet.any(a.low)
+	}
+	return a.tf.expired
+}
+
+func (a *analysis) googleGroups() bool {
+	if !a.tf.fact(factGoogleGroups) {
+		a.tf.googleGroups = strings.Contains(a.low, "groups.google.com")
+	}
+	return a.tf.googleGroups
 }
 
 // Phrases of the text facts, compiled for one-pass matching.
@@ -281,8 +317,10 @@ var (
 // unwrap strips MTA wrappers around the receiver's words and returns them
 // with the remote host and the SMTP command when the wrapper names them.
 func unwrap(d string) (core, host, command string) {
+	// low and lc are lowerASCII(d) and lowerASCII(core), kept in step with
+	// d and core by slicing (lowerASCII keeps every byte offset).
 	low := lowerASCII(d)
-	core = d
+	core, lc := d, low
 	// Postfix: "host mx.example.net[192.0.2.1] said: 550 ... (in reply to RCPT TO command)".
 	if i := strings.Index(low, " said:"); i >= 0 {
 		pre := low[:i]
@@ -293,50 +331,56 @@ func unwrap(d string) (core, host, command string) {
 			}
 			host = strings.Trim(h, ".")
 		}
-		core = strings.TrimSpace(d[i+6:])
+		core, lc = trimSpaceLow(d[i+6:], low[i+6:])
 	}
-	lc := lowerASCII(core)
 	if i := strings.Index(lc, "(in reply to "); i >= 0 {
 		rest := lc[i+13:]
 		command = commandWord(rest)
 		if j := strings.IndexByte(core[i:], ')'); j >= 0 {
 			core = strings.TrimSpace(core[:i] + core[i+j+1:])
+			lc = lowerASCII(core)
 		}
 	}
 	// Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...". Also
 	// "host mx.example.net [192.0.2.1]: 550 ...".
-	lc = lowerASCII(core)
 	if i := strings.Index(lc, "smtp error from remote mail"); i >= 0 {
-		rest := core[i:]
-		lr := lowerASCII(rest)
+		rest, lr := core[i:], lc[i:]
 		if k := strings.Index(lr, "after "); k >= 0 {
 			command = commandWord(lr[k+6:])
 		}
 		if j := strings.Index(rest, ">:"); j >= 0 {
-			core = strings.TrimSpace(rest[j+2:])
+			core, lc = trimSpaceLow(rest[j+2:], lr[j+2:])
 		} else if j := strings.Index(lr, "data:"); j >= 0 {
-			core = strings.TrimSpace(rest[j+5:])
+			core, lc = trimSpaceLow(rest[j+5:], lr[j+5:])
 		} else if j := strings.Index(lr, "connection:"); j >= 0 {
-			core = strings.TrimSpace(rest[j+11:])
+			core, lc = trimSpaceLow(rest[j+11:], lr[j+11:])
 		} else if j := strings.Index(lr, "greeting:"); j >= 0 {
-			core = strings.TrimSpace(rest[j+9:])
+			core, lc = trimSpaceLow(rest[j+9:], lr[j+9:])
 		}
 	}
-	lc = lowerASCII(core)
 	for _, w := range []string{"remote host said:", "the response from the remote server was:", "the response was:", "remote server returned '", "remote server replied:", "said: "} {
 		if i := strings.Index(lc, w); i >= 0 {
-			core = strings.TrimSpace(core[i+len(w):])
+			core, lc = trimSpaceLow(core[i+len(w):], lc[i+len(w):])
 			core = strings.TrimSuffix(core, "'")
-			lc = lowerASCII(core)
+			lc = lc[:len(core)]
 		}
 	}
 	if host == "" {
-		host = remoteFromText(lowerASCII(d))
+		host = remoteFromText(low)
 	}
 	if command == "" {
 		command = commandOf(d)
 	}
 	return strings.TrimSpace(core), host, command
+}
+
+// trimSpaceLow returns strings.TrimSpace(s) and the same span of low, where
+// low is lowerASCII(s) (or any text of the same byte offsets).
+func trimSpaceLow(s, low string) (string, string) {
+	l := strings.TrimLeftFunc(s, unicode.IsSpace)
+	off := len(s) - len(l)
+	t := strings.TrimRightFunc(l, unicode.IsSpace)
+	return t, low[off : off+len(t)]
 }
 
 func commandWord(s string) string {
@@ -539,10 +583,10 @@ func (a *analysis) textRecipients() []textRcpt {
 		structured = false
 		for i, raw := range lines {
 			line := strings.TrimSpace(raw)
-			ll := lowerASCII(line)
 			if !strings.Contains(line, "@") {
 				continue
 			}
+			ll := lowerASCII(line)
 			if strings.HasPrefix(ll, ">>> rcpt to:") || strings.HasPrefix(ll, "rcpt to:") || strings.HasPrefix(ll, "<<< ") || strings.Contains(ll, "rcpt to:<") {
 				addr := firstAddr(line)
 				diag := collectSMTP(lines, i+1)
@@ -564,7 +608,7 @@ func (a *analysis) textRecipients() []textRcpt {
 		}
 	}
 	// A single recipient without its own words gets the report's SMTP lines.
-	glob := globalDiag(lines)
+	glob := a.globalText()
 	for i := range out {
 		if findReplyCode(out[i].diag) == "" && findStatus(out[i].diag) == "" && glob != "" {
 			if out[i].diag == "" || matchRules(lowerASCII(out[i].diag)) == "" {
@@ -593,9 +637,8 @@ func allEmptyDiag(rs []textRcpt) bool {
 func leadingAddr(line string) (addr, rest string, ok bool) {
 	s := line
 	s = strings.TrimLeft(s, "*-•# \t")
-	low := lowerASCII(s)
 	for _, p := range []string{"recipient address:", "recipient:", "to:", "address:", "original-recipient:", "final-recipient:", "rcpt to:", "宛先:", "宛先："} {
-		if strings.HasPrefix(low, p) && !strings.HasPrefix(low, "to: ") {
+		if hasPrefixFold(s, p) && !hasPrefixFold(s, "to: ") {
 			s = strings.TrimSpace(s[len(p):])
 			break
 		}
@@ -636,9 +679,8 @@ func leadingAddr(line string) (addr, rest string, ok bool) {
 }
 
 func looksLikeHeaderLine(line string) bool {
-	ll := lowerASCII(line)
 	for _, p := range []string{"from:", "to:", "cc:", "reply-to:", "return-path:", "sender:", "message-id:", "received:", "envelope-to:", "delivered-to:", "x-", "date:", "subject:", "in-reply-to:", "references:", "list-"} {
-		if strings.HasPrefix(ll, p) {
+		if hasPrefixFold(line, p) {
 			return true
 		}
 	}
@@ -716,12 +758,17 @@ func paragraphAround(lines []string, i int) string {
 	return para
 }
 
+// globalDiagCues introduce a receiver's words on a line of a report; the
+// first in this order that occurs in a line is used.
+var globalDiagCues = []string{"remote host said:", "said:", "the error that the other server returned was:", "the response from the remote server was:", "the response was:", "diagnostic-code:", "reason:", "error:", "smtp error", "remote server replied:"}
+
+var globalDiagCueSet = newPhraseSet(globalDiagCues)
+
 // globalDiag collects the SMTP replies quoted anywhere in the report.
 func globalDiag(lines []string) string {
 	var parts []string
 	for i := 0; i < len(lines); i++ {
 		n := strings.TrimSpace(lines[i])
-		ln := lowerASCII(n)
 		if strings.HasPrefix(n, "<<< ") {
 			t := strings.TrimSpace(n[4:])
 			if startsSMTP(t) && (t[0] == '5' || t[0] == '4') {
@@ -729,19 +776,17 @@ func globalDiag(lines []string) string {
 			}
 			continue
 		}
-		for _, cue := range []string{"remote host said:", "said:", "the error that the other server returned was:", "the response from the remote server was:", "the response was:", "diagnostic-code:", "reason:", "error:", "smtp error", "remote server replied:"} {
-			if k := strings.Index(ln, cue); k >= 0 {
-				rest := strings.TrimSpace(n[k+len(cue):])
-				if rest == "" && i+1 < len(lines) {
-					rest = strings.TrimSpace(lines[i+1])
-					if rest == "" && i+2 < len(lines) {
-						rest = strings.TrimSpace(lines[i+2])
-					}
+		// The first cue of globalDiagCues that occurs, at its first place.
+		if id, k := globalDiagCueSet.firstAt(n); id >= 0 {
+			rest := strings.TrimSpace(n[k+len(globalDiagCues[id]):])
+			if rest == "" && i+1 < len(lines) {
+				rest = strings.TrimSpace(lines[i+1])
+				if rest == "" && i+2 < len(lines) {
+					rest = strings.TrimSpace(lines[i+2])
 				}
-				if rest != "" {
-					parts = append(parts, rest)
-				}
-				break
+			}
+			if rest != "" {
+				parts = append(parts, rest)
 			}
 		}
 		if startsSMTP(n) && (strings.Contains(n, " ") || strings.Contains(n, "-")) && len(parts) < 6 {
@@ -866,7 +911,11 @@ func cuedAddr(line string) (addr, rest string, ok bool) {
 	return "", "", false
 }
 
-// globalText is the SMTP replies quoted anywhere in the report's text.
+// globalText is the SMTP replies quoted anywhere in the report's text,
+// computed once per message.
 func (a *analysis) globalText() string {
-	return globalDiag(a.textLines())
+	if !a.globDone {
+		a.glob, a.globDone = globalDiag(a.textLines()), true
+	}
+	return a.glob
 }

@@ -307,6 +307,23 @@ func lowerASCII(s string) string {
 	return string(b)
 }
 
+// hasPrefixFold is strings.HasPrefix(lowerASCII(s), prefix), without the copy.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // containsAny reports whether s contains any of subs.
 func containsAny(s string, subs ...string) bool {
 	for _, x := range subs {
