@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/imapwatch/dovecottest"
 	"github.com/bouncewatch/bouncewatch/internal/store"
 )
@@ -86,4 +87,49 @@ func vmRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS")
+}
+
+// BenchmarkDovecotCatchUp10k measures the whole pipeline (watcher, triage,
+// SQLite) catching up on a 10,000-message mailbox with 1% bounces against
+// Dovecot, and reports the bytes fetched beyond the bounces themselves per
+// ordinary message (the fetch economy: headers only for those).
+//
+//	BOUNCEWATCH_DOVECOT=1 go test -run '^$' -bench CatchUp10k -benchtime 1x ./internal/app
+func BenchmarkDovecotCatchUp10k(b *testing.B) {
+	srv := dovecottest.Start(b, nil)
+	const n = 10000
+	ordinary := fixture(b, "neg-business-iso2022jp.eml")
+	var msgs [][]byte
+	var bounceBytes int64
+	for i := 0; i < n; i++ {
+		if i%100 == 0 {
+			m := bounceTo(b, i)
+			bounceBytes += int64(len(m))
+			msgs = append(msgs, m)
+			continue
+		}
+		msgs = append(msgs, []byte(strings.Replace(string(ordinary), "Message-ID: <", fmt.Sprintf("Message-ID: <n%d.", i), 1)))
+	}
+	srv.Fill(b, "INBOX", msgs)
+	srv.Count(b, "INBOX") // let Dovecot index the maildir before timing
+	b.ResetTimer()
+	for b.Loop() {
+		cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(b.TempDir(), "bw.db"))
+		cfg.HTTPAddr = ""
+		ctx, cancel := context.WithCancel(context.Background())
+		a, err := app.New(ctx, cfg, app.Options{Stdout: &syncBuffer{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		for a.Watcher().Status().MessagesDelivered < n {
+			time.Sleep(5 * time.Millisecond)
+		}
+		st := a.Watcher().Status()
+		cancel()
+		<-done
+		b.ReportMetric(float64(st.BytesFetched-bounceBytes)/float64(n-n/100), "extra-B/ordinary-msg")
+		b.ReportMetric(float64(st.BytesFetched)/1e6, "fetched-MB")
+	}
 }

@@ -216,8 +216,8 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 	relocated := false
 	if m.MessageID != "" {
 		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE mailbox = ? AND message_id = ? AND uidvalidity <> ? LIMIT 1`,
-			b.Mailbox, m.MessageID, int64(b.UIDValidity)).Scan(&one)
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE mailbox = ? AND message_id = ? AND (uidvalidity < ? OR uidvalidity > ?) LIMIT 1`,
+			b.Mailbox, m.MessageID, int64(b.UIDValidity), int64(b.UIDValidity)).Scan(&one)
 		switch {
 		case err == nil:
 			relocated = true
