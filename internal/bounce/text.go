@@ -233,7 +233,9 @@ func unfoldSMTP(s string) string {
 			if first >= 0 {
 				head, rest := out[:first+len(code)+1+len(st)], out[first+len(code)+1+len(st):]
 				for _, rep := range []string{" " + code + "-" + st + " ", " " + code + " " + st + " "} {
-					rest = strings.ReplaceAll(rest, rep, " ")
+					for strings.Contains(rest, rep) { // repeats may touch: " 550-5.7.26 550-5.7.26 "
+						rest = strings.ReplaceAll(rest, rep, " ")
+					}
 				}
 				out = head + rest
 			}
