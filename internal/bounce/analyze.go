@@ -136,10 +136,13 @@ func (a *analysis) run() {
 			a.rep.Recipients = []Recipient{{Address: a.from, Action: "", Reason: ReasonVacation, Provider: ProviderOf(a.from, "", "")}}
 			return
 		}
-		if !a.looksLikeBounce() {
+		if r := a.fromFML(); r != nil {
+			rcpts = r
+		} else if !a.looksLikeBounce() {
 			return
+		} else {
+			rcpts = a.fromText()
 		}
-		rcpts = a.fromText()
 	}
 	if a.nestedReport(rcpts) {
 		return
