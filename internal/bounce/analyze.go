@@ -209,8 +209,7 @@ func (a *analysis) buildText() {
 	a.text, a.tail = splitOriginal(text, low)
 	a.low = low[:len(a.text)]
 	if !a.p.origFound && a.tail != "" {
-		h := lenientHeaderOnly(skipToHeaders(a.tail))
-		if h.Len() > 0 {
+		if h, ok := origHeader(skipToHeaders(a.tail)); ok {
 			a.p.orig = &h
 			a.p.origFound = true
 		}

@@ -4,6 +4,8 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-message/textproto"
 )
 
 // sameDate reports whether parseMailDate agrees with mail.ParseDate on v:
@@ -180,4 +182,103 @@ func TestUnwrapMatchesNaive(t *testing.T) {
 			t.Errorf("unwrap(%q) = %q, %q, %q; want %q, %q, %q", d, c1, h1, m1, c2, h2, m2)
 		}
 	}
+}
+
+// naiveOrigHeader is the returned message's header as it was read before
+// origHeader: every field kept.
+func naiveOrigHeader(s string) textproto.Header {
+	s = strings.TrimLeft(s, "\n")
+	if i := strings.Index(s, "\n\n"); i >= 0 {
+		s = s[:i+1]
+	}
+	var h textproto.Header
+	var name, val string
+	flush := func() {
+		if name != "" {
+			h.Add(name, strings.TrimSpace(val))
+		}
+		name, val = "", ""
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if line == "" {
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && name != "" {
+			val += " " + strings.TrimSpace(line)
+			continue
+		}
+		i := strings.IndexByte(line, ':')
+		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
+			flush()
+			continue
+		}
+		flush()
+		name, val = line[:i], line[i+1:]
+	}
+	flush()
+	return h
+}
+
+func checkOrigHeader(t *testing.T, s string) {
+	t.Helper()
+	got, ok := origHeader(s)
+	want := naiveOrigHeader(s)
+	if ok != (want.Len() > 0) {
+		t.Errorf("origHeader(%q) ok = %v, want %v", s, ok, want.Len() > 0)
+	}
+	for _, k := range []string{"Message-Id", "From", "To", "Subject", "Date"} {
+		if g, w := got.Values(k), want.Values(k); strings.Join(g, "\x00") != strings.Join(w, "\x00") || len(g) != len(w) {
+			t.Errorf("origHeader(%q) %s = %q, want %q", s, k, g, w)
+		}
+	}
+	// parseFields keeps every field, as before.
+	all := parseFields(s)
+	if all.Len() != naiveFieldCount(s) {
+		t.Errorf("parseFields(%q) has %d fields, want %d", s, all.Len(), naiveFieldCount(s))
+	}
+}
+
+// naiveFieldCount counts the fields of the header block the old way, over
+// the whole of s.
+func naiveFieldCount(s string) int {
+	var h textproto.Header
+	var name string
+	for _, line := range strings.Split(s, "\n") {
+		if line == "" || (line[0] == ' ' || line[0] == '\t') && name != "" {
+			continue
+		}
+		i := strings.IndexByte(line, ':')
+		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
+			name = ""
+			continue
+		}
+		name = line[:i]
+		h.Add(name, "")
+	}
+	return h.Len()
+}
+
+var origHeaderSeeds = []string{
+	"From: a@example.com\nTo: b@example.org\nSubject: hi\n there\nDate: Mon, 2 Jan 2006 15:04:05 -0700\nMessage-ID: <x@example.com>\n\nbody\n",
+	"\n\nfrom: a@example.com\nTO: b@example.org\nX-Other: y\n\tfolded\nSUBJECT: s\n",
+	" lead\nnot a field\nFrom : spaced\nFrom: first\nFrom: second\n",
+	"\u017fubject: long s\nSubject: ok\n",
+	"",
+	"\n",
+	":\n",
+}
+
+func TestOrigHeaderMatchesNaive(t *testing.T) {
+	for _, s := range origHeaderSeeds {
+		checkOrigHeader(t, s)
+	}
+}
+
+func FuzzOrigHeader(f *testing.F) {
+	for _, s := range origHeaderSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkOrigHeader(t, s)
+	})
 }

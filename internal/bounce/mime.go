@@ -146,8 +146,7 @@ func (p *parts) entity(e *message.Entity, depth int, lim Limits) error {
 			p.origRaw = body
 		}
 		if !p.origFound {
-			h := lenientHeaderOnly(body)
-			if h.Len() > 0 {
+			if h, ok := origHeader(body); ok {
 				p.orig = &h
 				p.origFound = true
 			}
@@ -238,42 +237,80 @@ func lenientHeader(raw []byte) (textproto.Header, []byte) {
 	return parseFields(string(hb)), body
 }
 
-// lenientHeaderOnly parses the header block at the start of s (for a returned
-// message or text/rfc822-headers).
-func lenientHeaderOnly(s string) textproto.Header {
+// origHeader parses the header block at the start of s (a returned message
+// or text/rfc822-headers). It keeps only the fields that fillOriginal reads
+// (origFields) and reports whether the block had any field at all.
+func origHeader(s string) (textproto.Header, bool) {
 	s = strings.TrimLeft(s, "\n")
 	if i := strings.Index(s, "\n\n"); i >= 0 {
 		s = s[:i+1]
 	}
-	return parseFields(s)
+	h, n := parseFieldsKeep(s, isOrigField)
+	return h, n > 0
+}
+
+// origFields are the fields of a returned message's header that
+// fillOriginal reads, lowercase.
+var origFields = []string{"message-id", "from", "to", "subject", "date"}
+
+// isOrigField reports whether name is one of origFields in any ASCII case.
+// Such a name holds only letters and hyphens, so textproto's canonical form
+// of it is the one Get looks up.
+func isOrigField(name string) bool {
+	for _, f := range origFields {
+		if len(name) == len(f) && hasPrefixFold(name, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseFields reads "Name: value" lines with folding; other lines are ignored.
 func parseFields(s string) textproto.Header {
-	var h textproto.Header
+	h, _ := parseFieldsKeep(s, nil)
+	return h
+}
+
+// parseFieldsKeep is parseFields that adds to h only the fields whose name
+// keep accepts (all when keep is nil); n counts every field read.
+func parseFieldsKeep(s string, keep func(name string) bool) (h textproto.Header, n int) {
 	var name, val string
+	kept := false
 	flush := func() {
 		if name != "" {
-			h.Add(name, strings.TrimSpace(val))
+			n++
+			if kept {
+				h.Add(name, strings.TrimSpace(val))
+			}
 		}
-		name, val = "", ""
+		name, val, kept = "", "", false
 	}
-	for _, line := range strings.Split(s, "\n") {
-		if line == "" {
-			continue
+	for rest := s; ; {
+		line := rest
+		i := strings.IndexByte(rest, '\n')
+		if i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
 		}
-		if (line[0] == ' ' || line[0] == '\t') && name != "" {
-			val += " " + strings.TrimSpace(line)
-			continue
-		}
-		i := strings.IndexByte(line, ':')
-		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
+		switch {
+		case line == "":
+		case (line[0] == ' ' || line[0] == '\t') && name != "":
+			if kept {
+				val += " " + strings.TrimSpace(line)
+			}
+		default:
+			j := strings.IndexByte(line, ':')
+			if j <= 0 || strings.ContainsAny(line[:j], " \t") {
+				flush()
+				break
+			}
 			flush()
-			continue
+			name, val = line[:j], line[j+1:]
+			kept = keep == nil || keep(name)
 		}
-		flush()
-		name, val = line[:i], line[i+1:]
+		if i < 0 {
+			break
+		}
 	}
 	flush()
-	return h
+	return h, n
 }

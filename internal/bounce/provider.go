@@ -96,10 +96,20 @@ var providerTextSet, providerTextOf = func() (*phraseSet, []string) {
 }()
 
 func bySuffix(host string) string {
-	for _, s := range providerSuffixes {
-		if strings.HasSuffix(host, s.suffix) || host == "."+strings.TrimPrefix(s.suffix, ".") {
+	for i, s := range providerSuffixes {
+		if strings.HasSuffix(host, s.suffix) || host == dottedSuffixes[i] {
 			return s.provider
 		}
 	}
 	return ""
 }
+
+// dottedSuffixes[i] is providerSuffixes[i].suffix with one leading dot: the
+// whole host name a suffix also names ("gmail-smtp-in.l.google.com").
+var dottedSuffixes = func() []string {
+	out := make([]string, len(providerSuffixes))
+	for i, s := range providerSuffixes {
+		out[i] = "." + strings.TrimPrefix(s.suffix, ".")
+	}
+	return out
+}()
