@@ -376,8 +376,12 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 		}
 	}
 
-	// A bounce of our own summary starts no loop.
+	// A bounce of our own summary starts no loop (it is recorded as a bounce).
+	reports := r.stats(t).Reports
 	nothingFor("bounce of the summary", summaryBounce(sid))
+	if n := r.stats(t).Reports - reports; n != 1 {
+		t.Errorf("the bounce of the summary gave %d reports, want 1 (a bounce)", n)
+	}
 	// Forged replies get nothing.
 	nothingFor("reply from another domain", reply("outsider@evil.example", "forged.1@evil.example", sid, "Re: x", "詳細"))
 	nothingFor("altered token", reply(staff, "forged.2@example.jp", alterToken(sid), "Re: x", "詳細"))
