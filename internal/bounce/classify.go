@@ -73,7 +73,7 @@ var rules = []rule{
 		"blocked by", "has been blocked", "ip address is blocked", "client host rejected",
 		"is blocked", "was blocked", "are blocked", "not allowed to connect", "service unavailable, client host",
 		"refused to talk to me", "not accepting mail from", "poor reputation", "permanently deferred",
-		"access denied", "bl21", "bl23", "[rbl", "refused by policy", "rejected because of your ip",
+		"bl21", "bl23", "[rbl", "refused by policy", "rejected because of your ip",
 		"your access to this mail system has been rejected", "messages from [", "weren't sent. please contact your internet service provider",
 		"connection rejected", "refused connection",
 	}},

@@ -63,10 +63,16 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 		}
 		status := findStatus(b["status"])
 		diag := typedValue(b["diagnostic-code"])
-		if diag == "" {
-			// "Status: 4.0.0 (example.net: host name lookup failure)": the comment explains.
-			if i := strings.IndexByte(b["status"], '('); i >= 0 {
-				diag = strings.Trim(b["status"][i:], "() \n")
+		// "Status: 5.2.1 (mailbox disabled, not accepting messages)": the
+		// comment explains; it stands in for a missing Diagnostic-Code and
+		// adds to a present one.
+		if i := strings.IndexByte(b["status"], '('); i >= 0 {
+			if c := strings.Trim(b["status"][i:], "() \n"); c != "" {
+				if diag == "" {
+					diag = c
+				} else if !genericComment(c) {
+					diag += " (" + c + ")"
+				}
 			}
 		}
 		diag = unfoldSMTP(diag)
@@ -130,7 +136,8 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 	if command == "" {
 		command = a.textCommand()
 	}
-	if st := findStatus(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || strings.HasSuffix(status, ".4.7") || (status[0] != st[0] && action != ActionDelayed)) {
+	if st := statusOf(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || strings.HasSuffix(status, ".4.7") ||
+		strings.HasSuffix(status, ".0") && st[0] == status[0] && !strings.HasSuffix(st, ".0") || (status[0] != st[0] && action != ActionDelayed)) {
 		if !(status != "" && status[0] == '5' && st[0] == '4' && action == ActionFailed && !strings.HasSuffix(status, ".0.0")) {
 			status = st
 		}
@@ -918,4 +925,28 @@ func (a *analysis) globalText() string {
 		a.glob, a.globDone = globalDiag(a.textLines()), true
 	}
 	return a.glob
+}
+
+// genericComment: a Status comment that only restates the class.
+func genericComment(c string) bool {
+	switch strings.ToLower(c) {
+	case "permanent failure", "temporary failure", "delivery failed", "failed", "other or undefined status":
+		return true
+	}
+	return false
+}
+
+// statusOf is the enhanced status code of a reply: the one right after the
+// reply code ("550-'5.7.1 ...", "550 5.7.1 ...") when there is one, else the
+// first in the text.
+func statusOf(s string) string {
+	if rc := findReplyCode(s); rc != "" {
+		if i := strings.Index(s, rc); i >= 0 {
+			rest := strings.TrimLeft(s[i+3:], " -'\"")
+			if st := findStatus(rest); st != "" && strings.HasPrefix(rest, st) {
+				return st
+			}
+		}
+	}
+	return findStatus(s)
 }

@@ -177,7 +177,7 @@ func findCode(s, classes string) string {
 			if n != ' ' && n != '-' && n != '\t' && n != ',' && n != ')' && n != ']' && n != '"' && n != '\'' {
 				continue
 			}
-			if n == '-' && !(i+4 < len(s) && (isDigit(s[i+4]) || isAlpha(s[i+4]) || s[i+4] == ' ')) {
+			if n == '-' && !(i+4 < len(s) && (isDigit(s[i+4]) || isAlpha(s[i+4]) || s[i+4] == ' ' || s[i+4] == '\'')) {
 				continue
 			}
 			// "550 " followed by a year or size is rare; a following "." as in 5.1.1 was excluded above.
