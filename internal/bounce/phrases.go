@@ -130,17 +130,6 @@ func newPhraseSet(phrases []string) *phraseSet {
 	return m
 }
 
-// step advances the scan at row by byte c. It returns the new row and,
-// when the new state ends a phrase, its state number; otherwise -1.
-func (m *phraseSet) step(row int32, c byte) (int32, int32) {
-	v := m.delta[row+int32(m.class[c])]
-	if v >= 0 {
-		return v, -1
-	}
-	row = -v - 1
-	return row, row / int32(m.nclass)
-}
-
 func (m *phraseSet) addState() int32 {
 	s := int32(len(m.own))
 	for c := 0; c < m.nclass; c++ {
@@ -152,12 +141,37 @@ func (m *phraseSet) addState() int32 {
 	return s
 }
 
+// scanner is the state of one scan over a text, with the tables in locals
+// (so the loop does not reload them through the phraseSet).
+type scanner struct {
+	delta  []int32
+	class  *[256]uint16
+	nclass int32
+	row    int32
+}
+
+func (m *phraseSet) scanner() scanner {
+	return scanner{delta: m.delta, class: &m.class, nclass: int32(m.nclass)}
+}
+
+// step advances the scan by byte c. When the new state ends a phrase it
+// returns the state's number, otherwise -1.
+func (sc *scanner) step(c byte) int32 {
+	v := sc.delta[sc.row+int32(sc.class[c])]
+	if v >= 0 {
+		sc.row = v
+		return -1
+	}
+	sc.row = -v - 1
+	return sc.row / sc.nclass
+}
+
 // first returns the lowest id of the phrases that occur in s, or -1.
 func (m *phraseSet) first(s string) int {
 	best := m.lowest[0] // an empty phrase occurs everywhere
-	row, state := int32(0), int32(0)
+	sc := m.scanner()
 	for i := 0; i < len(s) && best > 0; i++ {
-		if row, state = m.step(row, s[i]); state >= 0 && m.lowest[state] < best {
+		if state := sc.step(s[i]); state >= 0 && m.lowest[state] < best {
 			best = m.lowest[state]
 		}
 	}
@@ -171,11 +185,11 @@ func (m *phraseSet) first(s string) int {
 // offset of its first occurrence, or -1, -1.
 func (m *phraseSet) firstAt(s string) (id, at int) {
 	best, end := m.lowest[0], 0
-	row, state := int32(0), int32(0)
+	sc := m.scanner()
 	for i := 0; i < len(s) && best > 0; i++ {
 		// best only ever decreases, so when it becomes l this is the first
 		// occurrence of phrase l: an earlier one would have lowered best then.
-		if row, state = m.step(row, s[i]); state >= 0 && m.lowest[state] < best {
+		if state := sc.step(s[i]); state >= 0 && m.lowest[state] < best {
 			best, end = m.lowest[state], i+1
 		}
 	}
@@ -190,9 +204,9 @@ func (m *phraseSet) any(s string) bool {
 	if m.lowest[0] != noPhrase {
 		return true
 	}
-	row, state := int32(0), int32(0)
+	sc := m.scanner()
 	for i := 0; i < len(s); i++ {
-		if row, state = m.step(row, s[i]); state >= 0 {
+		if sc.step(s[i]) >= 0 {
 			return true
 		}
 	}
@@ -218,9 +232,9 @@ func (m *phraseSet) index(s string, pos []int) {
 	if m.own[0] != noPhrase {
 		mark(0, 0)
 	}
-	row, state := int32(0), int32(0)
+	sc := m.scanner()
 	for i := 0; i < len(s); i++ {
-		if row, state = m.step(row, s[i]); state >= 0 {
+		if state := sc.step(s[i]); state >= 0 {
 			mark(state, i+1)
 		}
 	}

@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"math/rand"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -132,4 +133,21 @@ func naiveMatchList(low string, lists ...[]rule) Reason {
 		}
 	}
 	return ""
+}
+
+// BenchmarkMatchRulesText runs the rule matcher over the lowered fixtures,
+// whole: the cost of one pass of the largest phraseSet per byte of text.
+func BenchmarkMatchRulesText(b *testing.B) {
+	var texts []string
+	total := 0
+	for _, raw := range loadFiles(b, filepath.Join(mailDir, "*.eml")) {
+		texts = append(texts, lowerASCII(string(raw)))
+		total += len(raw)
+	}
+	b.SetBytes(int64(total))
+	for b.Loop() {
+		for _, s := range texts {
+			matchRules(s)
+		}
+	}
 }
