@@ -197,9 +197,9 @@ var rules = []rule{
 	}},
 	{ReasonSystemError, []string{
 		"transaction failed",
-		"system error", "server error", "internal error", "temporary failure", "temporary error",
+		"system error", "server error", "internal error", "temporary error",
 		"temporary problem", "local error", "service unavailable", "service not available", "server busy",
-		"try again later", "queue file write error", "system problem", "unable to process", "internal server error",
+		"queue file write error", "system problem", "unable to process", "internal server error",
 		"mailbox temporarily unavailable", "unavailable", "temporarily", "transient", "resources temporarily",
 		"ldap", "database error", "i/o error", "system failure", "server is busy", "machine is busy",
 	}},
@@ -228,7 +228,7 @@ var statusReasons = map[string]Reason{
 	"1.1": ReasonUserUnknown, "1.2": ReasonHostUnknown, "1.3": ReasonUserUnknown, "1.4": ReasonUserUnknown,
 	"1.5": ReasonUserUnknown, "1.6": ReasonHasMoved, "1.7": ReasonRejected, "1.8": ReasonRejected,
 	"1.9": ReasonSystemError, "1.10": ReasonNotAccept, "2.0": ReasonFiltered, "2.1": ReasonSuspend,
-	"2.2": ReasonMailboxFull, "2.3": ReasonExceedLimit, "2.4": ReasonSystemError, "3.0": ReasonSystemError,
+	"2.2": ReasonMailboxFull, "2.3": ReasonExceedLimit, "2.4": ReasonSystemError,
 	"3.1": ReasonSystemFull, "3.2": ReasonSystemError, "3.3": ReasonSystemError, "3.4": ReasonMesgTooBig,
 	"3.5": ReasonSystemError, "4.0": ReasonNetworkError, "4.1": ReasonNetworkError, "4.2": ReasonNetworkError,
 	"4.3": ReasonSystemError, "4.4": ReasonHostUnknown, "4.5": ReasonNetworkError, "4.6": ReasonNetworkError,
@@ -263,6 +263,7 @@ type classifyInput struct {
 	action    string
 	subject   string // the bounce's own subject, lowercase
 	carrier   bool   // recipient at a Japanese mobile carrier
+	expired   bool   // the report says the retry period ran out
 	textScore bool   // diagnostic came from free text rather than a DSN
 }
 
@@ -309,8 +310,12 @@ func classify(in classifyInput) Reason {
 		r = ReasonFiltered
 	}
 	if in.action == ActionFailed && (strings.HasPrefix(in.status, "4") || in.status == "" && strings.HasPrefix(in.reply, "4")) &&
-		r == "" {
+		r == "" && in.expired {
 		// A temporary failure that lasted until the queue lifetime ran out.
+		r = ReasonExpired
+	}
+	if in.action == ActionFailed && in.status == "" && strings.HasPrefix(in.reply, "4") && (r == "" || r == ReasonNetworkError) {
+		// Given up on with only a temporary reply to show: the retry period ran out.
 		r = ReasonExpired
 	}
 	switch {
@@ -353,6 +358,7 @@ var overrides = []rule{
 	{ReasonSyntaxError, []string{"malformed address"}},
 	{ReasonNotCompliantRFC, []string{"rfc 5322 compliant", "rfc5322 compliant", "multiple addresses in from", "rfcmessagenoncompliant", "not rfc compliant"}},
 	{ReasonSpeeding, []string{"too many recipients this hour", "sent to too many recipients"}},
+	{ReasonHostUnknown, []string{"the account or domain may not exist"}},
 }
 
 // fallbacks apply only when no rule matched.

@@ -158,7 +158,7 @@ func (a *analysis) recipient(addr, action, status, diag, remote, command string)
 	}
 	prov := ProviderOf(addr, remote, diag)
 	in := classifyInput{diag: core, status: status, reply: reply, command: command, action: action, subject: a.subject,
-		carrier: prov == ProviderAU || prov == ProviderDocomo || prov == ProviderSoftBank}
+		carrier: prov == ProviderAU || prov == ProviderDocomo || prov == ProviderSoftBank, expired: a.expiredText()}
 	reason := ReasonDelivered
 	if action != ActionDelivered && action != ActionRelayed && action != ActionExpanded {
 		reason = classify(in)
@@ -474,7 +474,7 @@ func (a *analysis) fromText() []Recipient {
 	var out []Recipient
 	for _, t := range a.textRecipients() {
 		r := a.recipient(t.addr, "", "", t.diag, t.remote, t.command)
-		if r.Reason == ReasonOnHold && (t.weak || strings.Trim(t.diag, "<>* ") == t.addr) {
+		if r.Reason == ReasonOnHold && (t.weak || strings.Trim(t.diag, "<>* ") == t.addr || boilerplate(t.diag)) {
 			r.Reason = ReasonUndefined // nothing the receiver said to go by
 		}
 		out = append(out, r)
@@ -949,4 +949,15 @@ func statusOf(s string) string {
 		}
 	}
 	return findStatus(s)
+}
+
+// boilerplate: the report's own words about failing, with nothing of the
+// receiver's (no code, no reason): "Delivery to the following recipients
+// failed permanently:".
+func boilerplate(diag string) bool {
+	if findReplyCode(diag) != "" || findStatus(diag) != "" {
+		return false
+	}
+	return containsAny(lowerASCII(diag), "following recipient", "following address", "failed permanently",
+		"could not be delivered", "automatically generated", "delivery has failed")
 }
