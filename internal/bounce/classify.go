@@ -359,6 +359,7 @@ var overrides = []rule{
 	{ReasonNotCompliantRFC, []string{"rfc 5322 compliant", "rfc5322 compliant", "multiple addresses in from", "rfcmessagenoncompliant", "not rfc compliant"}},
 	{ReasonSpeeding, []string{"too many recipients this hour", "sent to too many recipients"}},
 	{ReasonHostUnknown, []string{"the account or domain may not exist"}},
+	{ReasonRejected, []string{"'send mail as'", "customfromdenied"}},
 }
 
 // fallbacks apply only when no rule matched.

@@ -57,6 +57,12 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 	}
 	for _, b := range blocks {
 		addr := dsnAddress(b["final-recipient"], b["original-recipient"], b["x-actual-recipient"])
+		if !plainAddress(addr) && len(blocks) == 1 && len(textRcpts) == 1 {
+			// "Final-Recipient: rfc822; @mx.example.org": the text names the address.
+			for _, t := range textRcpts {
+				addr = t.addr
+			}
+		}
 		action := ""
 		if f := strings.Fields(strings.ToLower(b["action"])); len(f) > 0 {
 			action = strings.TrimRight(f[0], "(;,")
@@ -544,6 +550,12 @@ func (a *analysis) textRecipients() []textRcpt {
 		}
 		if !ok {
 			continue
+		}
+		if i := strings.Index(lowerASCII(rest), "malformed address: "); i >= 0 {
+			// Exim: "a@b <c@d>: malformed address: <c@d> may not follow a@b": c@d failed.
+			if m := firstAddr(rest[i:]); m != "" {
+				addr = m
+			}
 		}
 		if looksLikeHeaderLine(line) {
 			continue
