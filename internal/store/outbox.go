@@ -209,10 +209,20 @@ func (d *DB) NextOutboxAt(ctx context.Context) (at time.Time, ok bool, err error
 	return time.UnixMilli(v.Int64).UTC(), true, nil
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers and accepts a write (for /readyz).
 func (d *DB) Ping(ctx context.Context) error {
 	if err := d.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
+	}
+	// A real write, committed: a full disk, a read-only file system or a
+	// lost lock shows here.
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
+			time.Now().UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: not writable: %w", err)
 	}
 	return nil
 }

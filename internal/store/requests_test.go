@@ -39,3 +39,17 @@ func TestRequestsQueuedOnceWithTheMessage(t *testing.T) {
 		t.Error("a request with a payload that is not JSON was accepted")
 	}
 }
+
+func TestPingWrites(t *testing.T) {
+	db, _ := openTest(t)
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM health`); n != 1 {
+		t.Errorf("health rows = %d, want 1", n)
+	}
+	db.Close()
+	if err := db.Ping(context.Background()); err == nil {
+		t.Error("Ping succeeded on a closed database")
+	}
+}
