@@ -162,23 +162,60 @@ func (a *analysis) headerFacts() {
 	}
 	a.subject = lowerASCII(a.rep.Subject)
 	a.fromRaw = lowerASCII(h.Get("From"))
-	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
-		a.from = cleanAddr(list[0].Address)
-	} else {
-		a.from = firstAddr(h.Get("From"))
-	}
+	a.from = headerAddr(h, "From")
 	a.rep.From = a.from
-	if list, err := h.AddressList("To"); err == nil && len(list) > 0 {
-		a.to = cleanAddr(list[0].Address)
-	} else {
-		a.to = firstAddr(h.Get("To"))
-	}
+	a.to = headerAddr(h, "To")
 	if v := h.Get("Date"); v != "" { // as h.Date(), faster
 		if d, err := parseMailDate(v); err == nil {
 			a.rep.Date = d
 		}
 	}
 	a.rep.MessageID = strings.Trim(h.Get("Message-Id"), "<> ")
+}
+
+// headerAddr returns the first address of header field key, cleaned: as
+// parsed by go-message when it can, else the first address-like word.
+func headerAddr(h gomail.Header, key string) string {
+	v := h.Get(key)
+	if addr, ok := simpleAddress(v); ok {
+		return cleanAddr(addr) // what h.AddressList(key) gives, without its cost
+	}
+	if list, err := h.AddressList(key); err == nil && len(list) > 0 {
+		return cleanAddr(list[0].Address)
+	}
+	return firstAddr(v)
+}
+
+// simpleAddress returns the address of a header value that is one plain
+// ASCII address, bare or in angle brackets ("a.b@example.com",
+// " <a@example.com> "), which net/mail (and so go-message's AddressList)
+// returns unchanged as the only address of the list; ok is false for any
+// other value, which is left to the full parser.
+func simpleAddress(v string) (addr string, ok bool) {
+	s := strings.Trim(v, " \t")
+	if len(s) >= 2 && s[0] == '<' && s[len(s)-1] == '>' {
+		s = s[1 : len(s)-1]
+	}
+	at := strings.IndexByte(s, '@')
+	if at < 0 || !dotAtom(s[:at]) || !dotAtom(s[at+1:]) {
+		return "", false
+	}
+	return s, true
+}
+
+// dotAtom reports whether s is a non-empty RFC 5322 dot-atom of ASCII
+// characters: atext runs separated by single dots.
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '!' || c > '~' || strings.IndexByte("()<>[]:;@\\,\"", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func mailHeader(h textproto.Header) gomail.Header {
@@ -269,16 +306,8 @@ func (a *analysis) fillOriginal() {
 	h := mailHeader(*a.p.orig)
 	o := &a.rep.Original
 	o.MessageID = strings.Trim(h.Get("Message-Id"), "<> ")
-	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
-		o.From = cleanAddr(list[0].Address)
-	} else {
-		o.From = firstAddr(h.Get("From"))
-	}
-	if list, err := h.AddressList("To"); err == nil && len(list) > 0 {
-		o.To = cleanAddr(list[0].Address)
-	} else {
-		o.To = firstAddr(h.Get("To"))
-	}
+	o.From = headerAddr(h, "From")
+	o.To = headerAddr(h, "To")
 	if s, err := h.Subject(); err == nil && s != "" {
 		o.Subject = s
 	} else {

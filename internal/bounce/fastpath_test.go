@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 )
 
@@ -281,4 +282,45 @@ func FuzzOrigHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		checkOrigHeader(t, s)
 	})
+}
+
+var simpleAddressSeeds = []string{
+	"a@example.com", " <a.b+c@Example.COM>\t", "<a@example.com", "a@example.com>", "a..b@example.com",
+	".a@example.com", "a.@example.com", "a@example.com.", "a@[192.0.2.1]", "\"a b\"@example.com",
+	"a@b@example.com", "<>", "", "Name <a@example.com>", "a@example.com (comment)", "a@example.com, b@example.org",
+	"< a@example.com>", "a@ example.com", "ä@example.com", "a@example.com\r\n", "=?utf-8?q?x?= <a@example.com>",
+}
+
+// checkSimpleAddress: whenever simpleAddress accepts a value, go-message's
+// parser must return exactly that address as the first of the list.
+func checkSimpleAddress(t *testing.T, v string) {
+	t.Helper()
+	addr, ok := simpleAddress(v)
+	if !ok {
+		return
+	}
+	list, err := gomail.ParseAddressList(v)
+	if err != nil || len(list) == 0 || list[0].Address != addr {
+		t.Errorf("simpleAddress(%q) = %q, but ParseAddressList gives %v, %v", v, addr, list, err)
+	}
+}
+
+func TestSimpleAddressMatchesParser(t *testing.T) {
+	accepted := 0
+	for _, v := range simpleAddressSeeds {
+		checkSimpleAddress(t, v)
+		if _, ok := simpleAddress(v); ok {
+			accepted++
+		}
+	}
+	if accepted != 2 {
+		t.Errorf("simpleAddress accepted %d seeds, want 2 (the fast path must stay in use)", accepted)
+	}
+}
+
+func FuzzSimpleAddress(f *testing.F) {
+	for _, v := range simpleAddressSeeds {
+		f.Add(v)
+	}
+	f.Fuzz(checkSimpleAddress)
 }

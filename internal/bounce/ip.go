@@ -44,8 +44,12 @@ func sendingIPLow(low string) string {
 			end++
 		}
 		cand := strings.TrimRight(low[start:end], ".:")
+		if !strings.Contains(cand, ".") && strings.Count(cand, ":") < 2 {
+			i = end // not an address: skip the cost of parsing it
+			continue
+		}
 		addr, err := netip.ParseAddr(cand)
-		if err != nil || (!strings.Contains(cand, ".") && strings.Count(cand, ":") < 2) {
+		if err != nil {
 			i = end
 			continue
 		}

@@ -176,7 +176,7 @@ func readBody(e *message.Entity, label string) (string, error) {
 
 // decodeText turns bytes of unknown or mislabelled charset into UTF-8.
 func decodeText(b []byte, label string) string {
-	if bytes.Contains(b, []byte("\x1b$B")) || bytes.Contains(b, []byte("\x1b$@")) {
+	if bytes.IndexByte(b, 0x1b) >= 0 && (bytes.Contains(b, []byte("\x1b$B")) || bytes.Contains(b, []byte("\x1b$@"))) {
 		if s, ok := decodeWith(japanese.ISO2022JP, b); ok {
 			return s
 		}
