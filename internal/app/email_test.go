@@ -471,6 +471,9 @@ func TestDovecotEmailReplyGetsDetail(t *testing.T) {
 	srv := dovecottest.Start(t, nil)
 	sm := startSMTP(t)
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	// Dovecot tells an IDLE session of new mail after about half a second:
+	// wait long enough that the three bounces make one summary.
+	cfg.GroupWait = 3 * time.Second
 	r := runApp(t, cfg)
 	detailFlow(t, r, sm, func(m []byte) { srv.Append(t, "INBOX", m) }, 0)
 	time.Sleep(settle)
