@@ -242,9 +242,8 @@ func (a *analysis) buildText() {
 	if len(text) > maxScan {
 		text = text[:maxScan]
 	}
-	low := lowerASCII(text)
-	a.text, a.tail = splitOriginal(text, low)
-	a.low = low[:len(a.text)]
+	a.text, a.tail = splitOriginal(text)
+	a.low = lowerASCII(a.text)
 	if !a.p.origFound && a.tail != "" {
 		if h, ok := origHeader(skipToHeaders(a.tail)); ok {
 			a.p.orig = &h

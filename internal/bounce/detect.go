@@ -136,25 +136,15 @@ var originalMarkers = []string{
 	"以下は元のメッセージ", "元のメッセージ", "原文", "元メール",
 }
 
-// splitOriginal cuts text at the start of an inline returned message; low
-// is lowerASCII(text).
-func splitOriginal(text, low string) (head, tail string) {
-	best := -1
-	pos := make([]int, len(originalMarkers))
-	originalMarkerSet.index(low, pos)
-	for k, m := range originalMarkers {
-		i := pos[k]
-		if i < 0 {
-			continue
-		}
+// splitOriginal cuts text at the start of an inline returned message: at
+// the line of the earliest marker (each marker counted at its first
+// occurrence). It reads text only up to that marker.
+func splitOriginal(text string) (head, tail string) {
+	best := originalMarkerSet.earliest(text, func(id, at int) bool {
 		// "The original message was received at ..." (sendmail) opens the report; skip it.
-		if m == "the original message was" && strings.Contains(low[i:min(len(low), i+40)], "received") {
-			continue
-		}
-		if best < 0 || i < best {
-			best = i
-		}
-	}
+		return originalMarkers[id] != "the original message was" ||
+			!strings.Contains(lowerASCII(text[at:min(len(text), at+40)]), "received")
+	})
 	if best < 0 {
 		return text, ""
 	}

@@ -324,3 +324,94 @@ func FuzzSimpleAddress(f *testing.F) {
 	}
 	f.Fuzz(checkSimpleAddress)
 }
+
+// naiveSplitOriginal is splitOriginal as it was: strings.Index per marker
+// over the whole lowered text.
+func naiveSplitOriginal(text string) (head, tail string) {
+	low := lowerASCII(text)
+	best := -1
+	for _, m := range originalMarkers {
+		i := strings.Index(low, m)
+		if i < 0 {
+			continue
+		}
+		if m == "the original message was" && strings.Contains(low[i:min(len(low), i+40)], "received") {
+			continue
+		}
+		if best < 0 || i < best {
+			best = i
+		}
+	}
+	if best < 0 {
+		return text, ""
+	}
+	ls := strings.LastIndexByte(text[:best], '\n') + 1
+	return text[:ls], text[ls:]
+}
+
+var splitSeeds = []string{
+	"",
+	"Hi.\n----- Original message -----\nFrom: a@example.com\n",
+	"The original message was received at Mon, 2 Jan 2006\n--- Below this line is a copy of the message.\n",
+	"the original message was attached\nRETURNED MESSAGE FOLLOWS\n",
+	"x original message header original message headers\n",
+	"The original message was received\nthe original message was kept\n",
+	"以下は元のメッセージです\n元のメッセージ\n",
+	"content-type: message/rfc822 -----original message-----",
+}
+
+func TestSplitOriginalMatchesNaive(t *testing.T) {
+	for _, s := range splitSeeds {
+		h1, t1 := splitOriginal(s)
+		h2, t2 := naiveSplitOriginal(s)
+		if h1 != h2 || t1 != t2 {
+			t.Errorf("splitOriginal(%q) = %q, %q; want %q, %q", s, h1, t1, h2, t2)
+		}
+	}
+}
+
+func FuzzSplitOriginal(f *testing.F) {
+	for _, s := range splitSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h1, t1 := splitOriginal(s)
+		h2, t2 := naiveSplitOriginal(s)
+		if h1 != h2 || t1 != t2 {
+			t.Errorf("splitOriginal(%q) = %q, %q; want %q, %q", s, h1, t1, h2, t2)
+		}
+	})
+}
+
+// naiveLowerASCII is lowerASCII one byte at a time.
+func naiveLowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// TestLowerASCIIEveryByte puts every byte value at every offset modulo 8
+// (lowerASCII works eight bytes at a time) among letters and UTF-8.
+func TestLowerASCIIEveryByte(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 9; pos++ {
+			s := strings.Repeat("x", pos) + string([]byte{byte(c)}) + "ÄAb\xff\x80Z[@`{" + strings.Repeat("Q", pos)
+			if got, want := lowerASCII(s), naiveLowerASCII(s); got != want {
+				t.Fatalf("lowerASCII(%q) = %q, want %q", s, got, want)
+			}
+		}
+	}
+}
+
+func FuzzLowerASCII(f *testing.F) {
+	f.Add("Hello, WORLD — Grüße ÄÖÜ")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := lowerASCII(s), naiveLowerASCII(s); got != want {
+			t.Errorf("lowerASCII(%q) = %q, want %q", s, got, want)
+		}
+	})
+}

@@ -7,17 +7,19 @@ import "math"
 // whole text of every report, which of several hundred phrases occur; one
 // strings.Contains per phrase made that the largest cost of Analyze.
 //
-// It is written here rather than imported: the module cache holds no
-// well-kept Aho–Corasick package, and what is needed is small — the lowest
-// matching phrase index and the first position of each phrase, with ASCII
-// case folding — and easy to test against strings.Contains/Index.
+// It is written here rather than imported: house rules discourage new
+// modules, the only Aho–Corasick package on offer here
+// (github.com/coregx/ahocorasick) is young and little used, and what is
+// needed is small — the lowest matching phrase id, its first offset, the
+// earliest of some phrases, with ASCII case folding — and easy to test
+// against strings.Contains and strings.Index (see phrases_test.go).
 //
 // Matching folds ASCII letters of the text to lower case and leaves every
 // other byte alone: phrase p is found in text s exactly when
 // strings.Contains(lowerASCII(s), p), so callers need not lowercase the
 // text. A phrase with an upper-case ASCII letter never matches, as with
-// strings.Contains on lowered text. A phraseSet is immutable after newPhraseSet and safe for
-// concurrent use.
+// strings.Contains on lowered text. A phraseSet is immutable after
+// newPhraseSet and safe for concurrent use.
 type phraseSet struct {
 	phrases []string
 	class   [256]uint16 // byte of the text -> input class; 0: in no phrase
@@ -30,6 +32,7 @@ type phraseSet struct {
 	own    []int32 // per state: phrase id ending exactly here, noPhrase if none
 	dict   []int32 // per state: nearest proper suffix state that ends a phrase, -1 if none
 	dup    []int32 // per phrase id: next phrase id with the same text, noPhrase if none
+	maxLen int     // length of the longest phrase
 }
 
 const noPhrase = math.MaxInt32
@@ -66,6 +69,7 @@ func newPhraseSet(phrases []string) *phraseSet {
 	m.addState()
 	m.dup = make([]int32, len(phrases))
 	for id, p := range phrases {
+		m.maxLen = max(m.maxLen, len(p))
 		m.dup[id] = noPhrase
 		s := int32(0)
 		for i := 0; i < len(p); i++ {
@@ -213,29 +217,38 @@ func (m *phraseSet) any(s string) bool {
 	return false
 }
 
-// index sets pos[id] to the byte offset in s of the first occurrence of
-// phrase id, as strings.Index on lowered s would, or -1. len(pos) must be
-// the number of phrases.
-func (m *phraseSet) index(s string, pos []int) {
-	for i := range pos {
-		pos[i] = -1
-	}
-	mark := func(state int32, end int) {
+// earliest returns the smallest offset of the first occurrence of a phrase
+// in s for which accept(id, offset) holds, or -1: the least of
+// strings.Index(lowerASCII(s), phrase) over the accepted phrases. Only the
+// first occurrence of each phrase is offered to accept. It stops reading s
+// as soon as no later match could start earlier.
+func (m *phraseSet) earliest(s string, accept func(id, at int) bool) int {
+	best := -1
+	seen := make([]bool, len(m.phrases))
+	consider := func(state int32, end int) {
 		for ; state >= 0; state = m.dict[state] {
 			for id := m.own[state]; id != noPhrase; id = m.dup[id] {
-				if pos[id] < 0 {
-					pos[id] = end - len(m.phrases[id])
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+				if at := end - len(m.phrases[id]); (best < 0 || at < best) && accept(int(id), at) {
+					best = at
 				}
 			}
 		}
 	}
 	if m.own[0] != noPhrase {
-		mark(0, 0)
+		consider(0, 0)
 	}
 	sc := m.scanner()
 	for i := 0; i < len(s); i++ {
+		if best >= 0 && i+1-m.maxLen >= best {
+			break // every match from here on starts at best or later
+		}
 		if state := sc.step(s[i]); state >= 0 {
-			mark(state, i+1)
+			consider(state, i+1)
 		}
 	}
+	return best
 }

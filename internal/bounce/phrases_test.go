@@ -22,7 +22,6 @@ func naiveFirst(phrases []string, s string) int {
 func checkPhraseSet(t *testing.T, phrases []string, texts []string) {
 	t.Helper()
 	m := newPhraseSet(phrases)
-	pos := make([]int, len(phrases))
 	for _, s := range texts {
 		if got, want := m.first(s), naiveFirst(phrases, s); got != want {
 			t.Fatalf("first(%q) over %q = %d, want %d", s, phrases, got, want)
@@ -38,11 +37,19 @@ func checkPhraseSet(t *testing.T, phrases []string, texts []string) {
 		if got, want := m.any(s), naiveFirst(phrases, s) >= 0; got != want {
 			t.Fatalf("any(%q) over %q = %v, want %v", s, phrases, got, want)
 		}
-		m.index(s, pos)
-		low := lowerASCII(s)
-		for i, p := range phrases {
-			if want := strings.Index(low, p); pos[i] != want {
-				t.Fatalf("index(%q): phrase %q at %d, want %d", s, p, pos[i], want)
+		for _, keep := range []func(id, at int) bool{
+			func(id, at int) bool { return true },
+			func(id, at int) bool { return id%2 == 0 },
+			func(id, at int) bool { return at%3 != 1 },
+		} {
+			want := -1
+			for i, p := range phrases {
+				if at := strings.Index(lowerASCII(s), p); at >= 0 && keep(i, at) && (want < 0 || at < want) {
+					want = at
+				}
+			}
+			if got := m.earliest(s, keep); got != want {
+				t.Fatalf("earliest(%q) over %q = %d, want %d", s, phrases, got, want)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"encoding/binary"
 	"strings"
 )
 
@@ -290,20 +291,31 @@ func hostBefore(s string, at int) string {
 
 // lowerASCII lowercases ASCII letters only (fast; leaves UTF-8 intact).
 func lowerASCII(s string) string {
-	hasUpper := false
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			hasUpper = true
-			break
-		}
+	i := 0
+	for i < len(s) && (s[i] < 'A' || s[i] > 'Z') {
+		i++
 	}
-	if !hasUpper {
+	if i == len(s) {
 		return s
 	}
 	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
+	// Eight bytes at a time: set bit 5 of each byte in 'A'..'Z' (SWAR; every
+	// byte is judged on its own, bytes >= 0x80 are left alone).
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		low7 := x &^ highs                 // each byte without its high bit
+		geA := low7 + (0x80-'A')*ones      // high bit set where byte >= 'A'
+		gtZ := low7 + (0x7f-'Z')*ones      // high bit set where byte > 'Z'
+		upper := (geA &^ gtZ) &^ x & highs // ASCII and 'A' <= byte <= 'Z'
+		binary.LittleEndian.PutUint64(b[i:], x|upper>>2)
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
 		}
 	}
 	return string(b)
