@@ -186,8 +186,11 @@ func decodeText(b []byte, label string) string {
 	}
 	// Not UTF-8: Shift_JIS (CP932) or EUC-JP without a usable label.
 	if s, ok := decodeWith(japanese.ShiftJIS, b); ok && !strings.ContainsRune(s, utf8.RuneError) {
-		if e, ok2 := decodeWith(japanese.EUCJP, b); ok2 && !strings.ContainsRune(e, utf8.RuneError) && eucLikely(b) {
-			return e
+		// Asked first: eucLikely is cheap, decoding is not.
+		if eucLikely(b) {
+			if e, ok2 := decodeWith(japanese.EUCJP, b); ok2 && !strings.ContainsRune(e, utf8.RuneError) {
+				return e
+			}
 		}
 		return s
 	}

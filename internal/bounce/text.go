@@ -158,10 +158,12 @@ func findReplyCode(s string) string {
 	return findCode(s, "2")
 }
 
+// findCode returns the first reply code in s whose class (first digit) is
+// one of the digits in classes.
 func findCode(s, classes string) string {
 	for i := 0; i+2 < len(s); i++ {
 		c := s[i]
-		if strings.IndexByte(classes, c) < 0 {
+		if c < '0' || c > '9' || strings.IndexByte(classes, c) < 0 { // most bytes fail the first, cheap test
 			continue
 		}
 		if i > 0 && (isDigit(s[i-1]) || s[i-1] == '.' || s[i-1] == '#' || isAlpha(s[i-1]) || s[i-1] == '-' || s[i-1] == '/') {
