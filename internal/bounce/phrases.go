@@ -170,19 +170,63 @@ func (sc *scanner) step(c byte) int32 {
 	return sc.row / sc.nclass
 }
 
+// twoStreams is the text length from which first and any read the text as
+// two halves in step: a scan waits on one table load per byte, and two
+// independent scans overlap their loads.
+const twoStreams = 256
+
+// halves splits s for a scan in two streams: every occurrence of a phrase
+// starting before the middle lies wholly in a, every other one in b.
+func (m *phraseSet) halves(s string) (a, b string) {
+	mid := len(s) / 2
+	return s[:min(len(s), mid+m.maxLen-1)], s[mid:]
+}
+
 // first returns the lowest id of the phrases that occur in s, or -1.
 func (m *phraseSet) first(s string) int {
 	best := m.lowest[0] // an empty phrase occurs everywhere
-	sc := m.scanner()
-	for i := 0; i < len(s) && best > 0; i++ {
-		if state := sc.step(s[i]); state >= 0 && m.lowest[state] < best {
-			best = m.lowest[state]
+	if len(s) < twoStreams {
+		best = m.lowestIn(s, best)
+	} else {
+		a, b := m.halves(s)
+		sa, sb := m.scanner(), m.scanner()
+		n := min(len(a), len(b))
+		for i := 0; i < n && best > 0; i++ {
+			if st := sa.step(a[i]); st >= 0 && m.lowest[st] < best {
+				best = m.lowest[st]
+			}
+			if st := sb.step(b[i]); st >= 0 && m.lowest[st] < best {
+				best = m.lowest[st]
+			}
+		}
+		// The longer half goes on alone.
+		for i := n; i < len(a) && best > 0; i++ {
+			if st := sa.step(a[i]); st >= 0 && m.lowest[st] < best {
+				best = m.lowest[st]
+			}
+		}
+		for i := n; i < len(b) && best > 0; i++ {
+			if st := sb.step(b[i]); st >= 0 && m.lowest[st] < best {
+				best = m.lowest[st]
+			}
 		}
 	}
 	if best == noPhrase {
 		return -1
 	}
 	return int(best)
+}
+
+// lowestIn returns the lowest of best and the ids of the phrases in s, in
+// one stream.
+func (m *phraseSet) lowestIn(s string, best int32) int32 {
+	sc := m.scanner()
+	for i := 0; i < len(s) && best > 0; i++ {
+		if st := sc.step(s[i]); st >= 0 && m.lowest[st] < best {
+			best = m.lowest[st]
+		}
+	}
+	return best
 }
 
 // firstAt returns the lowest id of the phrases that occur in s and the
@@ -208,9 +252,25 @@ func (m *phraseSet) any(s string) bool {
 	if m.lowest[0] != noPhrase {
 		return true
 	}
-	sc := m.scanner()
-	for i := 0; i < len(s); i++ {
-		if sc.step(s[i]) >= 0 {
+	if len(s) < twoStreams {
+		return m.lowestIn(s, noPhrase) != noPhrase
+	}
+	a, b := m.halves(s)
+	sa, sb := m.scanner(), m.scanner()
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if sa.step(a[i]) >= 0 || sb.step(b[i]) >= 0 {
+			return true
+		}
+	}
+	// The longer half goes on alone.
+	for i := n; i < len(a); i++ {
+		if sa.step(a[i]) >= 0 {
+			return true
+		}
+	}
+	for i := n; i < len(b); i++ {
+		if sb.step(b[i]) >= 0 {
 			return true
 		}
 	}

@@ -88,6 +88,23 @@ func TestPhraseSetRandom(t *testing.T) {
 		for i := range texts {
 			texts[i] = word(rng.Intn(40))
 		}
+		// Long texts, read as two streams (see twoStreams), with a phrase
+		// or two planted at random, near the middle too.
+		for i := 0; i < 6; i++ {
+			n := twoStreams + rng.Intn(3*twoStreams)
+			t := []byte(word(n))
+			if len(phrases) > 0 {
+				for k := 0; k < 2; k++ {
+					p := phrases[rng.Intn(len(phrases))]
+					at := rng.Intn(n)
+					if k == 0 {
+						at = max(0, n/2-rng.Intn(len(p)+1))
+					}
+					copy(t[at:], p)
+				}
+			}
+			texts = append(texts, string(t))
+		}
 		checkPhraseSet(t, phrases, texts)
 	}
 }
@@ -157,4 +174,25 @@ func BenchmarkMatchRulesText(b *testing.B) {
 			matchRules(s)
 		}
 	}
+}
+
+// TestPhraseSetTwoStreamsBoundary plants one phrase at every offset of long
+// texts, across the middle where the two streams meet, and at the ends.
+func TestPhraseSetTwoStreamsBoundary(t *testing.T) {
+	phrases := []string{"zzneedle", "le", "needle in a haystack"}
+	m := newPhraseSet([]string{phrases[2]})
+	for _, n := range []int{twoStreams, twoStreams + 1, 3*twoStreams + 7} {
+		for at := 0; at+len(phrases[2]) <= n; at++ {
+			b := []byte(strings.Repeat("x", n))
+			copy(b[at:], "NEEDLE in a haystack")
+			s := string(b)
+			if m.first(s) != 0 || !m.any(s) {
+				t.Fatalf("n=%d at=%d: first = %d, any = %v; want 0, true", n, at, m.first(s), m.any(s))
+			}
+		}
+		if s := strings.Repeat("x", n); m.first(s) != -1 || m.any(s) {
+			t.Fatalf("n=%d: found a phrase in filler", n)
+		}
+	}
+	checkPhraseSet(t, phrases, []string{strings.Repeat("x", 300) + "zzneedle" + strings.Repeat("y", 300), strings.Repeat("le", 400)})
 }
