@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
@@ -43,14 +45,10 @@ func cmdTriage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	status := 0
-	for _, f := range files {
-		raw, err := readInput(f, stdin)
-		var rep *bounce.Report
-		if err != nil {
-			rep = &bounce.Report{Kind: bounce.KindNone, Recipients: []bounce.Recipient{}, Error: err.Error()}
+	for res := range analyzeAll(files, stdin) {
+		f, rep := res.file, res.rep
+		if res.unreadable {
 			status = 1
-		} else {
-			rep = bounce.Analyze(raw)
 		}
 		if *asJSON {
 			if err := enc.Encode(triageLine{File: f, Report: rep}); err != nil {
@@ -82,4 +80,67 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d MiB", name, maxInput>>20)
 	}
 	return b, nil
+}
+
+type triaged struct {
+	file       string
+	rep        *bounce.Report
+	unreadable bool
+}
+
+// analyzeAll reads and analyses files on every core and yields the results
+// in input order. At most a few files per worker are in memory at once.
+func analyzeAll(files []string, stdin io.Reader) <-chan triaged {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > len(files) {
+		workers = len(files)
+	}
+	out := make(chan triaged, workers)
+	slots := make([]chan triaged, len(files))
+	for i := range slots {
+		slots[i] = make(chan triaged, 1)
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				f := files[i]
+				raw, err := readInput(f, stdin)
+				if err != nil {
+					slots[i] <- triaged{file: f, unreadable: true,
+						rep: &bounce.Report{Kind: bounce.KindNone, Recipients: []bounce.Recipient{}, Error: err.Error()}}
+					continue
+				}
+				slots[i] <- triaged{file: f, rep: bounce.Analyze(raw)}
+			}
+		}()
+	}
+	go func() {
+		// Hand out work no further ahead than the writer has come, so memory
+		// stays bounded by the number of workers.
+		window := make(chan struct{}, 4*workers)
+		done := make(chan struct{})
+		go func() {
+			for i := range files {
+				select {
+				case window <- struct{}{}:
+				case <-done:
+					return
+				}
+				jobs <- i
+			}
+			close(jobs)
+		}()
+		for i := range files {
+			out <- <-slots[i]
+			<-window
+		}
+		close(done)
+		wg.Wait()
+		close(out)
+	}()
+	return out
 }
