@@ -14,6 +14,7 @@ type rule struct {
 var rules = []rule{
 	// Our own sending IP or domain judged: most specific first.
 	{ReasonBadReputation, []string{
+		"temporarily deferred",
 		"ip reputation", "rate limited due to", "low reputation", "poor reputation", "bad reputation",
 		"reputation of the sending", "sender reputation", "domain reputation", "[tss04]", "[ts01]", "[ts02]",
 		"temporarily deferred due to unexpected volume", "has been temporarily rate limited",
@@ -153,7 +154,7 @@ var rules = []rule{
 		"mailbox does not exist", "invalid recipient", "invalid mailbox", "invalid address", "bad recipient",
 		"unknown or illegal", "not a valid mailbox", "no such mailbox", "no such address", "addressee unknown",
 		"unknown address", "unknown local part", "is not a valid user", "not a known user",
-		"user doesn't have", "doesn't have a", "account does not exist", "account that you tried to reach does not exist",
+		"user doesn't have", "doesn't have an account", "account does not exist", "account that you tried to reach does not exist",
 		"no account by that name", "no mailbox here by that name", "mailbox not available",
 		"user invalid", "unknown mailbox", "user does not exist", "no such person", "not listed in",
 		"invalid user", "recipient does not exist", "account unavailable", "unrouteable",
@@ -360,6 +361,20 @@ var overrides = []rule{
 	{ReasonSpeeding, []string{"too many recipients this hour", "sent to too many recipients"}},
 	{ReasonHostUnknown, []string{"the account or domain may not exist"}},
 	{ReasonRejected, []string{"'send mail as'", "customfromdenied"}},
+	// Microsoft (KB section 3): Outlook.com's own codes and Exchange Online wordings.
+	{ReasonBadReputation, []string{"rp-001", "rp-002"}},
+	{ReasonTooManyConn, []string{"rp-003", "connection rate limit", "max message per connection", "maximum number of connections"}},
+	{ReasonBlocked, []string{"sc-001", "sc-002", "sc-003", "sc-004", "dy-001", "dy-002", "ou-001", "ou-002",
+		"does not accept email over ipv6", "access denied, please try again later", "helo command rejected", "not in whitelist"}},
+	{ReasonPolicyViolation, []string{"does not allow external forwarding", "same message-id"}},
+	{ReasonRejected, []string{"sendernotauthenticatedforgroup", "sender was not authenticated", "not in allowed-senders list",
+		"sender address rejected"}},
+	{ReasonSpeeding, []string{"please try again later from [", "recipient thread limit exceeded", "per hour message receive limit",
+		"can receive per hour", "receiving mail too quickly", "excessive volume"}},
+	{ReasonAuthFailure, []string{"dmarc record", "aligned with either the authenticated spf or dkim"}},
+	{ReasonSpamDetected, []string{"nature of the content or the links"}},
+	{ReasonFailedSTARTTLS, []string{"not using a tls connection"}},
+	{ReasonMailboxFull, []string{"too much mail data"}},
 }
 
 // fallbacks apply only when no rule matched.
