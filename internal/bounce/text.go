@@ -195,6 +195,20 @@ func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' 
 // unfoldSMTP joins a multi-line SMTP response into one line, dropping the
 // "550-5.7.1 " continuation prefixes that repeat the code.
 func unfoldSMTP(s string) string {
+	// Dropping a repeated prefix can bring two more together; repeat until
+	// nothing changes (bounded: each pass only shortens the text).
+	out := unfoldOnce(s)
+	for i := 0; i < 4; i++ {
+		next := unfoldOnce(out)
+		if next == out {
+			break
+		}
+		out = next
+	}
+	return out
+}
+
+func unfoldOnce(s string) string {
 	s = strings.ReplaceAll(s, "\r", "")
 	lines := strings.Split(s, "\n")
 	var b strings.Builder
