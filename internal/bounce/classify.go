@@ -272,6 +272,10 @@ type classifyInput struct {
 func classify(in classifyInput) Reason {
 	low := lowerASCII(in.diag)
 	r := matchRules(low)
+	if r == "" && strings.Contains(low, "doesn't have a") && strings.Contains(low, " account") {
+		// Yahoo: "This user doesn't have a yahoo.co.jp account".
+		r = ReasonUserUnknown
+	}
 	fromText := r != ""
 	if r == ReasonUserUnknown && domainDoesNotExist(low) {
 		// "553 example.com does not exist": the domain, not the user.
@@ -345,6 +349,10 @@ func classify(in classifyInput) Reason {
 
 // overrides are wordings that would otherwise hit a broader rule first.
 var overrides = []rule{
+	{ReasonPolicyViolation, []string{"same message-id"}},
+	{ReasonAuthFailure, []string{"authenticate with spf", "authenticate their email with spf", "authenticate with dkim",
+		"authenticate their email with dkim", "dkim does not pass"}},
+	{ReasonFiltered, []string{"x-spasign: ng"}},
 	{ReasonUserUnknown, []string{"recipient address rejected: access denied", "not listed in public name & address book", "not listed in domino directory"}},
 	{ReasonSuspend, []string{"temporary locked", "temporarily locked", "account is blocked", "compte du destinataire est bloque"}},
 	{ReasonSecurityError, []string{"unauthenticated senders not allowed"}},
@@ -366,7 +374,7 @@ var overrides = []rule{
 	{ReasonTooManyConn, []string{"rp-003", "connection rate limit", "max message per connection", "maximum number of connections"}},
 	{ReasonBlocked, []string{"sc-001", "sc-002", "sc-003", "sc-004", "dy-001", "dy-002", "ou-001", "ou-002",
 		"does not accept email over ipv6", "access denied, please try again later", "helo command rejected", "not in whitelist"}},
-	{ReasonPolicyViolation, []string{"does not allow external forwarding", "same message-id"}},
+	{ReasonPolicyViolation, []string{"does not allow external forwarding"}},
 	{ReasonRejected, []string{"sendernotauthenticatedforgroup", "sender was not authenticated", "not in allowed-senders list",
 		"sender address rejected"}},
 	{ReasonSpeeding, []string{"please try again later from [", "recipient thread limit exceeded", "per hour message receive limit",
