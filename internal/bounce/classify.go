@@ -58,6 +58,7 @@ var rules = []rule{
 		"deferred for ",
 	}},
 	{ReasonNoRelaying, []string{
+		"中継を拒否", "中継拒否",
 		"email address is not verified",
 		"relay access denied", "relaying denied", "relay denied", "unable to relay", "relay not permitted",
 		"not configured to relay", "relaying not allowed", "we do not relay", "relay not allowed",
@@ -79,21 +80,25 @@ var rules = []rule{
 		"connection rejected", "refused connection",
 	}},
 	{ReasonVirusDetected, []string{
+		"ウイルスが検出", "ウィルスが検出",
 		"virus", "malware", "infected", "trojan", "worm detected", "malicious",
 	}},
 	{ReasonSpamDetected, []string{
+		"迷惑メールと判定",
 		"spam", "unsolicited", "junk mail", "bulk mail", "ube ", "uce ", "message content rejected",
 		"content rejected", "suspicious", "high probability of", "considered as unsolicited",
 		"mail appears to be unsolicited", "looks like spam", "scored as", "spam score", "x-spam",
 		"appears to be spam", "phishing",
 	}},
 	{ReasonMesgTooBig, []string{
+		"サイズが大きすぎ", "サイズ制限", "サイズの上限",
 		"message size exceeds", "message too big", "message too large", "size exceeds", "exceeds size limit",
 		"message length exceeds", "mail size limit", "size limit", "too large", "message is too big",
 		"exceeds the maximum", "maximum message size", "message exceeds", "is larger than", "too big for",
 		"size of the message", "5.3.4",
 	}},
 	{ReasonMailboxFull, []string{
+		"メールボックスがいっぱい", "メールボックスの容量", "容量を超え", "容量オーバー", "容量が不足", "保存容量",
 		"mailbox exceeds allowed size", "mailbox exceeds",
 		"mailbox full", "mailbox is full", "mailbox has exceeded", "mailbox quota", "quota exceeded",
 		"over quota", "overquota", "over the quota", "exceeded storage", "exceeded its quota", "disk quota",
@@ -108,6 +113,7 @@ var rules = []rule{
 		"exceeds the recipient's size limit", "message exceeds local size limit", "size limit of the recipient",
 	}},
 	{ReasonSuspend, []string{
+		"利用停止", "利用が停止",
 		"frozen",
 		"account disabled", "account is disabled", "account has been disabled", "account suspended",
 		"account is suspended", "account has been suspended", "account inactive", "account is inactive",
@@ -130,6 +136,7 @@ var rules = []rule{
 		"domain has no mx", "no mail server",
 	}},
 	{ReasonHostUnknown, []string{
+		"ドメインが見つかりません", "ドメインが存在しません", "ホストが見つかりません",
 		"domain is not reachable",
 		"host or domain name not found", "host not found", "domain not found", "unknown host", "host unknown",
 		"couldn't find any host", "no such domain", "domain does not exist", "nxdomain", "name or service not known",
@@ -147,6 +154,7 @@ var rules = []rule{
 		"not a registered gateway user", "you are sending to/from an address", "your envelope sender",
 	}},
 	{ReasonUserUnknown, []string{
+		"宛先のメールアドレスが見つかりません", "アドレスが見つかりません", "宛先が見つかりません", "存在しないメールアドレス", "ユーザーが存在しません", "ユーザが存在しません", "アカウントが存在しません", "宛先不明", "受取人が見つかりません",
 		"couldn't be found", "could not be found", "no such user here",
 		"user unknown", "unknown user", "no such user", "user not found", "unknown recipient", "recipient unknown",
 		"no such recipient", "recipient not found", "recipientnotfound", "recipnotfound", "address not found",
@@ -252,6 +260,8 @@ var strongUserUnknown = []string{
 	"unknown recipient", "recipient name is not recognized", "no valid recipients", "invalid recipient",
 	"recipient not found", "recipnotfound", "recipientnotfound", "resolver.adr", "[rcpt_to]",
 	"no such recipient", "recipient unknown", "recipient does not exist", "no mailbox here by that name",
+	"宛先のメールアドレスが見つかりません", "アドレスが見つかりません", "宛先が見つかりません", "存在しないメールアドレス",
+	"ユーザーが存在しません", "ユーザが存在しません", "アカウントが存在しません", "受取人が見つかりません",
 	"destinataire invalide", "and other recipients in the same domain", "account that you tried to reach does not exist", "not listed in public name",
 }
 

@@ -630,7 +630,7 @@ func (a *analysis) textRecipients() []textRcpt {
 	glob := a.globalText()
 	for i := range out {
 		if findReplyCode(out[i].diag) == "" && findStatus(out[i].diag) == "" && glob != "" {
-			if out[i].diag == "" || matchRules(lowerASCII(out[i].diag)) == "" {
+			if out[i].diag == "" || matchRules(lowerASCII(out[i].diag)) == "" || (len(out) == 1 && findReplyCode(glob) != "") {
 				out[i].diag = strings.TrimSpace(out[i].diag + " " + glob)
 			}
 		}
