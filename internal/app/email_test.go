@@ -510,3 +510,28 @@ func TestEmailEachSenderOnceWhenOneIsRefused(t *testing.T) {
 		t.Errorf("mails per recipient = %v, want one each for %s and %s", got, staff, boss)
 	}
 }
+
+// A bounce of a forged message (backscatter) names a stranger as the
+// original sender: no summary goes to them; our own sender still gets hers.
+func TestEmailNoSummaryToStrangers(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sm := startSMTP(t)
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	srv.Append(outlookBounce(t, "a.example@outlook.jp", "someone@forged.example"))
+	srv.Append(outlookBounce(t, "b.example@gmail.com", staff))
+	r := runApp(t, cfg)
+	r.waitSeen(t, 2, cfg.GroupWait)
+	waitMails(t, sm, 1)
+	time.Sleep(settle)
+	for _, m := range sm.received() {
+		for _, to := range m.To {
+			if to != staff {
+				t.Errorf("a summary went to %s", to)
+			}
+		}
+	}
+}

@@ -394,8 +394,13 @@ func (s *emailSender) recipients(det *store.Detail) []string {
 		return out
 	}
 	for _, m := range det.Members {
-		if m.Report != nil && len(out) < 10 {
-			add(m.Report.Original.From)
+		if m.Report == nil || len(out) >= 10 {
+			continue
+		}
+		// Only our own people: a bounce of a forged message (backscatter)
+		// names a stranger as the sender, who must not get mail from us.
+		if from := m.Report.Original.From; s.app.replies == nil || s.app.replies.allowed(from) {
+			add(from)
 		}
 	}
 	return out
