@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,5 +251,23 @@ func TestLoadConfigEmptyMeansDefault(t *testing.T) {
 	}
 	if c.MaxAge != 0 || c.HTTPAddr != "" {
 		t.Errorf("explicit values overridden: max age %v, http %q", c.MaxAge, c.HTTPAddr)
+	}
+}
+
+func TestConfigNeverShowsSecrets(t *testing.T) {
+	c := app.Config{IMAPUsername: "office@example.jp", IMAPPassword: "hunter2-imap", SMTPPassword: "hunter2-smtp",
+		SlackToken: "xoxb-secret", SlackAppToken: "xapp-secret", OAuthSecret: "oauth-secret", OAuthRefresh: "refresh-secret", Secret: "sign-secret"}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	log.Info("config", "cfg", c)
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), buf.String()} {
+		for _, secret := range []string{"hunter2", "xoxb-secret", "xapp-secret", "oauth-secret", "refresh-secret", "sign-secret"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("secret %q shown: %s", secret, s)
+			}
+		}
+		if !strings.Contains(s, "office@example.jp") {
+			t.Errorf("non-secret field missing: %s", s)
+		}
 	}
 }

@@ -6,6 +6,7 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"reflect"
 	"strings"
@@ -156,3 +157,33 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// secretFields are the configuration fields never shown.
+var secretFields = map[string]bool{"IMAPPassword": true, "OAuthSecret": true, "OAuthRefresh": true,
+	"SlackToken": true, "SlackAppToken": true, "SMTPPassword": true, "Secret": true}
+
+// Redacted returns a copy with every secret replaced by "[redacted]" (or
+// left empty when unset): safe to print or log.
+func (c Config) Redacted() Config {
+	v := reflect.ValueOf(&c).Elem()
+	for name := range secretFields {
+		if f := v.FieldByName(name); f.IsValid() && f.String() != "" {
+			f.SetString("[redacted]")
+		}
+	}
+	return c
+}
+
+// String prints the configuration without its secrets.
+func (c Config) String() string {
+	return fmt.Sprintf("%+v", struct{ Config configNoString }{configNoString(c.Redacted())})
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue logs the configuration without its secrets.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// configNoString has Config's fields without its methods (no recursion).
+type configNoString Config
