@@ -25,6 +25,7 @@ func usage(w io.Writer) {
 
 commands:
   run                        watch the mailbox configured by BOUNCEWATCH_* variables
+  check                      try the configuration: database, IMAP server, login and mailbox
   backfill [--since 30d]     import the mail already in the mailbox quietly, print one digest
   demo [--once]              run the whole pipeline on a built-in IMAP server seeded from testdata/mail
   triage [--json] FILE...    explain bounce messages (- reads stdin; --lang en for English)
@@ -47,6 +48,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdEnv(args[1:], stdout, stderr)
 	case "backfill":
 		return cmdBackfill(args[1:], stdout, stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0

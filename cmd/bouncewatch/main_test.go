@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bouncewatch/bouncewatch/internal/demo"
 )
 
 // The README's configuration table is generated from app.Config; it must
@@ -93,5 +95,34 @@ func TestTriageHumanJapanese(t *testing.T) {
 	run([]string{"triage", "--lang", "en", f}, nil, &out, &errb)
 	if !strings.Contains(out.String(), "reputation") || strings.Contains(out.String(), "レピュテーション") {
 		t.Errorf("--lang en output:\n%s", out.String())
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.Append([]byte("From: a@example.jp\nTo: b@example.jp\nSubject: hi\n\nhello\n"))
+	t.Setenv("BOUNCEWATCH_IMAP_ADDR", srv.Addr)
+	t.Setenv("BOUNCEWATCH_IMAP_TLS", "none")
+	t.Setenv("BOUNCEWATCH_IMAP_USERNAME", srv.User)
+	t.Setenv("BOUNCEWATCH_IMAP_PASSWORD", srv.Password)
+	t.Setenv("BOUNCEWATCH_DB", filepath.Join(t.TempDir(), "bw.db"))
+	var out, errb bytes.Buffer
+	if code := run([]string{"check"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("check exit %d: %s %s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "1 messages in INBOX") {
+		t.Errorf("check output:\n%s", out.String())
+	}
+	t.Setenv("BOUNCEWATCH_IMAP_PASSWORD", "wrong")
+	out.Reset()
+	if code := run([]string{"check"}, nil, &out, &errb); code != 1 || !strings.Contains(out.String(), "failed") {
+		t.Errorf("check with a wrong password: exit %d\n%s", code, out.String())
+	}
+	if strings.Contains(out.String()+errb.String(), srv.Password) {
+		t.Error("check printed the password")
 	}
 }

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/app"
+)
+
+// cmdCheck tries the configuration once: the database opens, and the IMAP
+// server accepts the TLS connection, the credentials and the mailbox. It is
+// the first thing to run after setting the variables.
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncewatch:", err)
+		return 2
+	}
+	ctx, stop := signalContext(stderr)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	a, err := app.New(ctx, cfg, app.Options{Logger: newLogger(stderr, cfg.LogFormat, "error"), Stdout: io.Discard})
+	if err != nil {
+		fmt.Fprintln(stderr, "設定エラー / configuration error:", err)
+		return 2
+	}
+	defer a.DB().Close()
+	fmt.Fprintf(stdout, "データベース / database: %s ... ok\n", cfg.DB)
+	info, err := a.Watcher().Probe(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "IMAP %s (%s, %s) ... 失敗 / failed: %v\n", cfg.IMAPAddr, cfg.IMAPTLS, cfg.IMAPUsername, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "IMAP %s (%s, %s) ... ok: %s に %d 通 / %d messages in %s\n",
+		cfg.IMAPAddr, cfg.IMAPTLS, cfg.IMAPUsername, cfg.IMAPMailbox, info.Messages, info.Messages, cfg.IMAPMailbox)
+	fmt.Fprintln(stdout, "通知先 / notify:", cfg.Notify)
+	return 0
+}
