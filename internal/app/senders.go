@@ -228,11 +228,18 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	if p.User != "" && note != "" {
 		note = fmt.Sprintf("<@%s> %s", slack.Escape(p.User), note)
 	}
+	key := it.IdempotencyKey()
+	if it.Attempts > 1 {
+		// An earlier attempt may have posted and lost Slack's answer.
+		if ts, ok, err := s.n.FindReply(ctx, s.channel, p.ThreadTS, key); err == nil && ok {
+			return ts, nil
+		}
+	}
 	if p.Command == cmdMute || p.Command == cmdResolve {
-		return s.n.Reply(ctx, s.channel, p.ThreadTS, note, nil)
+		return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, note, nil)
 	}
 	blocks, fallback := slack.Blocks(detailNotice(det, advice.Japanese, ""))
-	return s.n.Reply(ctx, s.channel, p.ThreadTS, fallback, blocks)
+	return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, fallback, blocks)
 }
 
 // emailSender mails the summary to the original senders of the bounced

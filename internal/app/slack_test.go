@@ -315,3 +315,35 @@ func TestSlackLostAnswerPostsOnce(t *testing.T) {
 		t.Errorf("the posted message is not recorded as the incident's: %v", err)
 	}
 }
+
+// A thread answer whose answer from Slack is lost is found on the retry, not
+// posted a second time.
+func TestSlackLostThreadAnswerPostsOnce(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fake := slacktest.New(t)
+	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	cfg.SlackAppToken = slacktest.AppToken
+	srv.Append(outlookBounce(t, outlookAddr(0), ""))
+	r := runApp(t, cfg)
+	r.waitSeen(t, 1, cfg.GroupWait)
+	waitFor(t, "the incident's post", func() bool { return len(fake.Posts()) == 1 })
+	waitFor(t, "the socket mode connection", func() bool { return fake.Connections() >= 1 })
+	post := fake.Posts()[0]
+	incID, err := r.a.DB().IncidentBySlackTS(context.Background(), slackChannel, post.TS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.FailNext(slacktest.PostMessage, slacktest.AnswerLost)
+	fake.PushAction("env-detail", "bw_detail", strconv.FormatInt(incID, 10), slackChannel, post.TS, "U123")
+	waitFor(t, "the answer delivered", func() bool {
+		return fake.Attempts(slacktest.PostMessage) >= 2 && r.stats(t).OutboxBacklog == 0
+	})
+	time.Sleep(settle)
+	if n := len(fake.Replies()); n != 1 {
+		t.Errorf("%d thread answers, want 1 (the retry must find the one Slack posted)", n)
+	}
+}

@@ -101,6 +101,24 @@ func (s *Notifier) FindPosted(ctx context.Context, channel, key string, since ti
 	return "", false, nil
 }
 
+// FindReply looks in a thread for a reply posted by ReplyKeyed with key and
+// returns its ts (conversations.replies; needs channels:history or
+// groups:history). Its errors are classified.
+func (s *Notifier) FindReply(ctx context.Context, channel, threadTS, key string) (string, bool, error) {
+	msgs, _, _, err := s.api.GetConversationRepliesContext(ctx, &slackgo.GetConversationRepliesParameters{
+		ChannelID: channel, Timestamp: threadTS, Limit: 200, IncludeAllMetadata: true,
+	})
+	if err != nil {
+		return "", false, classify("conversations.replies", err)
+	}
+	for _, m := range msgs {
+		if m.Metadata.EventType == metadataType && m.Metadata.EventPayload["key"] == key {
+			return m.Timestamp, true, nil
+		}
+	}
+	return "", false, nil
+}
+
 // UpdateOutcome says how Update delivered the notice.
 type UpdateOutcome int
 
@@ -155,7 +173,17 @@ func (s *Notifier) Update(ctx context.Context, channel, ts string, n notify.Noti
 // returns the reply's ts. text must already be mrkdwn-safe (see Blocks for
 // rendered notices; plain strings from users or bounces need escaping).
 func (s *Notifier) Reply(ctx context.Context, channel, threadTS, text string, blocks []slackgo.Block) (string, error) {
+	return s.ReplyKeyed(ctx, channel, threadTS, "", text, blocks)
+}
+
+// ReplyKeyed is Reply with a key carried in the message's metadata, so that
+// FindReply can tell, after an answer from Slack was lost, whether the reply
+// was posted.
+func (s *Notifier) ReplyKeyed(ctx context.Context, channel, threadTS, key, text string, blocks []slackgo.Block) (string, error) {
 	opts := append(msgOptions(blocks, text), slackgo.MsgOptionTS(threadTS))
+	if key != "" {
+		opts = append(opts, slackgo.MsgOptionMetadata(slackgo.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": key}}))
+	}
 	_, ts, err := s.api.PostMessageContext(ctx, channel, opts...)
 	if err != nil {
 		return "", classify("chat.postMessage", err)

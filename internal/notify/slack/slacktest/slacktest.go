@@ -52,6 +52,7 @@ const (
 	Update          = "chat.update"
 	AuthTest        = "auth.test"
 	History         = "conversations.history"
+	ThreadReplies   = "conversations.replies"
 	ConnectionsOpen = "apps.connections.open"
 )
 
@@ -155,6 +156,7 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("/api/"+Update, func(w http.ResponseWriter, r *http.Request) { s.chat(w, r, Update) })
 	mux.HandleFunc("/api/"+ConnectionsOpen, s.open)
 	mux.HandleFunc("/api/"+History, s.history)
+	mux.HandleFunc("/api/"+ThreadReplies, s.threadReplies)
 	mux.HandleFunc("/ws", s.socket)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
@@ -475,6 +477,40 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		m := map[string]any{"type": "message", "user": BotUser, "bot_id": BotID, "ts": c.TS, "text": c.Text}
+		if meta && c.Metadata != nil {
+			m["metadata"] = c.Metadata
+		}
+		msgs = append(msgs, m)
+	}
+	writeJSON(w, map[string]any{"ok": true, "messages": msgs, "has_more": false})
+}
+
+// threadReplies serves conversations.replies: a thread's messages (the
+// parent first), with their metadata when asked for.
+func (s *Server) threadReplies(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if bearerOrForm(r) != BotToken {
+		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
+		return
+	}
+	if f, ok := s.failure(ThreadReplies); ok {
+		writeFailure(w, f)
+		return
+	}
+	channel, ts := r.Form.Get("channel"), r.Form.Get("ts")
+	meta := r.Form.Get("include_all_metadata") == "1" || r.Form.Get("include_all_metadata") == "true"
+	var msgs []map[string]any
+	s.mu.Lock()
+	posts := slices.Clone(s.posts)
+	s.mu.Unlock()
+	for _, c := range posts {
+		if c.Channel != channel || (c.TS != ts && c.ThreadTS != ts) {
+			continue
+		}
+		m := map[string]any{"type": "message", "user": BotUser, "bot_id": BotID, "ts": c.TS, "thread_ts": ts, "text": c.Text}
 		if meta && c.Metadata != nil {
 			m["metadata"] = c.Metadata
 		}
