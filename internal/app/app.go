@@ -153,13 +153,14 @@ func (a *App) buildWatcher() error {
 		return fmt.Errorf("BOUNCEWATCH_IMAP_DISPOSITION: %w", err)
 	}
 	sk := &sink{
-		replies: a.replies,
-		db:      a.db,
-		log:     a.log.With("component", "triage"),
-		now:     a.opts.Now,
-		timing:  a.timing,
-		targets: a.targets,
-		maxAge:  a.cfg.MaxAge,
+		onParseError: func() { a.metrics.parseErrors.Inc() },
+		replies:      a.replies,
+		db:           a.db,
+		log:          a.log.With("component", "triage"),
+		now:          a.opts.Now,
+		timing:       a.timing,
+		targets:      a.targets,
+		maxAge:       a.cfg.MaxAge,
 		onCommit: func(res store.CommitResult, reports []*bounce.Report) {
 			a.metrics.observeReports(reports)
 			a.printReports(reports)

@@ -15,9 +15,10 @@ import (
 
 // metrics are bouncewatch's Prometheus metrics, on a registry of its own.
 type metrics struct {
-	reg     *prometheus.Registry
-	bounces *prometheus.CounterVec
-	notices *prometheus.CounterVec
+	reg         *prometheus.Registry
+	bounces     *prometheus.CounterVec
+	notices     *prometheus.CounterVec
+	parseErrors prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -30,7 +31,10 @@ func newMetrics() *metrics {
 			Name: "bouncewatch_notifications_total", Help: "Notification attempts by target and result.",
 		}, []string{"target", "result"}),
 	}
-	m.reg.MustRegister(m.bounces, m.notices, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.parseErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "bouncewatch_parse_errors_total", Help: "Messages recorded with a parse error (kept, not dropped).",
+	})
+	m.reg.MustRegister(m.bounces, m.notices, m.parseErrors, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 

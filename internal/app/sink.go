@@ -30,6 +30,8 @@ type sink struct {
 	onCommit func(res store.CommitResult, reports []*bounce.Report) // called after each commit; must not block
 	// replies recognises replies to our summaries (nil: email is off).
 	replies *replies
+	// onParseError counts messages recorded with a parse error. Optional.
+	onParseError func()
 }
 
 var _ imapwatch.Sink = (*sink)(nil)
@@ -85,6 +87,13 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 				dispose = append(dispose, m.UID)
 				if !msg.Quiet || s.quietAll {
 					reports = append(reports, rep)
+				}
+			}
+			if rep.Error != "" {
+				// Recorded with its error (never dropped) and shown here and in /metrics.
+				s.log.Warn("message could not be read fully", "uid", m.UID, "message_id", msg.MessageID, "kind", rep.Kind, "error", rep.Error)
+				if s.onParseError != nil {
+					s.onParseError()
 				}
 			}
 			s.log.Debug("triaged", "uid", m.UID, "kind", rep.Kind, "recipients", len(rep.Recipients), "error", rep.Error)
