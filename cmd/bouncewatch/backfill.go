@@ -27,18 +27,11 @@ func cmdBackfill(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bouncewatch: --since:", err)
 		return 2
 	}
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		fmt.Fprintln(stderr, "bouncewatch:", err)
-		return 2
-	}
-	log := newLogger(stderr, cfg.LogFormat, "warn")
 	ctx, stop := signalContext(stderr)
 	defer stop()
-	a, err := app.New(ctx, cfg, app.Options{Logger: log, Stdout: stdout})
-	if err != nil {
-		fmt.Fprintln(stderr, "bouncewatch:", err)
-		return 2
+	a, _, _, code := openApp(ctx, stdout, stderr, "warn")
+	if a == nil {
+		return code
 	}
 	var bar app.Progress
 	if !*quiet {

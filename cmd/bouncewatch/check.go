@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"time"
-
-	"github.com/bouncewatch/bouncewatch/internal/app"
 )
 
 // cmdCheck tries the configuration once: the database opens, and the IMAP
@@ -19,19 +17,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		fmt.Fprintln(stderr, "bouncewatch:", err)
-		return 2
-	}
 	ctx, stop := signalContext(stderr)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	a, err := app.New(ctx, cfg, app.Options{Logger: newLogger(stderr, cfg.LogFormat, "error"), Stdout: io.Discard})
-	if err != nil {
-		fmt.Fprintln(stderr, "設定エラー / configuration error:", err)
-		return 2
+	a, cfg, _, code := openApp(ctx, io.Discard, stderr, "error")
+	if a == nil {
+		return code
 	}
 	defer a.DB().Close()
 	fmt.Fprintf(stdout, "データベース / database: %s ... ok\n", cfg.DB)

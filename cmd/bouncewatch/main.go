@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/bouncewatch/bouncewatch/internal/app"
 )
 
 func main() {
@@ -87,4 +89,25 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openApp reads the configuration from the environment and builds the app
+// with a logger at level ("" means LOG_LEVEL). On failure it has already
+// printed why and returns the exit code (2).
+func openApp(ctx context.Context, stdout, stderr io.Writer, level string) (*app.App, app.Config, *slog.Logger, int) {
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncewatch:", err)
+		return nil, cfg, nil, 2
+	}
+	if level == "" {
+		level = cfg.LogLevel
+	}
+	log := newLogger(stderr, cfg.LogFormat, level)
+	a, err := app.New(ctx, cfg, app.Options{Logger: log, Stdout: stdout})
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncewatch:", err)
+		return nil, cfg, nil, 2
+	}
+	return a, cfg, log, 0
 }

@@ -19,18 +19,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		fmt.Fprintln(stderr, "bouncewatch:", err)
-		return 2
-	}
-	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	ctx, stop := signalContext(stderr)
 	defer stop()
-	a, err := app.New(ctx, cfg, app.Options{Logger: log, Stdout: stdout})
-	if err != nil {
-		fmt.Fprintln(stderr, "bouncewatch:", err)
-		return 2
+	a, cfg, log, code := openApp(ctx, stdout, stderr, "")
+	if a == nil {
+		return code
 	}
 	log.Info("starting", "mailbox", cfg.IMAPMailbox, "server", cfg.IMAPAddr, "user", cfg.IMAPUsername, "notify", cfg.Notify, "db", cfg.DB)
 	if err := a.Run(ctx); err != nil {
