@@ -221,6 +221,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	start("imap", a.watcher.Run)
 	start("incidents", a.incidentLoop)
+	start("housekeeping", a.housekeepingLoop)
 	start("sender", a.senderLoop)
 	if a.cfg.HTTPAddr != "" {
 		start("http", a.serveHTTP)
@@ -413,4 +414,34 @@ func tlsWithCA(path string) (*tls.Config, error) {
 		return nil, fmt.Errorf("no certificate in %s", path)
 	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// keepRaw and keepDone are how long raw bounces (for 原文 replies) and
+// finished outbox rows are kept.
+const (
+	keepRaw  = 90 * 24 * time.Hour
+	keepDone = 90 * 24 * time.Hour
+)
+
+// housekeepingLoop trims what the database need not keep forever, at start
+// and then daily.
+func (a *App) housekeepingLoop(ctx context.Context) error {
+	for {
+		now := a.opts.Now()
+		if n, err := a.db.PruneRaw(ctx, now.Add(-keepRaw)); err != nil {
+			a.log.Warn("housekeeping", "err", err)
+		} else if n > 0 {
+			a.log.Info("dropped old raw bounces", "count", n)
+		}
+		if n, err := a.db.PruneOutbox(ctx, now.Add(-keepDone)); err != nil {
+			a.log.Warn("housekeeping", "err", err)
+		} else if n > 0 {
+			a.log.Info("dropped old delivered notifications", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(24 * time.Hour):
+		}
+	}
 }

@@ -247,6 +247,22 @@ func (d *DB) PruneRaw(ctx context.Context, before time.Time) (int64, error) {
 	return n, nil
 }
 
+// PruneOutbox deletes outbox rows finished before the given time (their
+// notification log stays) and returns how many were deleted.
+func (d *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
+	// The newest row is kept so that row IDs (used in idempotency keys and
+	// Message-ID nonces) are never handed out twice.
+	r, err := d.db.ExecContext(ctx, `DELETE FROM outbox WHERE done_at > 0 AND done_at < ? AND id < (SELECT max(id) FROM outbox)`, ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune outbox: %w", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: prune outbox: %w", err)
+	}
+	return n, nil
+}
+
 func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {

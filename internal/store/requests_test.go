@@ -53,3 +53,39 @@ func TestPingWrites(t *testing.T) {
 		t.Error("Ping succeeded on a closed database")
 	}
 }
+
+func TestPruneOutboxKeepsUndoneAndNewest(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	for i := 0; i < 3; i++ {
+		if err := db.Enqueue(ctx, 0, []string{TargetStdout}, "note", nil, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, err := db.NextOutbox(ctx, now, 10, time.Minute, TargetStdout)
+	if err != nil || len(items) != 3 {
+		t.Fatalf("outbox: %v %v", items, err)
+	}
+	for _, it := range items[:2] {
+		if err := db.MarkSent(ctx, it.ID, "", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.MarkSent(ctx, items[2].ID, "", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Enqueue(ctx, 0, []string{TargetStdout}, "note", nil, now); err != nil { // undone, newest
+		t.Fatal(err)
+	}
+	n, err := db.PruneOutbox(ctx, now.Add(time.Hour))
+	if err != nil || n != 3 {
+		t.Fatalf("pruned %d, %v; want the 3 done rows", n, err)
+	}
+	if c := count(t, db, `SELECT count(*) FROM outbox WHERE done_at = 0`); c != 1 {
+		t.Errorf("undone rows = %d, want 1", c)
+	}
+	if n, _ := db.PruneOutbox(ctx, now.Add(time.Hour)); n != 0 {
+		t.Errorf("second prune dropped %d", n)
+	}
+}
