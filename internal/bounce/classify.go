@@ -267,15 +267,14 @@ var strongUserUnknown = []string{
 
 // classifyInput is what the classifier looks at for one recipient.
 type classifyInput struct {
-	diag      string // receiver's text, unfolded
-	status    string
-	reply     string
-	command   string // SMTP command the failure answered, upper case
-	action    string
-	subject   string // the bounce's own subject, lowercase
-	carrier   bool   // recipient at a Japanese mobile carrier
-	expired   bool   // the report says the retry period ran out
-	textScore bool   // diagnostic came from free text rather than a DSN
+	diag    string // receiver's text, unfolded
+	status  string
+	reply   string
+	command string // SMTP command the failure answered, upper case
+	action  string
+	subject string // the bounce's own subject, lowercase
+	carrier bool   // recipient at a Japanese mobile carrier
+	expired bool   // the report says the retry period ran out
 }
 
 // classify decides the reason for one recipient.

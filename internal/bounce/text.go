@@ -287,24 +287,6 @@ func collapseSpaces(s string) string {
 	return b.String()
 }
 
-// hostInBrackets finds "name[ip]" or "name [ip]" after a marker like "host "
-// and returns the host name.
-func hostBefore(s string, at int) string {
-	j := at
-	for j > 0 && s[j-1] == ' ' {
-		j--
-	}
-	k := j
-	for k > 0 && (isDomainChar(s[k-1])) {
-		k--
-	}
-	h := strings.Trim(s[k:j], ".")
-	if strings.Contains(h, ".") {
-		return strings.ToLower(h)
-	}
-	return ""
-}
-
 // lowerASCII lowercases ASCII letters only (fast; leaves UTF-8 intact).
 func lowerASCII(s string) string {
 	i := 0
