@@ -12,6 +12,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
 )
 
 func sampleNotice() notify.Notice {
@@ -99,7 +100,7 @@ func TestBlocksStructure(t *testing.T) {
 	n := sampleNotice()
 	blocks, fb := Blocks(n)
 	ms := asMaps(t, blocks)
-	for _, p := range checkBlocks(ms) {
+	for _, p := range slacktest.CheckBlocks(ms) {
 		t.Error(p)
 	}
 	if ms[0]["type"] != "header" {
@@ -185,7 +186,10 @@ func TestBlocksLargeIncident(t *testing.T) {
 		n.Kind = kind
 		blocks, fb := Blocks(n)
 		ms := asMaps(t, blocks)
-		for _, p := range checkBlocks(ms) {
+		if len(ms) == 0 {
+			t.Errorf("%s: no blocks", kind)
+		}
+		for _, p := range slacktest.CheckBlocks(ms) {
 			t.Errorf("%s: %s", kind, p)
 		}
 		if l := len([]rune(fb)); l > MaxFallbackText {

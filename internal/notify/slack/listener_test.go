@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/bouncewatch/bouncewatch/internal/notify"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
 )
 
 // recorder is a Handler that reports every call on a channel.
@@ -24,52 +25,36 @@ func (r recorder) OnAction(_ context.Context, actionID, value, channel, messageT
 	r.got <- fmt.Sprintf("action %s %s %s %s %s", actionID, value, channel, messageTS, user)
 }
 
-func messageEnvelope(id, event string) []byte {
-	return []byte(fmt.Sprintf(`{"envelope_id":%q,"type":"events_api","accepts_response_payload":false,"payload":`+
-		`{"token":"t","team_id":"T1","api_app_id":"A1","type":"event_callback","event_id":"Ev%s","event_time":1700000200,"event":%s}}`, id, id, event))
-}
-
-func actionEnvelope(id, actionID string) []byte {
-	return []byte(fmt.Sprintf(`{"envelope_id":%q,"type":"interactive","accepts_response_payload":false,"payload":`+
-		`{"type":"block_actions","user":{"id":"U1"},"channel":{"id":"C1"},"container":{"type":"message","message_ts":"1700000000.000001","channel_id":"C1"},`+
-		`"message":{"ts":"1700000000.000001"},"actions":[{"action_id":%q,"block_id":"bw_actions","value":"42","type":"button","action_ts":"1700000300.1"}]}}`, id, actionID))
-}
-
 func TestListener(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slacktest.New(t)
 	rec := recorder{got: make(chan string, 16)}
-	l := NewListener(ListenerConfig{AppToken: testAppToken, BotToken: testBotToken, APIURL: f.apiURL()}, rec, discard())
+	l := NewListener(ListenerConfig{AppToken: slacktest.AppToken, BotToken: slacktest.BotToken, APIURL: f.APIURL()}, rec, discard())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
 
-	const thread = `"thread_ts":"1700000000.000001"`
-	envelopes := map[string][]byte{
-		"e1": messageEnvelope("e1", `{"type":"message","channel":"C1","user":"U1","text":"詳細を教えて","ts":"1700000100.000002",`+thread+`}`),
-		"e2": messageEnvelope("e2", `{"type":"message","subtype":"bot_message","channel":"C1","bot_id":"B9","text":"bot","ts":"1700000100.000003",`+thread+`}`),
-		"e3": messageEnvelope("e3", `{"type":"message","channel":"C1","user":"`+testBotUser+`","bot_id":"`+testBotID+`","text":"ours","ts":"1700000100.000004",`+thread+`}`),
-		"e4": messageEnvelope("e4", `{"type":"message","channel":"C1","user":"U1","text":"top level","ts":"1700000100.000005"}`),
-		"e5": actionEnvelope("e5", ActionDetail),
-		"e6": actionEnvelope("e6", ActionMute),
-		"e7": actionEnvelope("e7", ActionResolve),
-		"e8": actionEnvelope("e8", "someone_elses_button"),
-	}
-	for _, id := range []string{"e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8"} {
-		f.toWS <- envelopes[id]
-	}
+	const thread = "1700000000.000001"
+	f.PushThreadReply("e1", "C1", thread, "1700000100.000002", "U1", "詳細を教えて")
+	f.PushBotThreadReply("e2", "C1", thread, "1700000100.000003", "B9", "bot")
+	f.PushEvent("e3", map[string]any{"type": "message", "channel": "C1", "user": slacktest.BotUser, "bot_id": slacktest.BotID,
+		"text": "ours", "ts": "1700000100.000004", "thread_ts": thread})
+	f.PushEvent("e4", map[string]any{"type": "message", "channel": "C1", "user": "U1", "text": "top level", "ts": "1700000100.000005"})
+	f.PushAction("e5", ActionDetail, "42", "C1", thread, "U1")
+	f.PushAction("e6", ActionMute, "42", "C1", thread, "U1")
+	f.PushAction("e7", ActionResolve, "42", "C1", thread, "U1")
+	f.PushAction("e8", "someone_elses_button", "42", "C1", thread, "U1")
 
+	const all = "e1,e2,e3,e4,e5,e6,e7,e8"
 	var acked []string
-	for range envelopes {
-		select {
-		case id := <-f.acks:
-			acked = append(acked, id)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("acks so far %v; want all of e1..e8", acked)
+	for wait := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		acked = f.Acks()
+		if len(acked) >= 8 || time.Now().After(wait) {
+			break
 		}
 	}
 	sort.Strings(acked)
-	if got := strings.Join(acked, ","); got != "e1,e2,e3,e4,e5,e6,e7,e8" {
-		t.Errorf("acked %s", got)
+	if got := strings.Join(acked, ","); got != all {
+		t.Errorf("acked %s, want %s", got, all)
 	}
 
 	want := []string{
@@ -106,14 +91,14 @@ func TestListener(t *testing.T) {
 }
 
 func TestListenerRefusedToken(t *testing.T) {
-	f := newFakeSlack(t)
-	l := NewListener(ListenerConfig{AppToken: testAppToken, BotToken: "xoxb-wrong", APIURL: f.apiURL()}, recorder{}, discard())
+	f := slacktest.New(t)
+	l := NewListener(ListenerConfig{AppToken: slacktest.AppToken, BotToken: "xoxb-wrong", APIURL: f.APIURL()}, recorder{}, discard())
 	err := l.Run(context.Background())
 	if retry, _ := notify.Retryable(err); err == nil || retry {
 		t.Errorf("Run with a refused bot token = %v, retryable %v; want a permanent error", err, retry)
 	}
 
-	l = NewListener(ListenerConfig{AppToken: "xapp-wrong", BotUserID: testBotUser, APIURL: f.apiURL()}, recorder{}, discard())
+	l = NewListener(ListenerConfig{AppToken: "xapp-wrong", BotUserID: slacktest.BotUser, APIURL: f.APIURL()}, recorder{}, discard())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = l.Run(ctx)

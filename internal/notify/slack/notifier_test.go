@@ -6,20 +6,22 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"testing"
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/notify"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
 )
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newTestNotifier(f *fakeSlack) *Notifier {
-	return New(Config{Token: testBotToken, APIURL: f.apiURL()}, discard())
+func newTestNotifier(f *slacktest.Server) *Notifier {
+	return New(Config{Token: slacktest.BotToken, APIURL: f.APIURL()}, discard())
 }
 
 func TestPostThenUpdateEditsInPlace(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slacktest.New(t)
 	s := newTestNotifier(f)
 	ctx := context.Background()
 	n := sampleNotice()
@@ -35,9 +37,9 @@ func TestPostThenUpdateEditsInPlace(t *testing.T) {
 	if got != ts || how != Edited {
 		t.Errorf("Update = %q, %v; want %q, edited", got, how, ts)
 	}
-	posts, updates := f.calls()
-	if len(posts) != 1 || len(updates) != 1 {
-		t.Fatalf("got %d posts and %d updates, want 1 and 1", len(posts), len(updates))
+	posts, updates := f.Posts(), f.Updates()
+	if len(posts) != 1 || len(updates) != 1 || len(f.Replies()) != 0 {
+		t.Fatalf("got %d posts, %d updates and %d replies, want 1, 1 and 0", len(posts), len(updates), len(f.Replies()))
 	}
 	if updates[0].TS != ts || updates[0].Channel != "C1" {
 		t.Errorf("update went to %s/%s, want C1/%s", updates[0].Channel, updates[0].TS, ts)
@@ -45,9 +47,6 @@ func TestPostThenUpdateEditsInPlace(t *testing.T) {
 	h := updates[0].Blocks[0]["text"].(map[string]any)["text"]
 	if h != "【配信エラー】Microsoft(Outlook)宛て 9件 送信サーバーのIP評価低下" {
 		t.Errorf("updated header = %v", h)
-	}
-	if posts[0].ThreadTS != "" {
-		t.Error("first post was threaded")
 	}
 }
 
@@ -62,27 +61,33 @@ func TestUpdateFallbacks(t *testing.T) {
 		{"message_not_found", Reposted, false},
 	} {
 		t.Run(c.code, func(t *testing.T) {
-			f := newFakeSlack(t)
+			f := slacktest.New(t)
 			s := newTestNotifier(f)
 			ctx := context.Background()
 			ts, err := s.Post(ctx, "C1", sampleNotice())
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.inject("chat.update", failure{slackErr: c.code})
+			f.FailNext(slacktest.Update, slacktest.Failure{SlackErr: c.code})
 			got, how, err := s.Update(ctx, "C1", ts, sampleNotice())
 			if err != nil {
 				t.Fatal(err)
 			}
-			posts, _ := f.calls()
-			if how != c.how || len(posts) != 2 || got != posts[1].TS || got == ts {
-				t.Fatalf("Update = %q, %v with %d posts; want a new message, %v", got, how, len(posts), c.how)
+			// Every new message, threaded or not, in the order posted.
+			posts, replies := f.Posts(), f.Replies()
+			all := append(posts, replies...)
+			sort.Slice(all, func(i, j int) bool { return all[i].TS < all[j].TS })
+			if how != c.how || len(all) != 2 || all[0].TS != ts || got != all[1].TS || got == ts {
+				t.Fatalf("Update = %q, %v with %d messages; want a new message, %v", got, how, len(all), c.how)
 			}
-			if c.threaded && posts[1].ThreadTS != ts {
-				t.Errorf("reply thread_ts = %q, want %q", posts[1].ThreadTS, ts)
+			if c.threaded && all[1].ThreadTS != ts {
+				t.Errorf("reply thread_ts = %q, want %q", all[1].ThreadTS, ts)
 			}
-			if !c.threaded && posts[1].ThreadTS != "" {
-				t.Errorf("repost is threaded under %q", posts[1].ThreadTS)
+			if !c.threaded && all[1].ThreadTS != "" {
+				t.Errorf("repost is threaded under %q", all[1].ThreadTS)
+			}
+			if n := len(f.Updates()); n != 0 {
+				t.Errorf("%d updates recorded after a refused edit", n)
 			}
 		})
 	}
@@ -91,24 +96,24 @@ func TestUpdateFallbacks(t *testing.T) {
 func TestErrorClassification(t *testing.T) {
 	cases := []struct {
 		name  string
-		fail  failure
+		fail  slacktest.Failure
 		retry bool
 		after time.Duration
 	}{
-		{"429 with Retry-After", failure{status: http.StatusTooManyRequests, retryAfter: "7"}, true, 7 * time.Second},
-		{"429 without Retry-After", failure{status: http.StatusTooManyRequests}, true, 0},
-		{"500", failure{status: http.StatusInternalServerError}, true, 0},
-		{"503", failure{status: http.StatusServiceUnavailable}, true, 0},
-		{"invalid_auth", failure{slackErr: "invalid_auth"}, false, 0},
-		{"channel_not_found", failure{slackErr: "channel_not_found"}, false, 0},
-		{"invalid_blocks", failure{slackErr: "invalid_blocks"}, false, 0},
-		{"internal_error", failure{slackErr: "internal_error"}, true, 0},
-		{"ratelimited", failure{slackErr: "ratelimited"}, true, 0},
+		{"429 with Retry-After", slacktest.Failure{Status: http.StatusTooManyRequests, RetryAfter: "7"}, true, 7 * time.Second},
+		{"429 without Retry-After", slacktest.Failure{Status: http.StatusTooManyRequests}, true, 0},
+		{"500", slacktest.Failure{Status: http.StatusInternalServerError}, true, 0},
+		{"503", slacktest.Failure{Status: http.StatusServiceUnavailable}, true, 0},
+		{"invalid_auth", slacktest.Failure{SlackErr: "invalid_auth"}, false, 0},
+		{"channel_not_found", slacktest.Failure{SlackErr: "channel_not_found"}, false, 0},
+		{"invalid_blocks", slacktest.Failure{SlackErr: "invalid_blocks"}, false, 0},
+		{"internal_error", slacktest.Failure{SlackErr: "internal_error"}, true, 0},
+		{"ratelimited", slacktest.Failure{SlackErr: "ratelimited"}, true, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFakeSlack(t)
-			f.inject("chat.postMessage", c.fail)
+			f := slacktest.New(t)
+			f.FailNext(slacktest.PostMessage, c.fail)
 			_, err := newTestNotifier(f).Post(context.Background(), "C1", sampleNotice())
 			if err == nil {
 				t.Fatal("Post succeeded")
@@ -117,22 +122,22 @@ func TestErrorClassification(t *testing.T) {
 			if retry != c.retry || after != c.after {
 				t.Errorf("Retryable(%v) = %v, %v; want %v, %v", err, retry, after, c.retry, c.after)
 			}
-			if posts, _ := f.calls(); len(posts) != 0 {
-				t.Errorf("%d messages posted; slack-go retried on its own", len(posts))
+			if n := f.Attempts(slacktest.PostMessage); n != 1 || len(f.Posts()) != 0 {
+				t.Errorf("%d attempts and %d messages posted; slack-go retried on its own", n, len(f.Posts()))
 			}
 		})
 	}
 	t.Run("update error that is no fallback case", func(t *testing.T) {
-		f := newFakeSlack(t)
-		f.inject("chat.update", failure{slackErr: "channel_not_found"})
+		f := slacktest.New(t)
+		f.FailNext(slacktest.Update, slacktest.Failure{SlackErr: "channel_not_found"})
 		_, _, err := newTestNotifier(f).Update(context.Background(), "C1", "1.2", sampleNotice())
 		if retry, _ := notify.Retryable(err); err == nil || retry {
 			t.Errorf("Update error %v: retryable = %v, want a permanent error", err, retry)
 		}
 	})
 	t.Run("wrong token", func(t *testing.T) {
-		f := newFakeSlack(t)
-		s := New(Config{Token: "xoxb-wrong", APIURL: f.apiURL()}, discard())
+		f := slacktest.New(t)
+		s := New(Config{Token: "xoxb-wrong", APIURL: f.APIURL()}, discard())
 		_, err := s.Post(context.Background(), "C1", sampleNotice())
 		if retry, _ := notify.Retryable(err); err == nil || retry {
 			t.Errorf("Post with a wrong token: %v, retryable %v", err, retry)
@@ -142,7 +147,7 @@ func TestErrorClassification(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		url := srv.URL + "/api/"
 		srv.Close()
-		s := New(Config{Token: testBotToken, APIURL: url}, discard())
+		s := New(Config{Token: slacktest.BotToken, APIURL: url}, discard())
 		_, err := s.Post(context.Background(), "C1", sampleNotice())
 		if retry, _ := notify.Retryable(err); err == nil || !retry {
 			t.Errorf("Post to a closed server: %v, retryable %v", err, retry)
@@ -151,7 +156,7 @@ func TestErrorClassification(t *testing.T) {
 }
 
 func TestReply(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slacktest.New(t)
 	s := newTestNotifier(f)
 	n := sampleNotice()
 	n.Kind = notify.KindDetail
@@ -160,8 +165,8 @@ func TestReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	posts, _ := f.calls()
-	if len(posts) != 1 || posts[0].TS != ts || posts[0].ThreadTS != "1700000000.000001" || len(posts[0].Blocks) == 0 {
-		t.Errorf("reply = %+v", posts)
+	replies := f.Replies()
+	if len(replies) != 1 || len(f.Posts()) != 0 || replies[0].TS != ts || replies[0].ThreadTS != "1700000000.000001" || len(replies[0].Blocks) == 0 {
+		t.Errorf("replies = %+v, top-level posts = %+v", replies, f.Posts())
 	}
 }

@@ -291,6 +291,12 @@ func (s *Server) PushBotThreadReply(envelopeID, channel, threadTS, ts, botID, te
 	s.Push(eventEnvelope(envelopeID, ev))
 }
 
+// PushEvent pushes an events_api envelope carrying ev as its event, for
+// events the helpers above do not build (a top-level message, the bot's own).
+func (s *Server) PushEvent(envelopeID string, ev map[string]any) {
+	s.Push(eventEnvelope(envelopeID, ev))
+}
+
 func eventEnvelope(id string, ev map[string]any) []byte {
 	b, _ := json.Marshal(map[string]any{
 		"envelope_id": id, "type": "events_api", "accepts_response_payload": false,
