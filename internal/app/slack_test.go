@@ -193,12 +193,8 @@ func TestSlackThreadRepliesAndButtons(t *testing.T) {
 	r.waitSeen(t, 3, cfg.GroupWait)
 	waitFor(t, "the incident's post", func() bool { return len(fake.Posts()) == 1 })
 	waitFor(t, "the socket mode connection", func() bool { return fake.Connections() >= 1 })
-	ctx := context.Background()
 	post := fake.Posts()[0]
-	incID, err := r.a.DB().IncidentBySlackTS(ctx, slackChannel, post.TS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	incID := slackIncident(t, r, post.TS)
 	id := strconv.FormatInt(incID, 10)
 
 	repliesWith := func(n int) []slacktest.Call {
@@ -271,10 +267,7 @@ func TestSlackThreadRepliesAndButtons(t *testing.T) {
 	srv.Append(outlookBounce(t, outlookAddr(7), ""))
 	waitFor(t, "a new post for the new incident", func() bool { return len(postsNaming(fake, outlookAddr(7))) == 1 })
 	np := postsNaming(fake, outlookAddr(7))[0]
-	newID, err := r.a.DB().IncidentBySlackTS(ctx, slackChannel, np.TS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	newID := slackIncident(t, r, np.TS)
 	if newID == incID || np.TS == post.TS {
 		t.Errorf("a bounce after resolve went to the resolved incident %d", incID)
 	}
@@ -333,10 +326,7 @@ func TestSlackLostThreadAnswerPostsOnce(t *testing.T) {
 	waitFor(t, "the incident's post", func() bool { return len(fake.Posts()) == 1 })
 	waitFor(t, "the socket mode connection", func() bool { return fake.Connections() >= 1 })
 	post := fake.Posts()[0]
-	incID, err := r.a.DB().IncidentBySlackTS(context.Background(), slackChannel, post.TS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	incID := slackIncident(t, r, post.TS)
 	fake.FailNext(slacktest.PostMessage, slacktest.AnswerLost)
 	fake.PushAction("env-detail", "bw_detail", strconv.FormatInt(incID, 10), slackChannel, post.TS, "U123")
 	waitFor(t, "the answer delivered", func() bool {
@@ -346,4 +336,18 @@ func TestSlackLostThreadAnswerPostsOnce(t *testing.T) {
 	if n := len(fake.Replies()); n != 1 {
 		t.Errorf("%d thread answers, want 1 (the retry must find the one Slack posted)", n)
 	}
+}
+
+// slackIncident waits until the store records a posted message's ts (the
+// fake sees the post a moment before the sender stores it) and returns the
+// incident it belongs to.
+func slackIncident(t *testing.T, r *running, ts string) int64 {
+	t.Helper()
+	var id int64
+	waitFor(t, "the message recorded as the incident's", func() bool {
+		got, err := r.a.DB().IncidentBySlackTS(context.Background(), slackChannel, ts)
+		id = got
+		return err == nil && got != 0
+	})
+	return id
 }
