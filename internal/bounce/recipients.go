@@ -512,10 +512,22 @@ func (a *analysis) textRecipients() []textRcpt {
 	seen := map[string]int{}
 	var out []textRcpt
 
+	// The envelope sender a transcript shows (">>> MAIL From:<a@b>") is ours,
+	// never a failed recipient, whatever replies quote it.
+	senders := map[string]bool{}
+	for _, l := range lines {
+		ll := lowerASCII(strings.TrimSpace(l))
+		ll = strings.TrimLeft(ll, "> ")
+		if strings.HasPrefix(ll, "mail from:") {
+			if ad := firstAddr(ll); ad != "" {
+				senders[ad] = true
+			}
+		}
+	}
 	structured := true
 	add := func(addr, diag, remote, cmd string) {
 		addr = cleanAddr(addr)
-		if addr == "" || !strings.Contains(addr, "@") || a.excluded(addr, structured) {
+		if addr == "" || !strings.Contains(addr, "@") || a.excluded(addr, structured) || senders[strings.ToLower(addr)] {
 			return
 		}
 		k := strings.ToLower(addr)
