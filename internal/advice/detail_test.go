@@ -32,3 +32,21 @@ func TestDetailTextListsEveryMember(t *testing.T) {
 		t.Errorf("English detail:\n%s", en)
 	}
 }
+
+// A "user unknown" that the classifier reads as a filter (not the answer to
+// RCPT TO) is explained as both possibilities, not as a certain filter.
+func TestFilteredUserUnknownIsHedged(t *testing.T) {
+	rc := bounce.Recipient{Address: "kondo@partner.example.org", Action: bounce.ActionFailed, Status: "5.0.0", ReplyCode: "550",
+		Reason: bounce.ReasonFiltered, Provider: bounce.ProviderOther, Diagnostic: "550 kondo@partner.example.org... User unknown"}
+	a := ForRecipient(&bounce.Report{}, rc, Japanese)
+	if !strings.Contains(a.Headline, "宛先不明") || !strings.Contains(a.Explanation, "存在しない可能性") {
+		t.Errorf("headline %q / explanation %q do not hedge", a.Headline, a.Explanation)
+	}
+	if len(a.Actions) == 0 || !strings.Contains(a.Actions[0].Text, "アドレス") {
+		t.Errorf("first action should be to check the address: %+v", a.Actions)
+	}
+	rc.Diagnostic = "550 5.7.1 Message refused by the recipient's filter rules"
+	if b := ForRecipient(&bounce.Report{}, rc, Japanese); strings.Contains(b.Headline, "宛先不明") {
+		t.Errorf("a plain filter refusal is not an unknown user: %q", b.Headline)
+	}
+}
