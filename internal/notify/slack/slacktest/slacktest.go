@@ -463,37 +463,39 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, method string) {
 // history serves conversations.history: the channel's top-level messages
 // newer than oldest, newest first, with their metadata when asked for.
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if bearerOrForm(r) != BotToken {
-		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
-		return
-	}
-	if f, ok := s.failure(History); ok {
-		writeFailure(w, f)
-		return
-	}
-	channel, oldest := r.Form.Get("channel"), r.Form.Get("oldest")
-	meta := r.Form.Get("include_all_metadata") == "1" || r.Form.Get("include_all_metadata") == "true"
-	var msgs []map[string]any
-	for _, c := range slices.Backward(s.Posts()) {
-		if c.Channel != channel || (oldest != "" && c.TS < oldest) {
-			continue
+	s.listMessages(w, r, History, func(r *http.Request) []Call {
+		channel, oldest := r.Form.Get("channel"), r.Form.Get("oldest")
+		var out []Call
+		for _, c := range slices.Backward(s.Posts()) {
+			if c.Channel == channel && (oldest == "" || c.TS >= oldest) {
+				out = append(out, c)
+			}
 		}
-		m := map[string]any{"type": "message", "user": BotUser, "bot_id": BotID, "ts": c.TS, "text": c.Text}
-		if meta && c.Metadata != nil {
-			m["metadata"] = c.Metadata
-		}
-		msgs = append(msgs, m)
-	}
-	writeJSON(w, map[string]any{"ok": true, "messages": msgs, "has_more": false})
+		return out
+	})
 }
 
 // threadReplies serves conversations.replies: a thread's messages (the
 // parent first), with their metadata when asked for.
 func (s *Server) threadReplies(w http.ResponseWriter, r *http.Request) {
+	s.listMessages(w, r, ThreadReplies, func(r *http.Request) []Call {
+		channel, ts := r.Form.Get("channel"), r.Form.Get("ts")
+		s.mu.Lock()
+		posts := slices.Clone(s.posts)
+		s.mu.Unlock()
+		var out []Call
+		for _, c := range posts {
+			if c.Channel == channel && (c.TS == ts || c.ThreadTS == ts) {
+				out = append(out, c)
+			}
+		}
+		return out
+	})
+}
+
+// listMessages answers a conversations.* read with the calls pick selects,
+// after the token check and any injected failure for method.
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, method string, pick func(*http.Request) []Call) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -502,21 +504,17 @@ func (s *Server) threadReplies(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
-	if f, ok := s.failure(ThreadReplies); ok {
+	if f, ok := s.failure(method); ok {
 		writeFailure(w, f)
 		return
 	}
-	channel, ts := r.Form.Get("channel"), r.Form.Get("ts")
 	meta := r.Form.Get("include_all_metadata") == "1" || r.Form.Get("include_all_metadata") == "true"
 	var msgs []map[string]any
-	s.mu.Lock()
-	posts := slices.Clone(s.posts)
-	s.mu.Unlock()
-	for _, c := range posts {
-		if c.Channel != channel || (c.TS != ts && c.ThreadTS != ts) {
-			continue
+	for _, c := range pick(r) {
+		m := map[string]any{"type": "message", "user": BotUser, "bot_id": BotID, "ts": c.TS, "text": c.Text}
+		if c.ThreadTS != "" {
+			m["thread_ts"] = c.ThreadTS
 		}
-		m := map[string]any{"type": "message", "user": BotUser, "bot_id": BotID, "ts": c.TS, "thread_ts": ts, "text": c.Text}
 		if meta && c.Metadata != nil {
 			m["metadata"] = c.Metadata
 		}
