@@ -312,3 +312,28 @@ func (m *phraseSet) earliest(s string, accept func(id, at int) bool) int {
 	}
 	return best
 }
+
+// markRows sets, in the bitset rows, bit rowOf[id] for every phrase id that
+// occurs in s, and reports whether any did.
+func (m *phraseSet) markRows(s string, rowOf []int32, rows []uint64) bool {
+	found := false
+	mark := func(state int32) {
+		for ; state >= 0; state = m.dict[state] {
+			for id := m.own[state]; id != noPhrase; id = m.dup[id] {
+				r := rowOf[id]
+				rows[r/64] |= 1 << (r % 64)
+				found = true
+			}
+		}
+	}
+	if m.own[0] != noPhrase {
+		mark(0)
+	}
+	sc := m.scanner()
+	for i := 0; i < len(s); i++ {
+		if state := sc.step(s[i]); state >= 0 {
+			mark(state)
+		}
+	}
+	return found
+}

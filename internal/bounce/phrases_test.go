@@ -109,54 +109,52 @@ func TestPhraseSetRandom(t *testing.T) {
 	}
 }
 
-// TestRuleSetsMatchLists checks the compiled rule matcher against the rule
-// lists it is built from, on the fixtures' texts and every phrase itself.
+// TestRuleSetsMatchLists checks the compiled rule table against one
+// strings.Contains per phrase, on every phrase itself and variants of it.
 func TestRuleSetsMatchLists(t *testing.T) {
 	var texts []string
-	for _, list := range [][]rule{overrides, rules, fallbacks} {
-		for _, ru := range list {
-			for _, p := range ru.phrases {
-				texts = append(texts, p, "x "+strings.ToUpper(p)+" y", p[:len(p)/2])
-			}
+	for _, ru := range rules.Rules {
+		for _, p := range ru.Phrases {
+			texts = append(texts, p, "x "+strings.ToUpper(p)+" y", p[:len(p)/2])
 		}
+		texts = append(texts, ru.Example)
 	}
 	for _, s := range texts {
-		low := lowerASCII(s)
-		if got, want := matchRules(low), naiveMatchRules(low); got != want {
-			t.Errorf("matchRules(%q) = %q, want %q", low, got, want)
+		low := maskData(lowerASCII(s))
+		if got, want := rules.match(low, ruleQuery{}), naiveMatch(rules, low, ruleQuery{}); got != want {
+			t.Errorf("match(%q) = %d, want %d", low, got, want)
 		}
 	}
 }
 
-// naiveMatchRules is matchRules as it was before phraseSet: one
-// strings.Contains per phrase.
-func naiveMatchRules(low string) Reason {
-	if low == "" {
-		return ""
-	}
-	if i := strings.Index(low, "recipient address rejected: "); i >= 0 {
-		tail := low[i+len("recipient address rejected: "):]
-		if strings.HasPrefix(tail, "access denied") {
-			return ReasonUserUnknown
+// naiveMatch is ruleTable.match with one strings.Contains per phrase.
+func naiveMatch(t *ruleTable, low string, q ruleQuery) int {
+	var rows []int
+	for i := range t.Rules {
+		r := &t.Rules[i]
+		fired := false
+		for _, p := range r.Phrases {
+			fired = fired || strings.Contains(low, p)
 		}
-		if r := naiveMatchList(tail, overrides, rules); r != "" {
-			return r
-		}
-	}
-	return naiveMatchList(low, overrides, rules, fallbacks)
-}
-
-func naiveMatchList(low string, lists ...[]rule) Reason {
-	for _, list := range lists {
-		for _, ru := range list {
-			for _, p := range ru.phrases {
-				if strings.Contains(low, p) {
-					return ru.reason
-				}
+		for _, p := range r.Pairs {
+			if a := strings.Index(low, p[0]); a >= 0 && strings.Contains(low[a+len(p[0]):], p[1]) {
+				fired = true
 			}
 		}
+		if fired && q.allows(r) {
+			rows = append(rows, i)
+		}
 	}
-	return ""
+	best := -1
+	for _, i := range rows {
+		if t.overridden(i, rows) {
+			continue
+		}
+		if best < 0 || t.rank[i] < t.rank[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 // BenchmarkMatchRulesText runs the rule matcher over the lowered fixtures,
@@ -171,7 +169,7 @@ func BenchmarkMatchRulesText(b *testing.B) {
 	b.SetBytes(int64(total))
 	for b.Loop() {
 		for _, s := range texts {
-			matchRules(s)
+			rules.match(s, ruleQuery{})
 		}
 	}
 }

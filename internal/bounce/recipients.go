@@ -69,13 +69,14 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 		}
 		status := findStatus(b["status"])
 		diag := typedValue(b["diagnostic-code"])
+		diagFrom := srcDSN
 		// "Status: 5.2.1 (mailbox disabled, not accepting messages)": the
 		// comment explains; it stands in for a missing Diagnostic-Code and
 		// adds to a present one.
 		if i := strings.IndexByte(b["status"], '('); i >= 0 {
 			if c := strings.Trim(b["status"][i:], "() \n"); c != "" {
 				if diag == "" {
-					diag = c
+					diag, diagFrom = c, srcComment
 				} else if !genericComment(c) {
 					diag += " (" + c + ")"
 				}
@@ -101,7 +102,7 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 		}
 		// The DSN's own words may be empty or say little ("255", "Service
 		// unavailable"); the human-readable part often says more.
-		dr := matchRules(lowerASCII(diag))
+		dr := rules.reason(diag, ruleQuery{})
 		weak := diag == "" || (findReplyCode(diag) == "" && findStatus(diag) == "" && dr == "") ||
 			dr == ReasonSystemError || dr == ReasonOnHold
 		if weak {
@@ -112,96 +113,116 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 				extra = a.globalText()
 			}
 			if extra != "" && !strings.Contains(extra, diag) && !strings.Contains(diag, extra) {
-				diag = strings.TrimSpace(diag + " " + extra)
+				diag, diagFrom = strings.TrimSpace(diag+" "+extra), srcText
 			} else if diag == "" {
-				diag = extra
+				diag, diagFrom = extra, srcText
 			}
 		}
 		if haveText && remote == "" {
 			remote = t.remote
 		}
-		r := a.recipient(addr, action, status, diag, remote, t.command)
+		r := a.recipient(found{addr: addr, action: action, status: status, diag: diag, remote: remote, command: t.command, from: diagFrom})
 		out = append(out, r)
 	}
 	return out
 }
 
-// recipient completes one recipient from what was read.
-func (a *analysis) recipient(addr, action, status, diag, remote, command string) Recipient {
-	diag = strings.TrimSpace(diag)
+// found is what an extractor read about one recipient.
+type found struct {
+	addr, action, status, diag, remote, command string
+	from                                        source // where diag was read
+	weak                                        bool   // diag is only the report's own words
+	mta                                         string // reporting software with its own vocabulary
+	diagPrefix                                  string // read with diag but not the receiver's reply (fml's subject)
+}
+
+// recipient completes one recipient from what was read: it gathers the
+// evidence and has decide judge it.
+func (a *analysis) recipient(f found) Recipient {
+	diag := strings.TrimSpace(f.diag)
 	if len(diag) > maxDiagnostic {
 		diag = strings.ToValidUTF8(diag[:maxDiagnostic], "") + " …"
 	}
+	ev := evidence{Status: f.status, Command: f.command, Action: f.action, RemoteMTA: f.remote,
+		ReportingMTA: a.rep.ReportingMTA, MTA: f.mta, DiagnosticFrom: f.from, WeakText: f.weak}
+	if f.status != "" {
+		ev.StatusFrom = srcDSN
+	}
+	if f.action != "" {
+		ev.ActionFrom = srcDSN
+	}
+	if f.command != "" {
+		ev.CommandFrom = f.from
+	}
 	core, host, cmd := unwrap(diag)
-	if remote == "" {
-		remote = host
+	if core != diag {
+		ev.DiagnosticFrom = srcReply
 	}
-	if command == "" {
-		command = cmd
+	if ev.RemoteMTA == "" {
+		ev.RemoteMTA = host
 	}
-	if command == "" {
-		command = a.textCommand()
+	if ev.Command == "" && cmd != "" {
+		ev.Command, ev.CommandFrom = cmd, srcTranscript
 	}
+	if ev.Command == "" {
+		if ev.Command = a.textCommand(); ev.Command != "" {
+			ev.CommandFrom = srcText
+		}
+	}
+	status := ev.Status
 	if st := statusOf(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || strings.HasSuffix(status, ".4.7") ||
-		strings.HasSuffix(status, ".0") && st[0] == status[0] && !strings.HasSuffix(st, ".0") || (status[0] != st[0] && action != ActionDelayed)) {
-		if !(status != "" && status[0] == '5' && st[0] == '4' && action == ActionFailed && !strings.HasSuffix(status, ".0.0")) {
-			status = st
+		strings.HasSuffix(status, ".0") && st[0] == status[0] && !strings.HasSuffix(st, ".0") || (status[0] != st[0] && f.action != ActionDelayed)) {
+		if !(status != "" && status[0] == '5' && st[0] == '4' && f.action == ActionFailed && !strings.HasSuffix(status, ".0.0")) {
+			// The reply's own code is more specific than the DSN's, or the DSN has none.
+			ev.Status, ev.StatusFrom = st, srcReply
 		}
 	}
-	reply := findReplyCode(core)
-	if action == "" || (action != ActionFailed && action != ActionDelayed && action != ActionDelivered && action != ActionRelayed && action != ActionExpanded) {
+	ev.ReplyCode = findReplyCode(core)
+	switch ev.Action {
+	case ActionFailed, ActionDelayed, ActionDelivered, ActionRelayed, ActionExpanded:
+	default:
+		ev.ActionFrom = srcDerived
 		switch {
-		case strings.HasPrefix(status, "2"):
-			action = ActionDelivered
+		case strings.HasPrefix(ev.Status, "2"):
+			ev.Action = ActionDelivered
 		case a.delayed():
-			action = ActionDelayed
+			ev.Action = ActionDelayed
 		default:
-			action = ActionFailed
+			ev.Action = ActionFailed
 		}
 	}
-	if status == "" && strings.HasPrefix(reply, "2") {
-		status = "2.0.0"
+	if ev.Status == "" && strings.HasPrefix(ev.ReplyCode, "2") {
+		ev.Status, ev.StatusFrom = "2.0.0", srcDerived
 	}
-	prov := ProviderOf(addr, remote, diag)
-	in := classifyInput{diag: core, status: status, reply: reply, command: command, action: action, subject: a.subject,
-		carrier: prov == ProviderAU || prov == ProviderDocomo || prov == ProviderSoftBank, expired: a.expiredText()}
-	reason := ReasonDelivered
-	if action != ActionDelivered && action != ActionRelayed && action != ActionExpanded {
-		reason = classify(in)
-		if reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonSystemError && !strings.HasPrefix(status, "4") {
-			if core == "" {
-				if r := a.textRule(); r != "" {
-					reason = r
-				}
-			}
-		}
-		if (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonUserUnknown && status == "") && (domainOf(addr) == "googlegroups.com" || a.googleGroups()) {
-			// Google Groups refuses posts from non-members: the sender is rejected.
-			reason = ReasonRejected
-		}
-		if reason == ReasonUndefined && a.expiredText() {
-			reason = ReasonExpired
-		}
+	ev.Provider = ProviderOf(f.addr, ev.RemoteMTA, diag)
+	ev.Diagnostic = core
+	if f.diagPrefix != "" {
+		ev.Diagnostic = f.diagPrefix + "\n" + core
 	}
-	if action == ActionFailed && (reason == ReasonUndefined || reason == ReasonOnHold || reason == ReasonHostUnknown && strings.HasPrefix(status, "4")) && a.expiredText() {
-		reason = ReasonExpired
+	if ev.Action != ActionDelivered && ev.Action != ActionRelayed && ev.Action != ActionExpanded {
+		if core == "" {
+			ev.ReportText = a.textRule()
+		}
+		ev.ReportExpired = a.expiredText()
+		ev.GoogleGroups = domainOf(f.addr) == "googlegroups.com" || a.googleGroups()
 	}
+	v := decide(ev)
+	status = ev.Status
 	if status == "" {
-		status = derivedStatus(reason, action)
+		status = derivedStatus(v.Reason, ev.Action)
 	}
-	temp := action == ActionDelayed || strings.HasPrefix(status, "4") || (status == "" && strings.HasPrefix(reply, "4"))
 	return Recipient{
-		Address:    addr,
-		Action:     action,
+		Address:    f.addr,
+		Action:     ev.Action,
 		Status:     status,
-		ReplyCode:  reply,
-		Reason:     reason,
-		Hard:       isHard(reason, status),
-		Temporary:  temp,
-		RemoteMTA:  remote,
-		Provider:   prov,
+		ReplyCode:  ev.ReplyCode,
+		Reason:     v.Reason,
+		Hard:       v.Hard,
+		Temporary:  v.Temporary,
+		RemoteMTA:  ev.RemoteMTA,
+		Provider:   ev.Provider,
 		Diagnostic: diag,
-		Command:    command,
+		Command:    ev.Command,
 	}
 }
 
@@ -285,7 +306,7 @@ func (a *analysis) textCommand() string {
 
 func (a *analysis) textRule() Reason {
 	if !a.tf.fact(factRule) {
-		a.tf.rule = matchRules(a.low)
+		a.tf.rule = rules.reason(a.low, ruleQuery{})
 	}
 	return a.tf.rule
 }
@@ -479,11 +500,8 @@ type textRcpt struct {
 func (a *analysis) fromText() []Recipient {
 	var out []Recipient
 	for _, t := range a.textRecipients() {
-		r := a.recipient(t.addr, "", "", t.diag, t.remote, t.command)
-		if r.Reason == ReasonOnHold && (t.weak || strings.Trim(t.diag, "<>* ") == t.addr || boilerplate(t.diag)) {
-			r.Reason = ReasonUndefined // nothing the receiver said to go by
-		}
-		out = append(out, r)
+		weak := t.weak || strings.Trim(t.diag, "<>* ") == t.addr || boilerplate(t.diag)
+		out = append(out, a.recipient(found{addr: t.addr, diag: t.diag, remote: t.remote, command: t.command, from: srcText, weak: weak}))
 	}
 	return out
 }
@@ -642,7 +660,7 @@ func (a *analysis) textRecipients() []textRcpt {
 	glob := a.globalText()
 	for i := range out {
 		if findReplyCode(out[i].diag) == "" && findStatus(out[i].diag) == "" && glob != "" {
-			if out[i].diag == "" || matchRules(lowerASCII(out[i].diag)) == "" || (len(out) == 1 && findReplyCode(glob) != "") {
+			if out[i].diag == "" || rules.reason(out[i].diag, ruleQuery{}) == "" || (len(out) == 1 && findReplyCode(glob) != "") {
 				out[i].diag = strings.TrimSpace(out[i].diag + " " + glob)
 			}
 		}

@@ -72,7 +72,7 @@ func (a *analysis) fromSES() (rcpts []Recipient, ok bool) {
 					action = ActionDelayed
 				}
 			}
-			rcpts = append(rcpts, a.recipient(cleanAddr(b.EmailAddress), action, findStatus(b.Status), unfoldSMTP(typedValue(b.DiagnosticCode)), "", ""))
+			rcpts = append(rcpts, a.recipient(found{addr: cleanAddr(b.EmailAddress), action: action, status: findStatus(b.Status), diag: unfoldSMTP(typedValue(b.DiagnosticCode)), from: srcSES}))
 		}
 		return rcpts, true
 	case "complaint":
@@ -86,7 +86,7 @@ func (a *analysis) fromSES() (rcpts []Recipient, ok bool) {
 	case "delivery":
 		a.rep.ReportingMTA = n.Delivery.ReportingMTA
 		for _, r := range n.Delivery.Recipients {
-			rcpts = append(rcpts, a.recipient(cleanAddr(r), ActionDelivered, "2.0.0", n.Delivery.SMTPResponse, "", ""))
+			rcpts = append(rcpts, a.recipient(found{addr: cleanAddr(r), action: ActionDelivered, status: "2.0.0", diag: n.Delivery.SMTPResponse, from: srcSES}))
 		}
 		return rcpts, true
 	}
