@@ -103,7 +103,7 @@ func fromWords(ev evidence) Reason {
 		r = ReasonExpired
 	}
 	switch {
-	case r == ReasonUserUnknown && ev.Command != "RCPT" && byCode != ReasonUserUnknown && !rcptOnly.any(low) &&
+	case r == ReasonUserUnknown && ev.Command != "RCPT" && byCode != ReasonUserUnknown && !rules.addressOnly.any(low) &&
 		(ev.Command == "DATA" || status == "" || strings.HasSuffix(status, ".2.1") || strings.HasSuffix(status, ".2.0") || strings.Contains(low, "550 : user unknown")):
 		// "User unknown" that does not answer RCPT TO and is not backed by a
 		// 5.1.x status is a filter refusing the mail: after DATA, a 5.2.x
@@ -125,14 +125,3 @@ func fromWords(ev evidence) Reason {
 	}
 	return r
 }
-
-// rcptOnly are wordings that only ever answer RCPT TO: a "user unknown"
-// in these words is the address, never a filter (KB.md §3 and §7).
-var rcptOnly = newPhraseSet([]string{
-	"unknown recipient", "recipient name is not recognized", "no valid recipients", "invalid recipient",
-	"recipient not found", "recipnotfound", "recipientnotfound", "resolver.adr", "[rcpt_to]",
-	"no such recipient", "recipient unknown", "recipient does not exist", "no mailbox here by that name",
-	"宛先のメールアドレスが見つかりません", "アドレスが見つかりません", "宛先が見つかりません", "存在しないメールアドレス",
-	"ユーザーが存在しません", "ユーザが存在しません", "アカウントが存在しません", "受取人が見つかりません",
-	"destinataire invalide", "and other recipients in the same domain", "account that you tried to reach does not exist", "not listed in public name",
-})

@@ -54,6 +54,7 @@ func (a *analysis) dsnRecipients(body string) []Recipient {
 	var out []Recipient
 	if len(blocks) > maxRecipients {
 		blocks = blocks[:maxRecipients]
+		a.rep.Truncated = true
 	}
 	for _, b := range blocks {
 		addr := dsnAddress(b["final-recipient"], b["original-recipient"], b["x-actual-recipient"])
@@ -499,7 +500,11 @@ type textRcpt struct {
 // fromText reads recipients from the text of a non-standard report.
 func (a *analysis) fromText() []Recipient {
 	var out []Recipient
-	for _, t := range a.textRecipients() {
+	ts := a.textRecipients()
+	if a.textCapped {
+		a.rep.Truncated = true
+	}
+	for _, t := range ts {
 		weak := t.weak || strings.Trim(t.diag, "<>* ") == t.addr || boilerplate(t.diag)
 		out = append(out, a.recipient(found{addr: t.addr, diag: t.diag, remote: t.remote, command: t.command, from: srcText, weak: weak}))
 	}
@@ -549,13 +554,14 @@ func (a *analysis) textRecipients() []textRcpt {
 			return
 		}
 		k := strings.ToLower(addr)
-		if len(out) >= maxRecipients {
-			return
-		}
 		if i, ok := seen[k]; ok {
 			if out[i].diag == "" {
 				out[i].diag = diag
 			}
+			return
+		}
+		if len(out) >= maxRecipients {
+			a.textCapped = true
 			return
 		}
 		seen[k] = len(out)

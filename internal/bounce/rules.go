@@ -52,12 +52,15 @@ func (r *ruleRow) limited() bool {
 type ruleTable struct {
 	Precedence []Reason  `yaml:"precedence"`
 	Rules      []ruleRow `yaml:"rules"`
+	// AddressOnly are wordings that only ever name a missing address.
+	AddressOnly []string `yaml:"address_only"`
 
-	rank      []int // per row: its place in the order of choice (lower first)
-	set       *phraseSet
-	phraseRow []int32 // per phrase id: its row
-	pairRows  []int   // rows with ordered pairs
-	words     int     // bitset words per match
+	rank        []int // per row: its place in the order of choice (lower first)
+	set         *phraseSet
+	phraseRow   []int32    // per phrase id: its row
+	pairRows    []int      // rows with ordered pairs
+	words       int        // bitset words per match
+	addressOnly *phraseSet // AddressOnly compiled
 }
 
 // rules is the table the classifier uses.
@@ -139,6 +142,12 @@ func loadRules(b []byte) (*ruleTable, error) {
 		}
 	}
 	t.set = newPhraseSet(phrases)
+	for _, p := range t.AddressOnly {
+		if p == "" || p != lowerASCII(p) {
+			return nil, fmt.Errorf("address_only: %q is empty or not lowercase", p)
+		}
+	}
+	t.addressOnly = newPhraseSet(t.AddressOnly)
 	t.words = (len(t.Rules) + 63) / 64
 	return &t, nil
 }

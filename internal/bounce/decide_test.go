@@ -1,0 +1,102 @@
+package bounce
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestTruncatedRecipients: a report naming more recipients than the cap
+// lists the first maxRecipients and says so; one within the cap does not.
+func TestTruncatedRecipients(t *testing.T) {
+	for _, n := range []int{maxRecipients, maxRecipients + 5} {
+		rep := Analyze(manyRecipients(n))
+		want := min(n, maxRecipients)
+		if len(rep.Recipients) != want {
+			t.Fatalf("n=%d: %d recipients, want %d", n, len(rep.Recipients), want)
+		}
+		if rep.Truncated != (n > maxRecipients) {
+			t.Errorf("n=%d: Truncated = %v", n, rep.Truncated)
+		}
+		b, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(b), `"truncated":true`); got != (n > maxRecipients) {
+			t.Errorf("n=%d: JSON has truncated:true = %v", n, got)
+		}
+	}
+}
+
+// TestTruncatedTextRecipients: the same for a plain-text report.
+func TestTruncatedTextRecipients(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("From: MAILER-DAEMON@mail.example.jp\nTo: sender@example.jp\nSubject: Returned mail: see transcript for details\n\n" +
+		"The following addresses had permanent fatal errors:\n\n")
+	for i := 0; i < maxRecipients+3; i++ {
+		fmt.Fprintf(&b, "<u%d@example.com>... User unknown\n", i)
+	}
+	rep := Analyze([]byte(b.String()))
+	if rep.Kind != KindBounce || len(rep.Recipients) != maxRecipients || !rep.Truncated {
+		t.Errorf("kind %s, %d recipients, truncated %v; want bounce, %d, true", rep.Kind, len(rep.Recipients), rep.Truncated, maxRecipients)
+	}
+}
+
+// TestMaskData: data gives way to placeholders, the receiver's words stay.
+func TestMaskData(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"550 5.1.1 <spam.user@example.jp>: Recipient address rejected", "550 5.1.1 <_addr_>: Recipient address rejected"},
+		{"host mx.example.net[192.0.2.1] said: 554 blocked", "host _host_[_ip_] said: 554 blocked"},
+		{"see https://www.example.com/query/ip/192.0.2.9.", "see _iplookup_."},
+		{"see http://www.example.com/help.", "see _url_."},
+		{"Message-ID: <rbl3.x@mail.example.org>", "Message-ID: <_addr_>"},
+		{"from [2001:db8::1] at 10:22:33", "from [_ip_] at 10:22:33"},
+		{"550 5.1.1 RESOLVER.ADR.RecipNotFound; not found", "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"},
+		{"example.jp does not exist", "_host_ does not exist"},
+		{"ユーザが存在しません", "ユーザが存在しません"},
+	} {
+		if got := maskData(c.in); got != c.want {
+			t.Errorf("maskData(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestDecideNamedCases are the wrong answers named in issue 10, each in our
+// own words: the reply as an MTA would quote it, the evidence a DSN gives.
+func TestDecideNamedCases(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ev   evidence
+		want Reason
+	}{
+		{"5.1.1 to a mailbox named spam", evidence{Status: "5.1.1", ReplyCode: "550", Command: "RCPT", Action: ActionFailed,
+			Diagnostic: "550 5.1.1 <spam.user@example.jp>... User unknown"}, ReasonUserUnknown},
+		{"an address that contains rbl", evidence{Status: "5.1.1", ReplyCode: "550", Command: "RCPT", Action: ActionFailed,
+			Diagnostic: "550 5.1.1 <garbled@example.com>: Recipient address rejected: User unknown in virtual mailbox table"}, ReasonUserUnknown},
+		{"delivery time limit", evidence{Status: "4.4.7", ReplyCode: "451", Action: ActionFailed,
+			Diagnostic: "451 4.4.7 Delivery time limit exceeded"}, ReasonExpired},
+		{"sender domain does not exist", evidence{Status: "5.1.8", ReplyCode: "553", Command: "MAIL", Action: ActionFailed,
+			Diagnostic: "553 5.1.8 <sender@example.net>: Sender domain does not exist"}, ReasonRejected},
+		{"sender domain does not exist, no command", evidence{Status: "5.1.8", ReplyCode: "553", Action: ActionFailed,
+			Diagnostic: "553 5.1.8 Sender domain does not exist"}, ReasonRejected},
+		{"not listed in public directory", evidence{Status: "5.1.1", ReplyCode: "550", Action: ActionFailed,
+			Diagnostic: "550 5.1.1 User taro@example.co.jp not listed in public directory"}, ReasonUserUnknown},
+		{"Yahoo dd no account after DATA", evidence{ReplyCode: "554", Command: "DATA", Action: ActionFailed, Provider: ProviderYahooJapan,
+			Diagnostic: "554 delivery error: dd This user doesn't have a example.co.jp account (taro@example.co.jp) [-5] - mta1.example.co.jp"}, ReasonUserUnknown},
+		{"host does not exist", evidence{ReplyCode: "553", Command: "RCPT", Action: ActionFailed,
+			Diagnostic: "553 example.org does not exist"}, ReasonHostUnknown},
+		{"blocklist link", evidence{ReplyCode: "554", Action: ActionFailed,
+			Diagnostic: "554 Blocked - see https://dnsbl.example.net/lookup.cgi?ip=192.0.2.7"}, ReasonBlocked},
+		{"blocklist link beside no such user", evidence{Status: "5.1.1", ReplyCode: "550", Action: ActionFailed,
+			Diagnostic: "550 5.1.1 see https://postmaster.example.com/codes?ip=192.0.2.7 Recipient address does not exist"}, ReasonUserUnknown},
+		{"Microsoft code only at Microsoft", evidence{ReplyCode: "550", Action: ActionFailed, Provider: ProviderOther,
+			Diagnostic: "550 SC-001 Unfortunately, messages from 192.0.2.1 weren't sent"}, ReasonOnHold},
+		{"Microsoft code at Microsoft", evidence{ReplyCode: "550", Action: ActionFailed, Provider: ProviderMicrosoft,
+			Diagnostic: "550 SC-001 Unfortunately, messages from 192.0.2.1 weren't sent"}, ReasonBlocked},
+	} {
+		if got := decide(c.ev).Reason; got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
