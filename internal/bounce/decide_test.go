@@ -100,3 +100,15 @@ func TestDecideNamedCases(t *testing.T) {
 		}
 	}
 }
+
+// TestUnwrapSES: Amazon SES quotes the receiver's reply after its own words.
+func TestUnwrapSES(t *testing.T) {
+	core, _, _ := unwrap("5.1.0 - Unknown address error 550-'5.7.1 <x@example.com>... Access denied' (delivery attempts: 0)")
+	if core != "550 5.7.1 <x@example.com>... Access denied" {
+		t.Errorf("core = %q", core)
+	}
+	ev := evidence{Status: statusOf(core), ReplyCode: findReplyCode(core), Action: ActionFailed, Diagnostic: core}
+	if got := decide(ev).Reason; got != ReasonSecurityError {
+		t.Errorf("reason %s, want securityerror (5.7.1, nothing more specific)", got)
+	}
+}

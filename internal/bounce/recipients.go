@@ -393,6 +393,14 @@ func unwrap(d string) (core, host, command string) {
 			core, lc = trimSpaceLow(rest[j+9:], lr[j+9:])
 		}
 	}
+	// Amazon SES: "5.1.0 - Unknown address error 550-'5.7.1 <a@b>... Access
+	// denied' (delivery attempts: 0)": SES's own words, then the receiver's
+	// reply in quotes.
+	if i := strings.Index(lc, "(delivery attempts:"); i > 0 {
+		if c, ok := sesReply(core[:i]); ok {
+			core, lc = c, lowerASCII(c)
+		}
+	}
 	for _, w := range []string{"remote host said:", "the response from the remote server was:", "the response was:", "remote server returned '", "remote server replied:", "said: "} {
 		if i := strings.Index(lc, w); i >= 0 {
 			core, lc = trimSpaceLow(core[i+len(w):], lc[i+len(w):])
@@ -407,6 +415,18 @@ func unwrap(d string) (core, host, command string) {
 		command = commandOf(d)
 	}
 	return strings.TrimSpace(core), host, command
+}
+
+// sesReply returns the quoted SMTP reply of an Amazon SES diagnostic
+// ("... 550-'5.7.1 ...' "), with its reply code, and whether there was one.
+func sesReply(s string) (string, bool) {
+	k := strings.LastIndexByte(s, '\'')
+	for j := 4; j < k; j++ {
+		if s[j] == '\'' && (s[j-1] == '-' || s[j-1] == ' ') && isDigit(s[j-4]) && isDigit(s[j-3]) && isDigit(s[j-2]) {
+			return s[j-4:j-1] + " " + strings.TrimSpace(s[j+1:k]), true
+		}
+	}
+	return "", false
 }
 
 // trimSpaceLow returns strings.TrimSpace(s) and the same span of low, where
