@@ -58,11 +58,17 @@ func fromWords(ev evidence) Reason {
 		q.class = ev.ReplyCode[0]
 	}
 	r := Reason("")
-	if i := rules.match(low, q); i >= 0 {
-		r = rules.Rules[i].Reason
+	row := rules.match(low, q)
+	if row >= 0 {
+		r = rules.Rules[row].Reason
 	}
 	fromText := r != ""
 	byCode := byStatus(ev.Status)
+	if byCode != r && rules.statusDecides(byCode) && (row < 0 || !rules.Rules[row].BeatsStatus) {
+		// A specific enhanced status (RFC 3463) says what happened, whatever
+		// else the words mention, unless the row names an exception.
+		r = byCode
+	}
 	if r == "" {
 		r = byCode
 	}

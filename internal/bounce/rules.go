@@ -38,6 +38,7 @@ type ruleRow struct {
 	MTAs         []string    `yaml:"mtas"`      // reporting software
 	Actions      []string    `yaml:"actions"`   // failed, delayed
 	OverriddenBy []Reason    `yaml:"overridden_by"`
+	BeatsStatus  bool        `yaml:"beats_status"` // wins over a status of StatusDecides
 	Source       string      `yaml:"source"`
 	Example      string      `yaml:"example"`
 }
@@ -52,6 +53,9 @@ func (r *ruleRow) limited() bool {
 type ruleTable struct {
 	Precedence []Reason  `yaml:"precedence"`
 	Rules      []ruleRow `yaml:"rules"`
+	// StatusDecides are the reasons whose enhanced status codes decide by
+	// themselves (statusReasons), unless the row that fired beats status.
+	StatusDecides []Reason `yaml:"status_decides"`
 	// AddressOnly are wordings that only ever name a missing address.
 	AddressOnly []string `yaml:"address_only"`
 
@@ -142,6 +146,11 @@ func loadRules(b []byte) (*ruleTable, error) {
 		}
 	}
 	t.set = newPhraseSet(phrases)
+	for _, r := range t.StatusDecides {
+		if !known[r] {
+			return nil, fmt.Errorf("status_decides: unknown reason %q", r)
+		}
+	}
 	for _, p := range t.AddressOnly {
 		if p == "" || p != lowerASCII(p) {
 			return nil, fmt.Errorf("address_only: %q is empty or not lowercase", p)
@@ -150,6 +159,12 @@ func loadRules(b []byte) (*ruleTable, error) {
 	t.addressOnly = newPhraseSet(t.AddressOnly)
 	t.words = (len(t.Rules) + 63) / 64
 	return &t, nil
+}
+
+// statusDecides reports whether a status that statusReasons reads as r
+// decides by itself.
+func (t *ruleTable) statusDecides(r Reason) bool {
+	return r != "" && slices.Contains(t.StatusDecides, r)
 }
 
 // ruleQuery is what a row's limits are checked against.
