@@ -118,3 +118,22 @@ func TestUnwrapSES(t *testing.T) {
 		t.Errorf("reason %s, want securityerror (5.7.1, nothing more specific)", got)
 	}
 }
+
+// TestReadDSN: the typed model of a delivery-status body.
+func TestReadDSN(t *testing.T) {
+	m := readDSN("Reporting-MTA: dns; MX1.example.jp\nArrival-Date: Thu, 3 Dec 2026 10:00:00 +0900\n\n" +
+		"Final-Recipient: rfc822; taro@example.com\nOriginal-Recipient: rfc822;taro@example.com\nAction: Failed\n" +
+		"Status: 5.2.1 (mailbox disabled)\nRemote-MTA: dns; [192.0.2.5]\nDiagnostic-Code: X-Unix; 550 5.2.1\n account\n disabled\n\n" +
+		"Final-Recipient: rfc822; hanako@example.com\nAction: delayed\nStatus: 4.4.1\n")
+	if m.ReportingMTA != "mx1.example.jp" || m.ArrivalDate.IsZero() || len(m.Recipients) != 2 {
+		t.Fatalf("message: %+v", m)
+	}
+	r := m.Recipients[0]
+	if r.Action != ActionFailed || r.Status != "5.2.1" || r.StatusComment != "mailbox disabled" || r.DiagnosticType != "x-unix" ||
+		r.Diagnostic != "550 5.2.1\naccount\ndisabled" || r.RemoteMTA != "192.0.2.5" || r.FinalRecipient != "rfc822; taro@example.com" {
+		t.Errorf("first recipient: %+v", r)
+	}
+	if r := m.Recipients[1]; r.Action != ActionDelayed || r.Status != "4.4.1" || r.Diagnostic != "" {
+		t.Errorf("second recipient: %+v", r)
+	}
+}
