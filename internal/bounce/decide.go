@@ -110,10 +110,10 @@ func fromWords(ev evidence) Reason {
 	}
 	switch {
 	case r == ReasonUserUnknown && ev.Command != "RCPT" && byCode != ReasonUserUnknown && !rules.addressOnly.any(low) &&
-		(ev.Command == "DATA" || status == "" || strings.HasSuffix(status, ".2.1") || strings.HasSuffix(status, ".2.0") || strings.Contains(low, "550 : user unknown")):
+		(ev.Command == "DATA" || status == "" || strings.HasSuffix(status, ".2.1") || strings.HasSuffix(status, ".2.0") || ev.Provider == ProviderAU && strings.Contains(low, "550 : user unknown")):
 		// "User unknown" that does not answer RCPT TO and is not backed by a
 		// 5.1.x status is a filter refusing the mail: after DATA, a 5.2.x
-		// mailbox status, or au's empty-bracket form (KB.md §7).
+		// mailbox status, or au's empty-bracket form (KB.md §7, au only).
 		r = ReasonFiltered
 	case ev.Command == "MAIL" && (r == "" || r == ReasonUserUnknown || r == ReasonHostUnknown || r == ReasonFiltered ||
 		r == ReasonNotAccept || r == ReasonSuspend || r == ReasonOnHold):

@@ -101,3 +101,24 @@ func TestRuleTableLoadErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleTablePhrasesSurviveMasking: a phrase that masking would rewrite
+// could never match the masked text it is matched against.
+func TestRuleTablePhrasesSurviveMasking(t *testing.T) {
+	for i, r := range rules.Rules {
+		ps := append([]string(nil), r.Phrases...)
+		for _, p := range r.Pairs {
+			ps = append(ps, p[0], p[1])
+		}
+		for _, p := range ps {
+			if m := maskData(p); m != p {
+				t.Errorf("%s row %d: phrase %q reads %q after masking", r.Reason, i, p, m)
+			}
+		}
+	}
+	for _, p := range rules.AddressOnly {
+		if m := maskData(p); m != p {
+			t.Errorf("address_only: %q reads %q after masking", p, m)
+		}
+	}
+}
