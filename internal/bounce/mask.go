@@ -75,14 +75,18 @@ func maskDelim(c byte) bool {
 
 // maskToken returns the placeholder for one token, or "" to keep it.
 func maskToken(t string) string {
-	lt := lowerASCII(t)
+	// Only a token with '@', '.' or ':' can be data; most words have none.
+	if strings.IndexByte(t, '@') < 0 && strings.IndexByte(t, '.') < 0 && strings.IndexByte(t, ':') < 0 {
+		return ""
+	}
 	switch {
-	case strings.Contains(lt, "://") || strings.HasPrefix(lt, "www."):
+	case strings.Contains(t, "://") || hasPrefixFold(t, "www."):
+		lt := lowerASCII(t)
 		if strings.Contains(lt, "ip=") || strings.Contains(lt, "/ip/") || strings.Contains(lt, "ipr=") {
 			return maskIPLookup
 		}
 		return maskURL
-	case strings.HasPrefix(lt, "mailto:"):
+	case hasPrefixFold(t, "mailto:"):
 		return maskAddr
 	}
 	if at := strings.LastIndexByte(t, '@'); at >= 0 {
@@ -93,13 +97,21 @@ func maskToken(t string) string {
 		}
 		return ""
 	}
-	if isIPv4(strings.TrimPrefix(lt, "ipv4:")) || isIPv6(strings.TrimPrefix(lt, "ipv6:")) {
+	if isIPv4(trimPrefixFold(t, "ipv4:")) || isIPv6(trimPrefixFold(t, "ipv6:")) {
 		return maskIP
 	}
-	if isHostName(lt) {
+	if isHostName(t) {
 		return maskHost
 	}
 	return ""
+}
+
+// trimPrefixFold is strings.TrimPrefix with ASCII case folding of s.
+func trimPrefixFold(s, prefix string) string {
+	if hasPrefixFold(s, prefix) {
+		return s[len(prefix):]
+	}
+	return s
 }
 
 // isIPv4 reports four dot-separated decimal numbers of at most three digits.
@@ -130,15 +142,15 @@ func isIPv6(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(isDigit(c) || c >= 'a' && c <= 'f' || c == ':' || c == '.') {
+		c := s[i] | 0x20 // ASCII letters to lower case; digits, ':' and '.' keep their bit
+		if !(isDigit(s[i]) || c >= 'a' && c <= 'f' || s[i] == ':' || s[i] == '.') {
 			return false
 		}
 	}
 	return strings.Contains(s, "::") || strings.Count(s, ":") >= 5
 }
 
-// isHostName reports a dotted name of at least two labels whose last label
+// isHostName reports (in any case) a dotted name of at least two labels whose last label
 // is a top-level domain: two letters (a country code) or one of the
 // generic domains common in mail. The condition keeps SMTP codes (5.7.1),
 // file names and Exchange's dotted error names (RESOLVER.ADR.RecipNotFound)
@@ -151,14 +163,14 @@ func isHostName(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || isDigit(c) || c == '-' || c == '.' || c == '_') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '-' || c == '.' || c == '_') {
 			return false
 		}
 	}
 	if strings.Contains(s, "..") {
 		return false
 	}
-	tld := s[dot+1:]
+	tld := lowerASCII(s[dot+1:])
 	if len(tld) == 2 && tld[0] >= 'a' && tld[1] >= 'a' {
 		return true
 	}

@@ -314,7 +314,8 @@ func (m *phraseSet) earliest(s string, accept func(id, at int) bool) int {
 }
 
 // markRows sets, in the bitset rows, bit rowOf[id] for every phrase id that
-// occurs in s, and reports whether any did.
+// occurs in s, and reports whether any did. Long texts are read as two
+// halves in step, as first does.
 func (m *phraseSet) markRows(s string, rowOf []int32, rows []uint64) bool {
 	found := false
 	mark := func(state int32) {
@@ -329,9 +330,35 @@ func (m *phraseSet) markRows(s string, rowOf []int32, rows []uint64) bool {
 	if m.own[0] != noPhrase {
 		mark(0)
 	}
-	sc := m.scanner()
-	for i := 0; i < len(s); i++ {
-		if state := sc.step(s[i]); state >= 0 {
+	if len(s) < twoStreams {
+		sc := m.scanner()
+		for i := 0; i < len(s); i++ {
+			if state := sc.step(s[i]); state >= 0 {
+				mark(state)
+			}
+		}
+		return found
+	}
+	// Every occurrence lies wholly in a or in b (halves); one in both is
+	// marked twice, which changes nothing.
+	a, b := m.halves(s)
+	sa, sb := m.scanner(), m.scanner()
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if state := sa.step(a[i]); state >= 0 {
+			mark(state)
+		}
+		if state := sb.step(b[i]); state >= 0 {
+			mark(state)
+		}
+	}
+	for i := n; i < len(a); i++ {
+		if state := sa.step(a[i]); state >= 0 {
+			mark(state)
+		}
+	}
+	for i := n; i < len(b); i++ {
+		if state := sb.step(b[i]); state >= 0 {
 			mark(state)
 		}
 	}

@@ -37,6 +37,21 @@ func checkPhraseSet(t *testing.T, phrases []string, texts []string) {
 		if got, want := m.any(s), naiveFirst(phrases, s) >= 0; got != want {
 			t.Fatalf("any(%q) over %q = %v, want %v", s, phrases, got, want)
 		}
+		// markRows with one row per phrase marks exactly the phrases in s.
+		rowOf := make([]int32, len(phrases))
+		for i := range rowOf {
+			rowOf[i] = int32(i)
+		}
+		rows := make([]uint64, (len(phrases)+63)/64)
+		any := m.markRows(s, rowOf, rows)
+		for i, p := range phrases {
+			if got, want := rows[i/64]&(1<<(i%64)) != 0, strings.Contains(lowerASCII(s), p); got != want {
+				t.Fatalf("markRows(%q) over %q: phrase %q marked %v, want %v", s, phrases, p, got, want)
+			}
+		}
+		if any != (naiveFirst(phrases, s) >= 0) {
+			t.Fatalf("markRows(%q) over %q reported %v", s, phrases, any)
+		}
 		for _, keep := range []func(id, at int) bool{
 			func(id, at int) bool { return true },
 			func(id, at int) bool { return id%2 == 0 },
