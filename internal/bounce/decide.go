@@ -26,17 +26,19 @@ func decideReason(ev evidence) Reason {
 	}
 	r := fromWords(ev)
 	if r == ReasonUndefined || r == ReasonOnHold || r == ReasonSystemError && !strings.HasPrefix(ev.Status, "4") {
-		if ev.Diagnostic == "" && ev.ReportText != "" {
-			// The receiver's words are missing: the report's own text says why.
-			r = ev.ReportText
+		if ev.Diagnostic == "" {
+			if t := ev.reportText(); t != "" {
+				// The receiver's words are missing: the report's own text says why.
+				r = t
+			}
 		}
 	}
-	if (r == ReasonUndefined || r == ReasonOnHold || r == ReasonUserUnknown && ev.Status == "") && ev.GoogleGroups {
+	if (r == ReasonUndefined || r == ReasonOnHold || r == ReasonUserUnknown && ev.Status == "") && ev.googleGroups() {
 		// Google Groups refuses posts from non-members: the sender is rejected.
 		r = ReasonRejected
 	}
-	if ev.ReportExpired && (r == ReasonUndefined ||
-		ev.Action == ActionFailed && (r == ReasonOnHold || r == ReasonHostUnknown && strings.HasPrefix(ev.Status, "4"))) {
+	if (r == ReasonUndefined || ev.Action == ActionFailed && (r == ReasonOnHold || r == ReasonHostUnknown && strings.HasPrefix(ev.Status, "4"))) &&
+		ev.reportExpired() {
 		// Given up on after the retry period, with nothing more specific to show.
 		r = ReasonExpired
 	}
@@ -99,8 +101,8 @@ func fromWords(ev evidence) Reason {
 			r = ReasonBlocked
 		}
 	}
-	if ev.Action == ActionFailed && r == "" && ev.ReportExpired &&
-		(strings.HasPrefix(status, "4") || status == "" && strings.HasPrefix(reply, "4")) {
+	if ev.Action == ActionFailed && r == "" &&
+		(strings.HasPrefix(status, "4") || status == "" && strings.HasPrefix(reply, "4")) && ev.reportExpired() {
 		// A temporary failure that lasted until the queue lifetime ran out.
 		r = ReasonExpired
 	}

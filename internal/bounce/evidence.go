@@ -33,11 +33,34 @@ type evidence struct {
 	Provider       string // provider slug of the recipient (provider.go)
 	MTA            string // reporting software with a vocabulary of its own ("fml"); "" otherwise
 
-	// Facts of the whole report, the same for each of its recipients.
-	ReportText    Reason // the rule table's reading of the report's whole text, read only when Diagnostic is empty
-	ReportExpired bool   // the report says the retry period ran out
-	GoogleGroups  bool   // the recipient is a Google Group, or the report names groups.google.com
-	WeakText      bool   // Diagnostic is only the report's own words, nothing of the receiver's
+	GoogleGroup bool // the recipient is a Google Group (googlegroups.com)
+	WeakText    bool // Diagnostic is only the report's own words, nothing of the receiver's
+
+	// Report answers for the whole report, the same for each of its
+	// recipients; nil when there is no report text.
+	Report reportFacts
+}
+
+// reportFacts are the facts of a report's whole text that decide may ask
+// for. Each costs a pass over the text, so each is computed on first use
+// and once per message; the answers depend on the text alone.
+type reportFacts interface {
+	textReason() Reason // the rule table's reading of the whole text
+	expired() bool      // the text says the retry period ran out
+	namesGroups() bool  // the text names groups.google.com
+}
+
+func (ev *evidence) reportText() Reason {
+	if ev.Report == nil {
+		return ""
+	}
+	return ev.Report.textReason()
+}
+
+func (ev *evidence) reportExpired() bool { return ev.Report != nil && ev.Report.expired() }
+
+func (ev *evidence) googleGroups() bool {
+	return ev.GoogleGroup || ev.Report != nil && ev.Report.namesGroups()
 }
 
 // verdict is what decide concludes from one recipient's evidence.

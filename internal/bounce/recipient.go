@@ -79,11 +79,8 @@ func (a *analysis) recipient(f found) Recipient {
 		ev.Diagnostic = f.diagPrefix + "\n" + core
 	}
 	if ev.Action != ActionDelivered && ev.Action != ActionRelayed && ev.Action != ActionExpanded {
-		if core == "" {
-			ev.ReportText = a.textRule()
-		}
-		ev.ReportExpired = a.expiredText()
-		ev.GoogleGroups = domainOf(f.addr) == "googlegroups.com" || a.googleGroups()
+		ev.GoogleGroup = domainOf(f.addr) == "googlegroups.com"
+		ev.Report = a
 	}
 	v := decide(ev)
 	status = ev.Status
@@ -182,6 +179,13 @@ func (a *analysis) textCommand() string {
 	}
 	return a.tf.command
 }
+
+// The analysis answers decide's questions about the whole report.
+var _ reportFacts = (*analysis)(nil)
+
+func (a *analysis) textReason() Reason { return a.textRule() }
+func (a *analysis) expired() bool      { return a.expiredText() }
+func (a *analysis) namesGroups() bool  { return a.googleGroups() }
 
 func (a *analysis) textRule() Reason {
 	if !a.tf.fact(factRule) {
