@@ -95,7 +95,7 @@ func fromWords(ev evidence) Reason {
 		// Still queued: the cause is not the receiver's verdict on us.
 		r = ReasonExpired
 	}
-	if r == "" || r == ReasonRejected || r == ReasonPolicyViolation || r == ReasonSystemError {
+	if r == "" || r == ReasonRejected || r == ReasonPolicyViolation || r == ReasonSystemError || r == ReasonSecurityError {
 		if ev.Command == "HELO" || ev.Command == "CONN" {
 			// Refused before any address was given: the receiver refuses our server.
 			r = ReasonBlocked
