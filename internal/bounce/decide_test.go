@@ -137,3 +137,25 @@ func TestReadDSN(t *testing.T) {
 		t.Errorf("second recipient: %+v", r)
 	}
 }
+
+// TestAddressesAreNotEvidence: mailboxes named like reasons (as mutate.py's
+// addr variant names them) change nothing, in a DSN and in a plain-text
+// report.
+func TestAddressesAreNotEvidence(t *testing.T) {
+	for _, trap := range []string{"spam", "blocked", "rbl", "virus", "quota", "full", "expired", "relay", "policy",
+		"filter", "suspend", "unknown", "reject", "toobig", "greylist", "timeout", "delayed"} {
+		rcpt := trap + "1@example.org"
+		rep := Analyze(postfixDSN(rcpt, "550 5.1.1 <"+rcpt+">: Recipient address rejected: User unknown in local recipient table", 0))
+		if len(rep.Recipients) != 1 || rep.Recipients[0].Reason != ReasonUserUnknown {
+			t.Errorf("DSN to %s: %+v", rcpt, rep.Recipients)
+		}
+		text := "From: MAILER-DAEMON@mail.example.jp\nTo: " + trap + "2@example.jp\nSubject: Returned mail: see transcript for details\n\n" +
+			"The original message was received from " + trap + "3.example.jp [192.0.2.9]\n\n" +
+			"   ----- The following addresses had permanent fatal errors -----\n<" + rcpt + ">\n" +
+			"    (reason: 550 5.2.2 <" + rcpt + ">... Mailbox full)\n"
+		rep = Analyze([]byte(text))
+		if len(rep.Recipients) != 1 || rep.Recipients[0].Reason != ReasonMailboxFull {
+			t.Errorf("text report to %s: %+v", rcpt, rep.Recipients)
+		}
+	}
+}

@@ -155,6 +155,7 @@ type textFacts struct {
 	delayed      bool   // the text or subject says the mail is still being retried
 	expired      bool   // the text says the retry period ran out
 	googleGroups bool   // the text names groups.google.com
+	masked       string // the lowered text with its data masked
 }
 
 // Bits of textFacts.done.
@@ -164,6 +165,7 @@ const (
 	factDelayed
 	factExpired
 	factGoogleGroups
+	factMasked
 )
 
 // fact reports whether fact bit is computed yet and marks it computed.
@@ -187,23 +189,36 @@ func (a *analysis) textReason() Reason { return a.textRule() }
 func (a *analysis) expired() bool      { return a.expiredText() }
 func (a *analysis) namesGroups() bool  { return a.googleGroups() }
 
+// maskedLow is the report's lowered text with its data masked (mask.go),
+// computed once per message: the phrases of the text facts are matched
+// against it, so that a mailbox named "expired3@" says nothing.
+func (a *analysis) maskedLow() string {
+	if !a.tf.fact(factMasked) {
+		a.tf.masked = maskData(a.low)
+	}
+	return a.tf.masked
+}
+
 func (a *analysis) textRule() Reason {
 	if !a.tf.fact(factRule) {
-		a.tf.rule = rules.reason(a.low, ruleQuery{})
+		if i := rules.match(a.maskedLow(), ruleQuery{}); i >= 0 {
+			a.tf.rule = rules.Rules[i].Reason
+		}
 	}
 	return a.tf.rule
 }
 
 func (a *analysis) delayed() bool {
 	if !a.tf.fact(factDelayed) {
-		a.tf.delayed = delayedSubjectSet.any(a.subject) || retryingSet.any(a.low) && !givenUpSet.any(a.low)
+		low := a.maskedLow()
+		a.tf.delayed = delayedSubjectSet.any(maskData(a.subject)) || retryingSet.any(low) && !givenUpSet.any(low)
 	}
 	return a.tf.delayed
 }
 
 func (a *analysis) expiredText() bool {
 	if !a.tf.fact(factExpired) {
-		a.tf.expired = expiredTextSet.any(a.low)
+		a.tf.expired = expiredTextSet.any(a.maskedLow())
 	}
 	return a.tf.expired
 }
