@@ -66,6 +66,9 @@ func fromWords(ev evidence) Reason {
 	}
 	fromText := r != ""
 	byCode := byStatus(ev.Status)
+	if byCode == ReasonDelivered {
+		byCode = "" // a success code on a recipient that failed says nothing of why
+	}
 	if byCode != r && rules.statusDecides(byCode) && (row < 0 || !rules.Rules[row].BeatsStatus) {
 		// A specific enhanced status (RFC 3463) says what happened, whatever
 		// else the words mention, unless the row names an exception.

@@ -1,6 +1,7 @@
 package bounce
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -156,6 +157,32 @@ func TestAddressesAreNotEvidence(t *testing.T) {
 		rep = Analyze([]byte(text))
 		if len(rep.Recipients) != 1 || rep.Recipients[0].Reason != ReasonMailboxFull {
 			t.Errorf("text report to %s: %+v", rcpt, rep.Recipients)
+		}
+	}
+}
+
+// TestSuccessCodeInFailure: an SMS gateway that took the mail (250) and then
+// could not deliver the text message reports a failure, never a delivery.
+func TestSuccessCodeInFailure(t *testing.T) {
+	dsn := postfixDSN("09012345678@sms.example.jp", "250 2.0.0 Ok: queued; SMS delivery to the handset failed", 0)
+	dsn = bytes.Replace(dsn, []byte("Status: 5.1.1"), []byte("Status: 5.0.0"), 1)
+	rep := Analyze(dsn)
+	if rep.Kind != KindBounce || len(rep.Recipients) != 1 {
+		t.Fatalf("DSN: kind %s, %d recipients", rep.Kind, len(rep.Recipients))
+	}
+	if r := rep.Recipients[0]; r.Reason == ReasonDelivered || r.Action != ActionFailed || r.Status != "5.0.0" {
+		t.Errorf("DSN: %+v", r)
+	}
+	text := "From: MAILER-DAEMON@sms.example.jp\nTo: taro@example.jp\nSubject: Undeliverable: SMS\n\n" +
+		"Your message could not be delivered to the following recipient:\n\n" +
+		"<09012345678@sms.example.jp>: 250 OK, but the SMS could not be sent to the handset\n"
+	rep = Analyze([]byte(text))
+	if rep.Kind == KindDelivered {
+		t.Fatalf("text report: kind delivered: %+v", rep.Recipients)
+	}
+	for _, r := range rep.Recipients {
+		if r.Reason == ReasonDelivered || r.Action == ActionDelivered {
+			t.Errorf("text report: %+v", r)
 		}
 	}
 }

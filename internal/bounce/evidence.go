@@ -69,3 +69,6 @@ type verdict struct {
 	Hard      bool // the address itself is bad (Sisimai's hard bounce)
 	Temporary bool // a transient failure (4xx or a delay notice)
 }
+
+// failing reports whether the action is a failure or a delay.
+func (ev *evidence) failing() bool { return ev.Action == ActionFailed || ev.Action == ActionDelayed }

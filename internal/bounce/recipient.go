@@ -51,7 +51,10 @@ func (a *analysis) recipient(f found) Recipient {
 	status := ev.Status
 	if st := statusOf(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || strings.HasSuffix(status, ".4.7") ||
 		strings.HasSuffix(status, ".0") && st[0] == status[0] && !strings.HasSuffix(st, ".0") || (status[0] != st[0] && f.action != ActionDelayed)) {
-		if !(status != "" && status[0] == '5' && st[0] == '4' && f.action == ActionFailed && !strings.HasSuffix(status, ".0.0")) {
+		if !(status != "" && status[0] == '5' && st[0] == '4' && f.action == ActionFailed && !strings.HasSuffix(status, ".0.0")) &&
+			// A success code quoted in a failure (a gateway took the mail, then
+			// could not deliver it: an SMS gateway) never makes it a success.
+			!(st[0] == '2' && (status != "" || f.action == ActionFailed || f.action == ActionDelayed || f.from == srcText)) {
 			// The reply's own code is more specific than the DSN's, or the DSN has none.
 			ev.Status, ev.StatusFrom = st, srcReply
 		}
@@ -62,7 +65,8 @@ func (a *analysis) recipient(f found) Recipient {
 	default:
 		ev.ActionFrom = srcDerived
 		switch {
-		case strings.HasPrefix(ev.Status, "2"):
+		case strings.HasPrefix(ev.Status, "2") && (ev.StatusFrom == srcDSN || f.from == srcSES):
+			// A success only when a structured report says so.
 			ev.Action = ActionDelivered
 		case a.delayed():
 			ev.Action = ActionDelayed
@@ -70,7 +74,7 @@ func (a *analysis) recipient(f found) Recipient {
 			ev.Action = ActionFailed
 		}
 	}
-	if ev.Status == "" && strings.HasPrefix(ev.ReplyCode, "2") {
+	if ev.Status == "" && strings.HasPrefix(ev.ReplyCode, "2") && !ev.failing() {
 		ev.Status, ev.StatusFrom = "2.0.0", srcDerived
 	}
 	ev.Provider = ProviderOf(f.addr, ev.RemoteMTA, diag)
