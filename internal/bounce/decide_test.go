@@ -186,3 +186,17 @@ func TestSuccessCodeInFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestRBLIsAWord: "rbl" names a blocklist as a word, not inside another.
+func TestRBLIsAWord(t *testing.T) {
+	for text, want := range map[string]Reason{
+		"554 5.7.1 Rejected by RBL check":                 ReasonBlocked,
+		"554 5.7.1 RBL: 192.0.2.1 is listed":              ReasonBlocked,
+		"554 5.6.0 Message garbled in transit, try again": ReasonContentError,
+	} {
+		ev := evidence{Diagnostic: text, Status: statusOf(text), ReplyCode: findReplyCode(text), Action: ActionFailed}
+		if got := decide(ev).Reason; got != want {
+			t.Errorf("%q: %s, want %s", text, got, want)
+		}
+	}
+}
