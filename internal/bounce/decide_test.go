@@ -187,12 +187,16 @@ func TestSuccessCodeInFailure(t *testing.T) {
 	}
 }
 
-// TestRBLIsAWord: "rbl" names a blocklist as a word, not inside another.
-func TestRBLIsAWord(t *testing.T) {
+// TestShortPhrasesAreWords: short phrases ("rbl", "uce", "mime") match as
+// words, not inside other words.
+func TestShortPhrasesAreWords(t *testing.T) {
 	for text, want := range map[string]Reason{
-		"554 5.7.1 Rejected by RBL check":                 ReasonBlocked,
-		"554 5.7.1 RBL: 192.0.2.1 is listed":              ReasonBlocked,
-		"554 5.6.0 Message garbled in transit, try again": ReasonContentError,
+		"554 5.7.1 Rejected by RBL check":                  ReasonBlocked,
+		"554 5.7.1 RBL: 192.0.2.1 is listed":               ReasonBlocked,
+		"554 5.6.0 Message garbled in transit, try again":  ReasonContentError,
+		"554 5.7.1 Message refused as UCE (spam)":          ReasonSpamDetected,
+		"452 4.5.3 Please reduce the number of recipients": ReasonTooManyConn,
+		"550 5.7.1 Rejected by Mimecast policy":            ReasonPolicyViolation,
 	} {
 		ev := evidence{Diagnostic: text, Status: statusOf(text), ReplyCode: findReplyCode(text), Action: ActionFailed}
 		if got := decide(ev).Reason; got != want {
