@@ -51,7 +51,7 @@ func decideReason(ev evidence) Reason {
 // fromWords decides from the receiver's words, the status, the reply code,
 // the SMTP command and the action.
 func fromWords(ev evidence) Reason {
-	low := maskData(lowerASCII(ev.Diagnostic))
+	low := maskLower(ev.Diagnostic)
 	q := ruleQuery{command: ev.Command, provider: ev.Provider, mta: ev.MTA, action: ev.Action}
 	switch {
 	case ev.Status != "":

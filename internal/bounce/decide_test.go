@@ -204,3 +204,36 @@ func TestShortPhrasesAreWords(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskLower: maskLower is lowerASCII(maskData(s)).
+func TestMaskLower(t *testing.T) {
+	for _, s := range []string{"", "plain words", "UPPER Words", "550 5.1.1 <Spam.User@Example.JP>: User Unknown",
+		"Host MX.Example.NET[192.0.2.1] said: 554 Blocked - see https://DNSBL.example.net/q?ip=192.0.2.1.", "ユーザ Unknown"} {
+		if got, want := maskLower(s), lowerASCII(maskData(s)); got != want {
+			t.Errorf("maskLower(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func FuzzMaskLower(f *testing.F) {
+	f.Add("550 5.1.1 <Spam.User@Example.JP>: User Unknown at MX.example.net [2001:DB8::1]")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := maskLower(s), lowerASCII(maskData(s)); got != want {
+			t.Errorf("maskLower(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+// TestPlaceholdersHoldNoTextPhrase: the shortcut in delayed and expiredText
+// holds only while no placeholder contains a phrase of their sets.
+func TestPlaceholdersHoldNoTextPhrase(t *testing.T) {
+	for _, tok := range []string{maskAddr, maskHost, maskIP, maskURL, maskIPLookup} {
+		for _, set := range []*phraseSet{delayedSubjectSet, retryingSet, givenUpSet, expiredTextSet} {
+			for _, p := range set.phrases {
+				if strings.Contains(tok, p) || strings.Contains(p, tok) || strings.Contains(p, "_") {
+					t.Errorf("placeholder %q and phrase %q overlap", tok, p)
+				}
+			}
+		}
+	}
+}

@@ -26,9 +26,29 @@ const (
 // It is written here rather than with regexp: it runs on every recipient's
 // text and on the whole text of each report, and a token scan is several
 // times cheaper than the equivalent alternation of regular expressions.
-func maskData(s string) string {
+func maskData(s string) string { return mask(s, false) }
+
+// maskLower is lowerASCII(maskData(s)) in one pass and at most one
+// allocation: the form the rule table matches.
+func maskLower(s string) string { return mask(s, true) }
+
+func mask(s string, lower bool) string {
 	var b strings.Builder
+	inUse := false
 	done := 0 // s[:done] is written to b (when b is in use)
+	write := func(t string) {
+		if !lower {
+			b.WriteString(t)
+			return
+		}
+		for k := 0; k < len(t); k++ {
+			c := t[k]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+		}
+	}
 	i := 0
 	for i < len(s) {
 		if maskDelim(s[i]) {
@@ -46,20 +66,24 @@ func maskData(s string) string {
 		}
 		if end > i {
 			if repl := maskToken(s[i:end]); repl != "" {
-				if b.Len() == 0 && done == 0 {
+				if !inUse {
 					b.Grow(len(s))
+					inUse = true
 				}
-				b.WriteString(s[done:i])
+				write(s[done:i])
 				b.WriteString(repl)
 				done = end
 			}
 		}
 		i = j
 	}
-	if done == 0 {
+	if !inUse {
+		if lower {
+			return lowerASCII(s)
+		}
 		return s
 	}
-	b.WriteString(s[done:])
+	write(s[done:])
 	return b.String()
 }
 

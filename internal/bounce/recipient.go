@@ -212,17 +212,21 @@ func (a *analysis) textRule() Reason {
 	return a.tf.rule
 }
 
+// Masking only takes text away (a placeholder holds none of these phrases),
+// so a phrase set that finds nothing in the unmasked text finds nothing in
+// the masked one: the text is masked only to confirm a match.
+
 func (a *analysis) delayed() bool {
 	if !a.tf.fact(factDelayed) {
-		low := a.maskedLow()
-		a.tf.delayed = delayedSubjectSet.any(maskData(a.subject)) || retryingSet.any(low) && !givenUpSet.any(low)
+		a.tf.delayed = delayedSubjectSet.any(a.subject) && delayedSubjectSet.any(maskData(a.subject)) ||
+			retryingSet.any(a.low) && retryingSet.any(a.maskedLow()) && !givenUpSet.any(a.maskedLow())
 	}
 	return a.tf.delayed
 }
 
 func (a *analysis) expiredText() bool {
 	if !a.tf.fact(factExpired) {
-		a.tf.expired = expiredTextSet.any(a.maskedLow())
+		a.tf.expired = expiredTextSet.any(a.low) && expiredTextSet.any(a.maskedLow())
 	}
 	return a.tf.expired
 }

@@ -261,7 +261,7 @@ func (t *ruleTable) overridden(i int, rows []int) bool {
 // reason is the reason of the row chosen for text (not yet masked or
 // lowered) under q, or "".
 func (t *ruleTable) reason(text string, q ruleQuery) Reason {
-	if i := t.match(maskData(lowerASCII(text)), q); i >= 0 {
+	if i := t.match(maskLower(text), q); i >= 0 {
 		return t.Rules[i].Reason
 	}
 	return ""
