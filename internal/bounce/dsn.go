@@ -27,7 +27,9 @@ func parseDSN(body string) (dsnFields, []dsnFields) {
 		cur = dsnFields{}
 		last = ""
 	}
-	for _, line := range strings.Split(body, "\n") {
+	for rest := body; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
 		if strings.TrimSpace(line) == "" {
 			flush()
 			continue
@@ -45,7 +47,7 @@ func parseDSN(body string) (dsnFields, []dsnFields) {
 			last = ""
 			continue
 		}
-		name := strings.ToLower(line[:i])
+		name := dsnFieldName(line[:i])
 		if _, dup := cur[name]; dup && isRecipientField(name) && cur.isRecipient() {
 			flush()
 		}
@@ -82,6 +84,22 @@ func parseDSN(body string) (dsnFields, []dsnFields) {
 		msg = dsnFields{}
 	}
 	return msg, rcpts
+}
+
+// dsnFieldNames are the field names of RFC 3464 and common extensions,
+// lowercase; dsnFieldName returns these constants rather than lowering
+// (and allocating) each name it reads.
+var dsnFieldNames = []string{"final-recipient", "original-recipient", "action", "status", "diagnostic-code",
+	"remote-mta", "reporting-mta", "arrival-date", "last-attempt-date", "received-from-mta", "original-envelope-id",
+	"dsn-gateway", "will-retry-until", "x-actual-recipient", "x-postfix-queue-id", "x-postfix-sender"}
+
+func dsnFieldName(s string) string {
+	for _, n := range dsnFieldNames {
+		if len(n) == len(s) && strings.EqualFold(n, s) {
+			return n
+		}
+	}
+	return strings.ToLower(s)
 }
 
 func isRecipientField(name string) bool {

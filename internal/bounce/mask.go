@@ -56,15 +56,19 @@ func mask(s string, lower bool) string {
 			continue
 		}
 		j := i
+		data := false // only a token with '@', '.' or ':' can be data
 		for j < len(s) && !maskDelim(s[j]) {
+			if c := s[j]; c == '@' || c == '.' || c == ':' {
+				data = true
+			}
 			j++
 		}
 		// Sentence punctuation after a word is not part of it.
 		end := j
-		for end > i && strings.IndexByte(".:!?", s[end-1]) >= 0 {
+		for data && end > i && (s[end-1] == '.' || s[end-1] == ':' || s[end-1] == '!' || s[end-1] == '?') {
 			end--
 		}
-		if end > i {
+		if data && end > i {
 			if repl := maskToken(s[i:end]); repl != "" {
 				if !inUse {
 					b.Grow(len(s))
