@@ -318,23 +318,14 @@ func (m *phraseSet) earliest(s string, accept func(id, at int) bool) int {
 // halves in step, as first does.
 func (m *phraseSet) markRows(s string, rowOf []int32, rows []uint64) bool {
 	found := false
-	mark := func(state int32) {
-		for ; state >= 0; state = m.dict[state] {
-			for id := m.own[state]; id != noPhrase; id = m.dup[id] {
-				r := rowOf[id]
-				rows[r/64] |= 1 << (r % 64)
-				found = true
-			}
-		}
-	}
 	if m.own[0] != noPhrase {
-		mark(0)
+		found = m.mark(0, rowOf, rows)
 	}
 	if len(s) < twoStreams {
 		sc := m.scanner()
 		for i := 0; i < len(s); i++ {
 			if state := sc.step(s[i]); state >= 0 {
-				mark(state)
+				found = m.mark(state, rowOf, rows) || found
 			}
 		}
 		return found
@@ -346,20 +337,34 @@ func (m *phraseSet) markRows(s string, rowOf []int32, rows []uint64) bool {
 	n := min(len(a), len(b))
 	for i := 0; i < n; i++ {
 		if state := sa.step(a[i]); state >= 0 {
-			mark(state)
+			found = m.mark(state, rowOf, rows) || found
 		}
 		if state := sb.step(b[i]); state >= 0 {
-			mark(state)
+			found = m.mark(state, rowOf, rows) || found
 		}
 	}
 	for i := n; i < len(a); i++ {
 		if state := sa.step(a[i]); state >= 0 {
-			mark(state)
+			found = m.mark(state, rowOf, rows) || found
 		}
 	}
 	for i := n; i < len(b); i++ {
 		if state := sb.step(b[i]); state >= 0 {
-			mark(state)
+			found = m.mark(state, rowOf, rows) || found
+		}
+	}
+	return found
+}
+
+// mark sets the row bits of the phrases that end in state, its own and
+// those of its suffixes, and reports whether there was one.
+func (m *phraseSet) mark(state int32, rowOf []int32, rows []uint64) bool {
+	found := false
+	for ; state >= 0; state = m.dict[state] {
+		for id := m.own[state]; id != noPhrase; id = m.dup[id] {
+			r := rowOf[id]
+			rows[r/64] |= 1 << (r % 64)
+			found = true
 		}
 	}
 	return found

@@ -61,9 +61,9 @@ type ruleTable struct {
 
 	rank        []int // per row: its place in the order of choice (lower first)
 	set         *phraseSet
-	phraseRow   []int32    // per phrase id: its row
-	pairRows    []int      // rows with ordered pairs
-	words       int        // bitset words per match
+	phraseRow   []int32    // per phrase id: its row, or len(Rules)+k for the first word of pairs[k]
+	pairs       []rulePair // every ordered pair of every row
+	words       int        // bitset words per match: one bit per row, then one per pair
 	addressOnly *phraseSet // AddressOnly compiled
 }
 
@@ -141,9 +141,15 @@ func loadRules(b []byte) (*ruleTable, error) {
 				return nil, fmt.Errorf("row %d: pair %q is empty or not lowercase", i, p)
 			}
 		}
-		if len(r.Pairs) > 0 {
-			t.pairRows = append(t.pairRows, i)
+		for _, p := range r.Pairs {
+			t.pairs = append(t.pairs, rulePair{row: i, first: p[0], second: p[1]})
 		}
+	}
+	// A pair's first word is found in the same scan as the phrases; only
+	// then is the order of its two words checked.
+	for k, p := range t.pairs {
+		phrases = append(phrases, p.first)
+		t.phraseRow = append(t.phraseRow, int32(len(t.Rules)+k))
 	}
 	t.set = newPhraseSet(phrases)
 	for _, r := range t.StatusDecides {
@@ -157,7 +163,7 @@ func loadRules(b []byte) (*ruleTable, error) {
 		}
 	}
 	t.addressOnly = newPhraseSet(t.AddressOnly)
-	t.words = (len(t.Rules) + 63) / 64
+	t.words = (len(t.Rules) + len(t.pairs) + 63) / 64
 	return &t, nil
 }
 
@@ -165,6 +171,12 @@ func loadRules(b []byte) (*ruleTable, error) {
 // decides by itself.
 func (t *ruleTable) statusDecides(r Reason) bool {
 	return r != "" && slices.Contains(t.StatusDecides, r)
+}
+
+// rulePair is an ordered pair of words of a row.
+type rulePair struct {
+	row           int
+	first, second string
 }
 
 // ruleQuery is what a row's limits are checked against.
@@ -208,14 +220,20 @@ func (t *ruleTable) match(low string, q ruleQuery) int {
 		fired = make([]uint64, t.words)
 	}
 	any := t.set.markRows(low, t.phraseRow, fired)
-	for _, i := range t.pairRows {
-		for _, p := range t.Rules[i].Pairs {
-			if a := strings.Index(low, p[0]); a >= 0 && strings.Contains(low[a+len(p[0]):], p[1]) {
-				fired[i/64] |= 1 << (i % 64)
-				any = true
-				break
+	if !any {
+		return -1
+	}
+	any = false
+	for k, p := range t.pairs {
+		if v := len(t.Rules) + k; fired[v/64]&(1<<(v%64)) != 0 {
+			fired[v/64] &^= 1 << (v % 64)
+			if a := strings.Index(low, p.first); strings.Contains(low[a+len(p.first):], p.second) {
+				fired[p.row/64] |= 1 << (p.row % 64)
 			}
 		}
+	}
+	for _, w := range fired {
+		any = any || w != 0
 	}
 	if !any {
 		return -1
