@@ -4,8 +4,10 @@ import "strings"
 
 // decide judges one recipient's evidence: the reason, whether the address
 // itself is bad, whether the failure is temporary. It is the only place in
-// the package that decides a reason; it is pure and reads nothing but ev
-// and the rule table.
+// the package that decides a reason. It is pure: it reads ev, the rule
+// table (rules.yaml) and the status table (status.go); the report facts it
+// may ask ev.Report for depend on the report's text alone and are computed
+// once per message.
 func decide(ev evidence) verdict {
 	r := decideReason(ev)
 	st := ev.Status
