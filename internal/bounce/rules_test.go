@@ -122,3 +122,41 @@ func TestRuleTablePhrasesSurviveMasking(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusDecidesAndExceptions: a status of status_decides wins over the
+// words unless the row that fired beats status; overridden_by sets a row
+// aside when the named reason also fires.
+func TestStatusDecidesAndExceptions(t *testing.T) {
+	table := func(beats bool) *ruleTable {
+		y := "precedence: [blocked, spamdetected]\nstatus_decides: [mailboxfull]\nrules:\n" +
+			"  - reason: spamdetected\n    phrases: [spam]\n    source: s\n    example: e\n"
+		if beats {
+			y += "    beats_status: true\n"
+		}
+		y += "  - reason: blocked\n    phrases: [listed]\n    overridden_by: [spamdetected]\n    source: s\n    example: e\n"
+		tb, err := loadRules([]byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tb
+	}
+	orig := rules
+	defer func() { rules = orig }()
+	ev := evidence{Status: "5.2.2", ReplyCode: "552", Action: ActionFailed, Diagnostic: "552 5.2.2 rejected as spam"}
+	rules = table(false)
+	if got := decide(ev).Reason; got != ReasonMailboxFull {
+		t.Errorf("status decides: %s, want mailboxfull", got)
+	}
+	rules = table(true)
+	if got := decide(ev).Reason; got != ReasonSpamDetected {
+		t.Errorf("row beats status: %s, want spamdetected", got)
+	}
+	ev = evidence{Status: "5.7.1", ReplyCode: "550", Action: ActionFailed, Diagnostic: "550 5.7.1 listed"}
+	if got := decide(ev).Reason; got != ReasonBlocked {
+		t.Errorf("blocked alone: %s", got)
+	}
+	ev.Diagnostic = "550 5.7.1 listed as spam"
+	if got := decide(ev).Reason; got != ReasonSpamDetected {
+		t.Errorf("blocked overridden by spamdetected: %s", got)
+	}
+}
