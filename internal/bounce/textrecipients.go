@@ -329,7 +329,7 @@ func paragraphAround(lines []string, i int) string {
 
 // globalDiagCues introduce a receiver's words on a line of a report; the
 // first in this order that occurs in a line is used.
-var globalDiagCues = []string{"remote host said:", "said:", "the error that the other server returned was:", "the response from the remote server was:", "the response was:", "diagnostic-code:", "reason:", "error:", "smtp error", "remote server replied:"}
+var globalDiagCues = []string{"remote host said:", "said:", "remote server returned", "the error that the other server returned was:", "the response from the remote server was:", "the response was:", "diagnostic-code:", "reason:", "error:", "smtp error", "remote server replied:"}
 
 var globalDiagCueSet = newPhraseSet(globalDiagCues)
 
