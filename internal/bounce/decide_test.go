@@ -237,3 +237,40 @@ func TestPlaceholdersHoldNoTextPhrase(t *testing.T) {
 		}
 	}
 }
+
+// reportDSN is a Postfix-style report for one recipient with the given
+// status, reply and SMTP command.
+func reportDSN(rcpt, status, reply, command string) []byte {
+	return []byte("From: MAILER-DAEMON@mx.example.jp (Mail Delivery System)\nTo: sender@example.jp\n" +
+		"Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n" +
+		"--B\nContent-Type: text/plain\n\nThis is the mail system at host mx.example.jp.\n\n" +
+		"<" + rcpt + ">: host mx.example.com[192.0.2.5] said: " + reply + " (in reply to " + command + " command)\n\n" +
+		"--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.jp\n\n" +
+		"Final-Recipient: rfc822; " + rcpt + "\nAction: failed\nStatus: " + status + "\n" +
+		"Remote-MTA: dns; mx.example.com\nDiagnostic-Code: smtp; " + reply + "\n\n--B--\n")
+}
+
+// TestNamedCasesEndToEnd: issue 10's wrong answers, as whole reports whose
+// recipients are named like other reasons.
+func TestNamedCasesEndToEnd(t *testing.T) {
+	for _, c := range []struct {
+		status, reply, command string
+		want                   Reason
+	}{
+		{"5.1.8", "553 5.1.8 <sender@example.jp>: Sender domain does not exist", "MAIL FROM", ReasonRejected},
+		{"4.4.7", "451 4.4.7 Delivery time limit exceeded", "RCPT TO", ReasonExpired},
+		{"5.1.1", "550 5.1.1 User {R} not listed in public directory", "RCPT TO", ReasonUserUnknown},
+		{"5.0.0", "554 delivery error: dd This user doesn't have a example.co.jp account ({R}) [-5] - mta1.example.co.jp", "end of DATA", ReasonUserUnknown},
+		{"5.1.1", "550 5.1.1 <{R}>... User unknown", "RCPT TO", ReasonUserUnknown},
+		{"5.2.0", "550 Unknown user {R}", "end of DATA", ReasonFiltered},
+	} {
+		for _, name := range []string{"spam.user", "garbled", "blocked2", "quota3", "expired4", "relay5"} {
+			rcpt := name + "@example.com"
+			rep := Analyze(reportDSN(rcpt, c.status, strings.ReplaceAll(c.reply, "{R}", rcpt), c.command))
+			if rep.Kind != KindBounce || len(rep.Recipients) != 1 || rep.Recipients[0].Reason != c.want {
+				t.Errorf("%s to %s: kind %s, %+v; want %s", c.reply, rcpt, rep.Kind, rep.Recipients, c.want)
+			}
+		}
+	}
+}
