@@ -67,7 +67,8 @@ type ruleTable struct {
 	addressOnly *phraseSet // AddressOnly compiled
 }
 
-// rules is the table the classifier uses.
+// rules is the table the classifier uses, compiled once at start and never
+// changed after (tests swap in tables of their own, never in parallel).
 var rules = mustLoadRules(rulesYAML)
 
 func mustLoadRules(b []byte) *ruleTable {
@@ -213,7 +214,7 @@ func (t *ruleTable) match(low string, q ruleQuery) int {
 		return -1
 	}
 	var small [4]uint64
-	fired := small[:0]
+	var fired []uint64
 	if t.words <= len(small) {
 		fired = small[:t.words]
 	} else {
