@@ -274,3 +274,12 @@ func TestNamedCasesEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestReadDSNSpaceBeforeColon: a field name followed by a space still names
+// the field.
+func TestReadDSNSpaceBeforeColon(t *testing.T) {
+	m := readDSN("Reporting-MTA : dns; mx.example.jp\n\nFinal-Recipient : rfc822; taro@example.com\nAction : failed\nStatus : 5.2.2\n")
+	if len(m.Recipients) != 1 || m.Recipients[0].Status != "5.2.2" || m.Recipients[0].Action != ActionFailed || m.ReportingMTA != "mx.example.jp" {
+		t.Errorf("%+v", m)
+	}
+}

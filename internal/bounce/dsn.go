@@ -41,13 +41,15 @@ func parseDSN(body string) (dsnFields, []dsnFields) {
 			continue
 		}
 		i := strings.IndexByte(line, ':')
-		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
+		// "Final-Recipient : rfc822; ..." (space before the colon, as some
+		// gateways write it) is the field all the same.
+		if i <= 0 || strings.ContainsAny(strings.TrimRight(line[:i], " \t"), " \t") || strings.TrimSpace(line[:i]) == "" {
 			// Some MTAs put a new recipient block right after the previous one
 			// without a blank line; anything else is noise.
 			last = ""
 			continue
 		}
-		name := dsnFieldName(line[:i])
+		name := dsnFieldName(strings.TrimRight(line[:i], " \t"))
 		if _, dup := cur[name]; dup && isRecipientField(name) && cur.isRecipient() {
 			flush()
 		}
