@@ -535,3 +535,39 @@ func TestEmailNoSummaryToStrangers(t *testing.T) {
 		}
 	}
 }
+
+// Staff send as the watched mailbox itself (info@): the summary of an address
+// problem goes to that mailbox. The summary then arriving in the watched
+// mailbox is never triaged, and its own bounce mails nobody (no loop).
+func TestEmailToWatchedMailboxWhenItSent(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sm := startSMTP(t)
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	r := runApp(t, cfg)
+	srv.Append(outlookBounce(t, "a.example@outlook.jp", "事務所 <"+srv.User+">"))
+	msgs := waitMails(t, sm, 1)
+	if len(msgs[0].To) != 1 || msgs[0].To[0] != srv.User {
+		t.Fatalf("summary went to %v, want the watched mailbox %s", msgs[0].To, srv.User)
+	}
+	summary := msgs[0].Data
+	sid := parseMail(t, summary).messageID(t)
+
+	// The mail server delivers the summary into the watched mailbox, and a
+	// copy of it bounces: neither is summarised.
+	srv.Append(summary)
+	srv.Append(summaryBounce(sid))
+	r.waitSeen(t, 3, cfg.GroupWait)
+	time.Sleep(cfg.GroupWait + settle)
+	if n := sm.count(); n != 1 {
+		last := parseMail(t, sm.received()[n-1].Data)
+		t.Errorf("%d mails, want only the first summary (last to %v: %s)", n, last.Header.Get("To"), last.Subject)
+	}
+	st := r.stats(t)
+	if st.Reports != 2 {
+		t.Errorf("%d reports, want 2 (the bounce and the bounce of the summary; the summary itself is no report)", st.Reports)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"net/mail"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,7 +271,7 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	}
 	to := s.recipients(det)
 	if len(to) == 0 {
-		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender and BOUNCEWATCH_EMAIL_TO is empty"))
+		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender of ours and BOUNCEWATCH_EMAIL_TO is empty"))
 	}
 	n := notice(det, it.Kind, advice.Japanese, maxListed)
 	// One mail per recipient: a refused address does not block the others,
@@ -381,14 +382,23 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 		email.Addressing{InReplyTo: p.MessageID, References: refs, Subject: subject})
 }
 
+// recipients are the people who act on an incident: the original senders
+// of its bounced mail, or the fixed BOUNCEWATCH_EMAIL_TO addresses. When the
+// mail was sent from the watched mailbox itself or from SMTP_FROM (staff
+// sending as info@), the summary goes there: that is where the office reads
+// it. Mail systems and no-reply addresses are never mailed, nor is anyone
+// about the bounce of one of our own summaries.
 func (s *emailSender) recipients(det *store.Detail) []string {
 	own := []string{s.cfg.SMTPFrom, s.cfg.IMAPUsername}
 	var out []string
 	seen := map[string]bool{}
 	add := func(addr string) {
 		addr = strings.TrimSpace(addr)
+		if bare, err := mail.ParseAddress(addr); err == nil {
+			addr = bare.Address
+		}
 		k := strings.ToLower(addr)
-		if addr == "" || seen[k] || email.Suppress(addr, own...) {
+		if addr == "" || seen[k] || email.Suppress(addr) {
 			return
 		}
 		seen[k] = true
@@ -396,17 +406,32 @@ func (s *emailSender) recipients(det *store.Detail) []string {
 	}
 	if s.cfg.EmailTo != "" {
 		for _, a := range strings.Split(s.cfg.EmailTo, ",") {
-			add(a)
+			if !email.Suppress(a, own...) {
+				add(a)
+			}
 		}
 		return out
 	}
 	for _, m := range det.Members {
-		if m.Report == nil || len(out) >= 10 {
+		if m.Report == nil || len(out) >= 10 || email.IsSummaryID(m.Report.Original.MessageID) {
 			continue
 		}
-		// Only our own people: a bounce of a forged message (backscatter)
-		// names a stranger as the sender, who must not get mail from us.
-		if from := m.Report.Original.From; s.app.replies == nil || s.app.replies.allowed(from) {
+		from := strings.TrimSpace(m.Report.Original.From)
+		if a, err := mail.ParseAddress(from); err == nil {
+			from = a.Address
+		}
+		switch {
+		case from == "":
+		case email.Suppress(from, own...):
+			// Suppressed as one of ours: the watched mailbox or SMTP_FROM
+			// sent the mail; the summary goes to that address.
+			if !email.Suppress(from) {
+				add(from)
+			}
+		case s.app.replies == nil || s.app.replies.allowed(from):
+			// Only our own people: a bounce of a forged message
+			// (backscatter) names a stranger as the sender, who must not
+			// get mail from us.
 			add(from)
 		}
 	}
