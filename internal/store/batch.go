@@ -274,7 +274,15 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 		if !grouped || !(rc.Failed() || rc.Action == bounce.ActionDelayed) {
 			continue
 		}
-		incID, err := addMember(ctx, tx, incident.KeyOf(m.Report, rc), rc, rcID, b.Now)
+		incID, err := followedIncident(ctx, tx, m.Report, rc)
+		if err != nil {
+			return err
+		}
+		if incID != 0 {
+			err = joinIncident(ctx, tx, incID, rc, rcID, b.Now)
+		} else {
+			incID, err = addMember(ctx, tx, incident.KeyOf(m.Report, rc), rc, rcID, b.Now)
+		}
 		if err != nil {
 			return err
 		}
@@ -326,8 +334,10 @@ func addMember(ctx context.Context, tx *sql.Tx, k incident.Key, rc bounce.Recipi
 	err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE key = ? AND state = 'open'`, key).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		r, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, sending_ip, reporting_mta, provider, family, reason, state,
-			first_at, last_at, count, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, 0, ?)`,
-			key, k.SendingIP, k.ReportingMTA, k.Provider, string(k.Family), string(rc.Reason), ms(now), ms(now), ms(now))
+			first_at, last_at, count, updated_at, side, cause, sender_domain, recipient)
+			VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, 0, ?, ?, ?, ?, ?)`,
+			key, k.SendingIP, k.ReportingMTA, k.Provider, string(k.Family), string(rc.Reason), ms(now), ms(now), ms(now),
+			string(k.Side), string(k.Cause), k.SenderDomain, k.Recipient)
 		if err != nil {
 			return 0, err
 		}
@@ -337,13 +347,34 @@ func addMember(ctx context.Context, tx *sql.Tx, k incident.Key, rc bounce.Recipi
 	} else if err != nil {
 		return 0, err
 	}
+	return id, joinIncident(ctx, tx, id, rc, rcID, now)
+}
+
+// joinIncident adds a recipient to incident id.
+func joinIncident(ctx context.Context, tx *sql.Tx, id int64, rc bounce.Recipient, rcID int64, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET count = count + 1, last_at = max(last_at, ?), reason = ?, updated_at = ?
 		WHERE id = ?`, ms(now), string(rc.Reason), ms(now), id); err != nil {
-		return 0, err
+		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_members (incident, recipient, at) VALUES (?, ?, ?)`,
-		id, rcID, ms(now)); err != nil {
-		return 0, err
+	_, err := tx.ExecContext(ctx, `INSERT INTO incident_members (incident, recipient, at) VALUES (?, ?, ?)`, id, rcID, ms(now))
+	return err
+}
+
+// followedIncident returns the open incident that already holds this
+// recipient for the same original message (its Message-ID), or 0: a delay
+// that becomes a failure, or a second delay notice, stays in the incident
+// (and the Slack message) that showed it, even when the reason words differ.
+func followedIncident(ctx context.Context, tx *sql.Tx, rep *bounce.Report, rc bounce.Recipient) (int64, error) {
+	if rep == nil || rep.Original.MessageID == "" || rc.Address == "" {
+		return 0, nil
 	}
-	return id, nil
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT i.id FROM reports r JOIN recipients c ON c.report = r.id
+		JOIN incident_members m ON m.recipient = c.id JOIN incidents i ON i.id = m.incident
+		WHERE r.orig_message_id = ? AND c.address = ? COLLATE NOCASE AND i.state = 'open'
+		ORDER BY m.at DESC LIMIT 1`, rep.Original.MessageID, rc.Address).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
 }

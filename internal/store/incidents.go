@@ -38,19 +38,27 @@ type NoticePayload struct {
 }
 
 const incidentCols = `id, key, sending_ip, reporting_mta, provider, family, reason, state, first_at, last_at, count,
-	muted_until, resolved_at, resolved_by, next_check_at, updated_at`
+	muted_until, resolved_at, resolved_by, next_check_at, updated_at, side, cause, sender_domain, recipient`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(row scanner) (Incident, error) {
 	var inc Incident
-	var key, family, reason, state string
+	var key, family, reason, state, side, cause string
 	var firstAt, lastAt, mutedUntil, resolvedAt, nextCheck, updatedAt int64
 	if err := row.Scan(&inc.ID, &key, &inc.Key.SendingIP, &inc.Key.ReportingMTA, &inc.Key.Provider, &family, &reason, &state,
-		&firstAt, &lastAt, &inc.Count, &mutedUntil, &resolvedAt, &inc.ResolvedBy, &nextCheck, &updatedAt); err != nil {
+		&firstAt, &lastAt, &inc.Count, &mutedUntil, &resolvedAt, &inc.ResolvedBy, &nextCheck, &updatedAt,
+		&side, &cause, &inc.Key.SenderDomain, &inc.Key.Recipient); err != nil {
 		return Incident{}, err
 	}
 	inc.Key.Family = incident.Family(family)
+	inc.Key.Side, inc.Key.Cause = incident.Side(side), bounce.Reason(cause)
+	if inc.Key.Side == "" { // recorded before incidents had a side
+		inc.Key.Side, inc.Key.Cause = incident.SideOf(bounce.Reason(reason)), bounce.Reason(reason)
+		if inc.Key.Side == incident.SideRecipient {
+			inc.Key.Side = incident.SidePath // keyed by origin, not by one recipient
+		}
+	}
 	inc.Reason = bounce.Reason(reason)
 	inc.State = incident.State(state)
 	inc.FirstAt, inc.LastAt = fromMS(firstAt), fromMS(lastAt)

@@ -314,11 +314,7 @@ func TestSeenManyUIDs(t *testing.T) {
 func fiveMicrosoft() []Message {
 	var msgs []Message
 	for i := uint32(1); i <= 5; i++ {
-		reason := bounce.ReasonBlocked
-		if i%2 == 0 {
-			reason = bounce.ReasonBadReputation // same family
-		}
-		msgs = append(msgs, bounceMsg(i, "192.0.2.1", "microsoft", reason, fmt.Sprintf("u%d@outlook.example.com", i)))
+		msgs = append(msgs, bounceMsg(i, "192.0.2.1", "microsoft", bounce.ReasonBlocked, fmt.Sprintf("u%d@outlook.example.com", i)))
 	}
 	msgs = append(msgs, bounceMsg(6, "192.0.2.1", "google", bounce.ReasonBlocked, "g@gmail.example.com"))
 	msgs = append(msgs, plainMsg(7))
@@ -347,7 +343,7 @@ func TestGroupingAndGroupWait(t *testing.T) {
 		byProvider[inc.Key.Provider] = inc
 	}
 	ms, g := byProvider["microsoft"], byProvider["google"]
-	if ms.Count != 5 || ms.Key.String() != "ip:192.0.2.1|microsoft|reputation" {
+	if ms.Count != 5 || ms.Key.String() != "ip:192.0.2.1|microsoft|blocked" {
 		t.Errorf("microsoft incident = %+v", ms)
 	}
 	if g.Count != 1 || g.ID == ms.ID {
@@ -857,5 +853,47 @@ func TestTickAfterLongDowntime(t *testing.T) {
 	want := []string{"slack:first", "email:first", "slack:resolved", "email:resolved"}
 	if got := outboxKinds(t, db, 1); !equalStrings(got, want) {
 		t.Errorf("outbox = %v, want %v", got, want)
+	}
+}
+
+// Issue 11: a delay that becomes a failure for the same recipient and
+// message stays in its incident, even when the failure's reason differs; a
+// recipient-side item of the same batch is an incident of its own.
+func TestDelayBecomesFailureInSameIncident(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	delay := bounceMsg(1, "192.0.2.1", "microsoft", bounce.ReasonBadReputation, "a@outlook.example.com")
+	delay.Report.Kind = bounce.KindDelay
+	delay.Report.Recipients[0].Action = bounce.ActionDelayed
+	delay.Report.Recipients[0].Status = "4.7.650"
+	unknown := bounceMsg(2, "192.0.2.1", "microsoft", bounce.ReasonUserUnknown, "b@outlook.example.com")
+	mustCommit(t, db, batch(2, t0, delay, unknown))
+
+	failed := bounceMsg(3, "192.0.2.1", "microsoft", bounce.ReasonExpired, "A@outlook.example.com")
+	failed.Report.Original.MessageID = delay.Report.Original.MessageID
+	res := mustCommit(t, db, batch(3, t0.Add(time.Hour), failed))
+	open, err := db.OpenIncidents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) != 2 {
+		t.Fatalf("open incidents = %d, want 2 (the IP incident and the unknown user)", len(open))
+	}
+	var ip, rcpt Incident
+	for _, inc := range open {
+		if inc.Key.Side == incident.SideRecipient {
+			rcpt = inc
+		} else {
+			ip = inc
+		}
+	}
+	if len(res.Incidents) != 1 || res.Incidents[0] != ip.ID {
+		t.Errorf("the failure joined %v, want the delay's incident %d", res.Incidents, ip.ID)
+	}
+	if ip.Count != 2 || ip.Reason != bounce.ReasonExpired || ip.Key.Cause != bounce.ReasonBadReputation {
+		t.Errorf("IP incident = %+v, want 2 members, latest reason expired, cause badreputation", ip)
+	}
+	if rcpt.Key.String() != "rcpt:b@outlook.example.com|userunknown" || rcpt.Key.SendingIP != "" || rcpt.Count != 1 {
+		t.Errorf("recipient item = %+v", rcpt)
 	}
 }
