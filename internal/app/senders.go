@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,10 +16,13 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/incident"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
 	"github.com/bouncewatch/bouncewatch/internal/notify/email"
 	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
 	"github.com/bouncewatch/bouncewatch/internal/store"
+
+	slackgo "github.com/slack-go/slack"
 )
 
 // maxListed is how many affected recipients a summary names before ほか N 件.
@@ -81,6 +85,12 @@ func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify
 		g.Recipient = bounce.Recipient{Reason: det.Reason, Provider: det.Key.Provider}
 	}
 	n.Advice = advice.ForGroup(g, lang, listed)
+	if det.Key.Side == incident.SideRecipient {
+		n.Task = string(incident.TaskOf(det.Key.Cause))
+	}
+	if det.State == incident.StateResolved && n.Kind != notify.KindDetail {
+		n.Kind = notify.KindResolved
+	}
 	n.ProviderName = advice.ProviderName(g.Recipient, lang)
 	n.Reason = n.Advice.Title
 	n.Diagnostic = g.Recipient.Diagnostic
@@ -169,7 +179,22 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if it.Kind == "answer" {
 		return s.answer(ctx, it, det)
 	}
+	if det.Key.Side == incident.SideRecipient {
+		return s.digest(ctx, it, det)
+	}
 	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	ts, err := s.show(ctx, it, det, n)
+	if err != nil || ts == "skipped" {
+		return ts, err
+	}
+	if err := s.listHidden(ctx, it, ts, n); err != nil {
+		return "", err
+	}
+	return ts, nil
+}
+
+// show posts the incident's message, or edits it when it was posted.
+func (s *slackSender) show(ctx context.Context, it store.OutboxItem, det *store.Detail, n notify.Notice) (string, error) {
 	ts, ok, err := s.db.SlackRef(ctx, det.ID, s.channel)
 	if err != nil {
 		return "", err
@@ -202,6 +227,136 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 		return ts, nil
 	}
 	return s.update(ctx, det, ts, n)
+}
+
+// listHidden names, in the thread of the message at ts, the recipients the
+// channel message has no room for: every recipient is named somewhere.
+func (s *slackSender) listHidden(ctx context.Context, it store.OutboxItem, ts string, n notify.Notice) error {
+	switch it.Kind {
+	case "first", "update", "repeat":
+	default:
+		return nil
+	}
+	if slack.Hidden(n) == nil {
+		return nil
+	}
+	blocks, fb := slack.ListBlocks(fmt.Sprintf("この件の宛先（%d件）", len(n.Advice.Recipients)+n.Advice.More), n.Advice.Recipients, n.Advice.More)
+	return s.replyOnce(ctx, it, ts, "list", fb, blocks)
+}
+
+// replyOnce posts a reply in the thread of ts, once per outbox row and
+// part: a retry first looks for the reply an earlier attempt posted.
+func (s *slackSender) replyOnce(ctx context.Context, it store.OutboxItem, ts, part, text string, blocks []slackgo.Block) error {
+	key := it.IdempotencyKey() + ":" + part
+	if it.Attempts > 1 {
+		if _, ok, err := s.n.FindReply(ctx, s.channel, ts, key); err == nil && ok {
+			return nil
+		}
+	}
+	_, err := s.n.ReplyKeyed(ctx, s.channel, ts, key, text, blocks)
+	return err
+}
+
+// digest shows a recipient-side item (one recipient's problem) in a digest
+// message shared with the other items waiting for their first notice, one
+// line each, grouped by what is to be done; the explanations and actions go
+// in its thread. Later changes of an item (a delay that failed, resolved)
+// edit the digest that shows it.
+func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	ts, ok, err := s.db.DigestRef(ctx, det.ID, s.channel)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case ok && it.Kind == "first":
+		return ts, nil // posted with the digest that gathered it
+	case ok && it.Kind == "muted", !ok && it.Kind != "first":
+		return "skipped", nil // a digest has no mute; nothing shown yet to change
+	case ok:
+		return s.editDigest(ctx, ts)
+	}
+	ids, err := s.db.PendingDigest(ctx, store.TargetSlack, s.channel, maxDigest)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(ids, det.ID) {
+		ids = append(ids, det.ID)
+	}
+	key := it.IdempotencyKey()
+	if it.Attempts > 1 {
+		// An earlier attempt may have posted and lost Slack's answer.
+		ts, found, err := s.n.FindPosted(ctx, s.channel, key, it.CreatedAt.Add(-time.Minute))
+		if retry, _ := notify.Retryable(err); err != nil && retry {
+			return "", err
+		}
+		if found {
+			if err := s.db.SetDigestRef(context.WithoutCancel(ctx), ids, s.channel, ts, s.now()); err != nil {
+				return "", err
+			}
+			if _, err := s.editDigest(ctx, ts); err != nil {
+				return "", err
+			}
+			items, err := s.items(ctx, ids)
+			if err != nil {
+				return "", err
+			}
+			blocks, fb := slack.DigestThread(items)
+			return ts, s.replyOnce(ctx, it, ts, "thread", fb, blocks)
+		}
+	}
+	items, err := s.items(ctx, ids)
+	if err != nil {
+		return "", err
+	}
+	blocks, fb := slack.Digest(items)
+	ts, err = s.n.PostBlocksKeyed(ctx, s.channel, key, blocks, fb)
+	if err != nil {
+		return "", err
+	}
+	// Remember before the row is marked sent: the other items' rows then
+	// find it, and a retry edits instead of posting again.
+	if err := s.db.SetDigestRef(context.WithoutCancel(ctx), ids, s.channel, ts, s.now()); err != nil {
+		return "", err
+	}
+	blocks, fb = slack.DigestThread(items)
+	return ts, s.replyOnce(ctx, it, ts, "thread", fb, blocks)
+}
+
+// maxDigest is how many items one digest message gathers at most.
+const maxDigest = 40
+
+// editDigest renders the digest at ts again from its items' current state.
+func (s *slackSender) editDigest(ctx context.Context, ts string) (string, error) {
+	ids, err := s.db.DigestItems(ctx, s.channel, ts)
+	if err != nil {
+		return "", err
+	}
+	items, err := s.items(ctx, ids)
+	if err != nil {
+		return "", err
+	}
+	blocks, fb := slack.Digest(items)
+	newTS, outcome, err := s.n.UpdateBlocks(ctx, s.channel, ts, blocks, fb)
+	if err != nil {
+		return "", err
+	}
+	if outcome == slack.Reposted && newTS != "" {
+		_ = s.db.SetDigestRef(context.WithoutCancel(ctx), ids, s.channel, newTS, s.now())
+	}
+	return newTS, nil
+}
+
+// items are the notices of the given recipient-side items.
+func (s *slackSender) items(ctx context.Context, ids []int64) ([]notify.Notice, error) {
+	var out []notify.Notice
+	for _, id := range ids {
+		det, err := s.db.IncidentDetail(ctx, id, 20)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed))
+	}
+	return out, nil
 }
 
 // update edits the incident's message at ts to show n.

@@ -8,6 +8,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
@@ -39,6 +40,11 @@ type Notice struct {
 	Diagnostic   string // the receiver's own words for one representative bounce
 	Count        int    // number of bounces in the incident
 	First, Last  time.Time
+	// Task is set for a recipient-side item (one recipient's problem): what
+	// it asks for, one of incident's tasks (address, mailbox, filter,
+	// message). Such items share one digest message; "" for incidents about
+	// our sending server, which get a message each.
+	Task string
 	// Detail is the long version (every bounce with its words, the timeline),
 	// pre-rendered by the advice package; shown only in detail notices.
 	Detail string
@@ -88,6 +94,77 @@ func (n Notice) ReasonLabel() string {
 		return n.Reason
 	}
 	return n.Advice.Headline
+}
+
+// Summary is the short shape every channel shows first, in plain text
+// (unescaped; each sender escapes for its medium): what happened, whether
+// the mail arrived or may still arrive, who does what first, and whom it
+// hit. The details follow it (or are in Slack's thread).
+func (n Notice) Summary() []string {
+	var out []string
+	if n.Kind == KindResolved {
+		out = append(out, "この件は解決済みになりました。")
+	}
+	if h := strings.TrimSpace(n.Advice.Headline); h != "" && h != n.ReasonLabel() {
+		out = append(out, h)
+	}
+	if o := FirstSentence(n.Advice.Outlook); o != "" {
+		out = append(out, "見通し: "+o)
+	}
+	if len(n.Advice.Actions) > 0 {
+		a := n.Advice.Actions[0]
+		who := a.Label
+		if who == "" {
+			who = string(a.Actor)
+		}
+		line := "対応: "
+		if who != "" {
+			line += "［" + who + "］"
+		}
+		line += FirstSentence(a.Text)
+		if k := len(n.Advice.Actions) - 1; k > 0 {
+			line += fmt.Sprintf("（ほか %d 件は下に）", k)
+		}
+		out = append(out, line)
+	}
+	if rs := n.Advice.Recipients; len(rs) > 0 {
+		shown, more := rs, n.Advice.More
+		if len(shown) > 6 {
+			more += len(shown) - 6
+			shown = shown[:6]
+		}
+		line := "宛先: " + strings.Join(shown, ", ")
+		if more > 0 {
+			line += fmt.Sprintf(" ほか %d 件", more)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// FirstSentence is s up to its first 「。」 (inclusive), trimmed.
+func FirstSentence(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "。"); i >= 0 {
+		return s[:i+len("。")]
+	}
+	return s
+}
+
+// TaskLabel is the heading under which a digest lists the items of a task,
+// saying what is to be done: 宛先の確認, 相手の受信箱, 相手の受信設定, メールの内容.
+func TaskLabel(task string) string {
+	switch task {
+	case "address":
+		return "宛先の確認"
+	case "mailbox":
+		return "相手の受信箱"
+	case "filter":
+		return "相手の受信設定"
+	case "message":
+		return "メールの内容"
+	}
+	return "その他"
 }
 
 // JST is Japan Standard Time. Japan has no daylight saving time, so a fixed

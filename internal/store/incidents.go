@@ -611,3 +611,59 @@ func (d *DB) IncidentByToken(ctx context.Context, token string) (int64, error) {
 	}
 	return id, nil
 }
+
+// DigestRef returns the ts of the Slack digest message that shows a
+// recipient-side item in a channel; ok is false when none was posted yet.
+func (d *DB) DigestRef(ctx context.Context, incidentID int64, channel string) (ts string, ok bool, err error) {
+	err = d.db.QueryRowContext(ctx, `SELECT ts FROM slack_digests WHERE incident = ? AND channel = ?`, incidentID, channel).Scan(&ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("store: digest ref %d: %w", incidentID, err)
+	}
+	return ts, true, nil
+}
+
+// SetDigestRef records that one digest message at ts shows the given
+// items in a channel (replacing earlier refs). Call it right after
+// chat.postMessage succeeded, before MarkSent.
+func (d *DB) SetDigestRef(ctx context.Context, incidentIDs []int64, channel, ts string, now time.Time) error {
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range incidentIDs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO slack_digests (incident, channel, ts, created_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT (incident, channel) DO UPDATE SET ts = excluded.ts, created_at = excluded.created_at`,
+				id, channel, ts, ms(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: set digest ref: %w", err)
+	}
+	return nil
+}
+
+// DigestItems returns the items a digest message shows, in ascending order.
+func (d *DB) DigestItems(ctx context.Context, channel, ts string) ([]int64, error) {
+	ids, err := queryIDs(ctx, d.db, `SELECT incident FROM slack_digests WHERE channel = ? AND ts = ? ORDER BY incident`, channel, ts)
+	if err != nil {
+		return nil, fmt.Errorf("store: digest items %s: %w", ts, err)
+	}
+	return ids, nil
+}
+
+// PendingDigest returns the recipient-side items whose first notice for
+// target is not sent yet and that no digest in channel shows: what one new
+// digest message gathers. Ascending, at most limit.
+func (d *DB) PendingDigest(ctx context.Context, target, channel string, limit int) ([]int64, error) {
+	ids, err := queryIDs(ctx, d.db, `SELECT DISTINCT o.incident FROM outbox o JOIN incidents i ON i.id = o.incident
+		WHERE o.target = ? AND o.kind = 'first' AND o.done_at = 0 AND i.side = 'recipient'
+		AND NOT EXISTS (SELECT 1 FROM slack_digests s WHERE s.incident = o.incident AND s.channel = ?)
+		ORDER BY o.incident LIMIT ?`, target, channel, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending digest: %w", err)
+	}
+	return ids, nil
+}

@@ -262,6 +262,7 @@ func sevenBit(data []byte) ([]byte, bool) {
 // single clean line or paragraph, with untrusted control characters gone.
 type view struct {
 	Title, Headline, Explanation, Outlook string
+	Summary                               []string // the short shape, shown first
 	Facts                                 [][2]string
 	Recipients                            []string
 	More                                  int
@@ -281,6 +282,11 @@ func newView(n notify.Notice) view {
 	}
 	if h := clean(n.Advice.Headline); h != n.ReasonLabel() {
 		v.Headline = h
+	}
+	if !detail {
+		for _, l := range n.Summary() {
+			v.Summary = append(v.Summary, oneLine(l))
+		}
 	}
 	seen := map[string]bool{}
 	fact := func(label, value string) {
@@ -358,6 +364,10 @@ func Text(n notify.Notice) string {
 		}
 	}
 	para(v.Title, "")
+	if len(v.Summary) > 0 {
+		para(v.Summary...)
+		b.WriteString("\n（以下は詳しい説明です）\n\n")
+	}
 	b.WriteString("■ 何が起きたか\n")
 	para(v.Headline, v.Explanation, v.Outlook)
 	b.WriteString("\n■ 概要\n")
@@ -398,6 +408,7 @@ const htmlTemplate = `<!DOCTYPE html>
 <html lang="ja"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
 <body style="font-family:sans-serif;line-height:1.6">
 <h2>{{.Title}}</h2>
+{{if .Summary}}<div style="border-left:4px solid #c33;padding-left:.8em">{{range .Summary}}<p style="margin:.2em 0">{{.}}</p>{{end}}</div>{{end}}
 <h3>何が起きたか</h3>
 {{if .Headline}}<p><strong>{{.Headline}}</strong></p>{{end}}
 {{if .Explanation}}<p style="white-space:pre-wrap">{{.Explanation}}</p>{{end}}

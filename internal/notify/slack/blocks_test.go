@@ -98,7 +98,21 @@ func asMaps(t *testing.T, blocks []slackgo.Block) []map[string]any {
 
 func TestBlocksStructure(t *testing.T) {
 	n := sampleNotice()
+	n.Kind = notify.KindDetail
+	det, _ := Blocks(n)
+	dall, _ := texts(t, det)
+	djoined := strings.Join(dall, "\n")
+	for _, want := range []string{"192.0.2.25", "550 5.7.1", "taro@example.com", "1. ［ホスティング会社］送信IPの除外申請", "2. ［送信者］",
+		"<https://sender.office.com/|Sender Support>", "受信側の応答", "受け取りを拒否しました"} {
+		if !strings.Contains(djoined, want) {
+			t.Errorf("detail lacks %q", want)
+		}
+	}
+	n.Kind = notify.KindFirst
 	blocks, fb := Blocks(n)
+	if l := VisibleLen(blocks); l > MaxVisible {
+		t.Errorf("channel message of %d visible characters, want at most %d:\n%s", l, MaxVisible, Visible(blocks))
+	}
 	ms := asMaps(t, blocks)
 	for _, p := range slacktest.CheckBlocks(ms) {
 		t.Error(p)
@@ -114,14 +128,19 @@ func TestBlocksStructure(t *testing.T) {
 	}
 	all, _ := texts(t, blocks)
 	joined := strings.Join(all, "\n")
-	for _, want := range []string{"192.0.2.25", "Microsoft(Outlook)", "5件", "2026/11/27 09:05〜11:30", "550 5.7.1",
-		"taro@example.com", "1. ［ホスティング会社］送信IPの除外申請", "2. ［送信者］", "<https://sender.office.com/|Sender Support>",
-		"インシデント #42", "受信側の応答"} {
+	for _, want := range []string{"192.0.2.25", "Microsoft(Outlook)", "5件", "2026/11/27 09:05〜11:30",
+		"`taro@example.com`", "`hanako@example.net`", "［ホスティング会社］送信IPの除外申請", "このメールは届きません。",
+		"インシデント #42", "ほか 1 件の対応"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("rendered blocks lack %q", want)
 		}
 	}
-	if strings.Contains(joined, "http://example.com/") {
+	for _, not := range []string{"550 5.7.1", "受け取りを拒否しました", "sender.office.com"} {
+		if strings.Contains(joined, not) {
+			t.Errorf("the channel message shows %q, which belongs in the thread", not)
+		}
+	}
+	if strings.Contains(joined+djoined, "http://example.com/") {
 		t.Error("a non-https link was rendered")
 	}
 	last := ms[len(ms)-1]
@@ -197,9 +216,11 @@ func TestBlocksLargeIncident(t *testing.T) {
 		}
 		all, _ := texts(t, blocks)
 		joined := strings.Join(all, "\n")
-		listed, more := 10, 510
+		listed, more := 6, 514
 		if kind == notify.KindDetail {
 			listed, more = 100, 420
+		} else if l := VisibleLen(blocks); l > MaxVisible {
+			t.Errorf("%s: %d visible characters, want at most %d", kind, l, MaxVisible)
 		}
 		if !strings.Contains(joined, fmt.Sprintf("user%03d@example.com", listed-1)) || strings.Contains(joined, fmt.Sprintf("user%03d@example.com", listed)) {
 			t.Errorf("%s: want exactly the first %d recipients listed", kind, listed)
@@ -207,19 +228,19 @@ func TestBlocksLargeIncident(t *testing.T) {
 		if !strings.Contains(joined, fmt.Sprintf("ほか %d 件", more)) {
 			t.Errorf("%s: lacks ほか %d 件", kind, more)
 		}
-		if !strings.Contains(joined, "…") {
+		if !strings.Contains(joined, "…") && kind == notify.KindDetail {
 			t.Errorf("%s: nothing was marked as truncated", kind)
 		}
 		if strings.Contains(joined, "&amp…") || strings.Contains(joined, "&lt…") || strings.Contains(joined, "&g…") {
 			t.Errorf("%s: an entity was cut", kind)
 		}
 	}
-	n.Kind = notify.KindFirst
+	n.Kind = notify.KindDetail
 	for i := range 2000 {
 		n.Advice.Actions = append(n.Advice.Actions, advice.Action{Label: "管理者", Text: fmt.Sprintf("追加手順%d: %s", i, strings.Repeat("設定", 60))})
 	}
-	if ms := asMaps(t, mustBlocks(n)); len(ms) != MaxBlocks || !strings.Contains(fmt.Sprint(ms[len(ms)-3]), "省略") {
-		t.Errorf("got %d blocks; want %d ending in an omission note before context and buttons", len(ms), MaxBlocks)
+	if ms := asMaps(t, mustBlocks(n)); len(ms) != MaxBlocks || !strings.Contains(fmt.Sprint(ms[len(ms)-2]), "省略") {
+		t.Errorf("got %d blocks; want %d ending in an omission note before the context", len(ms), MaxBlocks)
 	}
 }
 
@@ -231,7 +252,10 @@ func TestBlocksEscape(t *testing.T) {
 	n.Advice.Links = []advice.Link{{Title: "a|b<c>", URL: "https://example.com/?a=1&b=2"}}
 	blocks, fb := Blocks(n)
 	all, _ := texts(t, blocks)
-	joined := strings.Join(all, "\n") + "\n" + fb
+	n.Kind = notify.KindDetail
+	detail, _ := Blocks(n)
+	dall, _ := texts(t, detail)
+	joined := strings.Join(all, "\n") + "\n" + fb + "\n" + strings.Join(dall, "\n")
 	for _, bad := range []string{"<!channel>", "<!here>", "<@U123>", "<https://evil.example/", "a|b<c>"} {
 		if strings.Contains(joined, bad) {
 			t.Errorf("unescaped %q reached Slack", bad)
@@ -244,6 +268,77 @@ func TestBlocksEscape(t *testing.T) {
 	}
 	if strings.Count(joined, "```") != 2 {
 		t.Errorf("the diagnostic broke out of its code block: %d fences", strings.Count(joined, "```"))
+	}
+}
+
+// Issue 13 item 6: Slack's formatting marks in bounce text show as written
+// (never bold, italic, struck or code); an address keeps its own underscores.
+func TestBlocksFormattingMarksEscaped(t *testing.T) {
+	n := sampleNotice()
+	n.Advice.Headline = "*太字* _斜体_ ~取消~ `コード`"
+	n.Advice.Outlook = "*届きません*。"
+	n.Advice.Recipients = []string{"taro_yamada@example.com", "*boss*@example.com"}
+	n.Advice.Actions = []advice.Action{{Label: "送信者", Text: "_すぐに_ ~確認~ してください。"}}
+	for _, kind := range []notify.Kind{notify.KindFirst, notify.KindDetail} {
+		n.Kind = kind
+		_, mrk := texts(t, mustBlocks(n))
+		joined := strings.Join(mrk, "\n")
+		for _, bad := range []string{"*太字*", "_斜体_", "~取消~", "`コード`", "*届きません*", "_すぐに_", "~確認~"} {
+			if strings.Contains(joined, bad) {
+				t.Errorf("%s: %q would render as formatting", kind, bad)
+			}
+		}
+		if !strings.Contains(joined, "∗太字∗") || !strings.Contains(joined, "ˋコードˋ") {
+			t.Errorf("%s: the marks are not shown as look-alikes:\n%s", kind, joined)
+		}
+		if !strings.Contains(joined, "taro_yamada@example.com") {
+			t.Errorf("%s: an address lost its underscore:\n%s", kind, joined)
+		}
+	}
+	if got, want := escape("a_b _c_ x_"), "a_b ＿c＿ x＿"; got != want {
+		t.Errorf("escape = %q, want %q", got, want)
+	}
+}
+
+func TestDigest(t *testing.T) {
+	item := func(addr, task, reason string, retrying bool) notify.Notice {
+		return notify.Notice{Kind: notify.KindFirst, Task: task, Reason: reason, Count: 1,
+			Advice: advice.GroupAdvice{Advice: advice.Advice{Retrying: retrying, Explanation: reason + "の説明。",
+				Outlook: "見通し。", Actions: []advice.Action{{Label: "送信者", Text: reason + "の対応。"}}}, Recipients: []string{addr}}}
+	}
+	items := []notify.Notice{
+		item("a@example.com", "address", "宛先のアドレスが存在しません", false),
+		item("b@example.net", "mailbox", "相手の受信箱が満杯です", true),
+		item("c@example.org", "address", "宛先のアドレスが存在しません", false),
+	}
+	for i := range 12 {
+		items = append(items, item(fmt.Sprintf("x%02d@example.jp", i), "address", "宛先のドメインが存在しません", false))
+	}
+	blocks, fb := Digest(items)
+	if l := VisibleLen(blocks); l > MaxVisible {
+		t.Errorf("digest of %d visible characters, want at most %d:\n%s", l, MaxVisible, Visible(blocks))
+	}
+	vis := Visible(blocks)
+	if !strings.HasPrefix(vis, "【宛先ごとの配信エラー】15件：宛先の確認 14件 / 相手の受信箱 1件") || !strings.Contains(fb, "宛先の確認 14件") {
+		t.Errorf("digest header:\n%s", vis)
+	}
+	if !strings.Contains(vis, "b@example.net 相手の受信箱が満杯です（再送中）") || !strings.Contains(vis, "ほか 5 件") || !strings.Contains(vis, "全員の一覧はスレッドに") {
+		t.Errorf("digest lines:\n%s", vis)
+	}
+	thread, _ := DigestThread(items)
+	tv := Visible(thread)
+	for _, it := range items {
+		if !strings.Contains(tv, it.Advice.Recipients[0]) {
+			t.Errorf("thread does not name %s", it.Advice.Recipients[0])
+		}
+	}
+	if strings.Count(tv, "宛先のアドレスが存在しませんの説明。") != 1 || !strings.Contains(tv, "1. ［送信者］相手の受信箱が満杯ですの対応。") {
+		t.Errorf("thread explains each cause once with its actions:\n%s", tv)
+	}
+	for _, msg := range [][]slackgo.Block{blocks, thread} {
+		for _, p := range slacktest.CheckBlocks(asMaps(t, msg)) {
+			t.Error(p)
+		}
 	}
 }
 
@@ -271,7 +366,9 @@ func TestBlocksBoldBoundaries(t *testing.T) {
 	if markers == 0 {
 		t.Fatal("no bold markers rendered at all")
 	}
-	if !strings.Contains(strings.Join(mrk, "\n"), "\u200b*送信元IP*\u200b") {
+	n.Kind = notify.KindDetail
+	_, dmrk := texts(t, mustBlocks(n))
+	if !strings.Contains(strings.Join(dmrk, "\n"), "\u200b*送信元IP*\u200b") {
 		t.Error("field label is not bold with zero-width spaces around it")
 	}
 }

@@ -70,6 +70,11 @@ const metadataType = "bouncewatch_notice"
 // answer was lost did post it.
 func (s *Notifier) PostKeyed(ctx context.Context, channel, key string, n notify.Notice) (string, error) {
 	blocks, text := Blocks(n)
+	return s.PostBlocksKeyed(ctx, channel, key, blocks, text)
+}
+
+// PostBlocksKeyed is PostKeyed for blocks rendered by the caller (a digest).
+func (s *Notifier) PostBlocksKeyed(ctx context.Context, channel, key string, blocks []slackgo.Block, text string) (string, error) {
 	opts := msgOptions(blocks, text)
 	if key != "" {
 		opts = append(opts, slackgo.MsgOptionMetadata(slackgo.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": key}}))
@@ -148,6 +153,11 @@ func (o UpdateOutcome) String() string {
 // posts a new message and returns its ts with Reposted.
 func (s *Notifier) Update(ctx context.Context, channel, ts string, n notify.Notice) (string, UpdateOutcome, error) {
 	blocks, text := Blocks(n)
+	return s.UpdateBlocks(ctx, channel, ts, blocks, text)
+}
+
+// UpdateBlocks is Update for blocks rendered by the caller (a digest).
+func (s *Notifier) UpdateBlocks(ctx context.Context, channel, ts string, blocks []slackgo.Block, text string) (string, UpdateOutcome, error) {
 	_, _, _, err := s.api.UpdateMessageContext(ctx, channel, ts, msgOptions(blocks, text)...)
 	if err == nil {
 		return ts, Edited, nil
@@ -163,8 +173,11 @@ func (s *Notifier) Update(ctx context.Context, channel, ts string, n notify.Noti
 		return rts, Replied, err
 	case "message_not_found":
 		s.log.DebugContext(ctx, "slack message gone, posting anew", "channel", channel, "ts", ts)
-		nts, err := s.Post(ctx, channel, n)
-		return nts, Reposted, err
+		_, nts, err := s.api.PostMessageContext(ctx, channel, msgOptions(blocks, text)...)
+		if err != nil {
+			return "", Reposted, classify("chat.postMessage", err)
+		}
+		return nts, Reposted, nil
 	}
 	return "", Edited, classify("chat.update", err)
 }
