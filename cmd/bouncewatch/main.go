@@ -29,7 +29,7 @@ commands:
   run                        watch the mailbox configured by BOUNCEWATCH_* variables
   check                      try the configuration: database, IMAP server, login and mailbox
   backfill [--since 30d]     import the mail already in the mailbox quietly, print one digest
-  demo [--once]              run the whole pipeline on a built-in IMAP server seeded from testdata/mail
+  demo [--once]              run the whole pipeline on a built-in IMAP server seeded with an office's morning of bounces
   triage [--json] FILE...    explain bounce messages (- reads stdin; --lang en for English)
   env [--markdown]           list the configuration variables`)
 }

@@ -110,7 +110,17 @@ func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.D
 	defer s.mu.Unlock()
 	if s.text {
 		title := map[string]string{"first": "新しい配信エラー", "update": "更新", "repeat": "継続中", "resolved": "収束", "muted": "ミュート"}[it.Kind]
-		_, err := fmt.Fprintf(s.w, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, strings.TrimRight(n.Advice.Text(), "\n"))
+		// The short shape first (as in Slack and the mails), then the details.
+		var b strings.Builder
+		fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, n.Title())
+		for _, l := range n.Summary() {
+			b.WriteString(l + "\n")
+		}
+		b.WriteString("  ── 詳細 ──\n")
+		for _, l := range strings.Split(strings.TrimRight(n.Advice.Text(), "\n"), "\n") {
+			b.WriteString("  " + l + "\n")
+		}
+		_, err := io.WriteString(s.w, b.String())
 		return "", err
 	}
 	line := struct {

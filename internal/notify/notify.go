@@ -97,16 +97,14 @@ func (n Notice) ReasonLabel() string {
 }
 
 // Summary is the short shape every channel shows first, in plain text
-// (unescaped; each sender escapes for its medium): what happened, whether
+// (unescaped; each sender escapes for its medium) under the Title, which
+// says what happened and how many: whether
 // the mail arrived or may still arrive, who does what first, and whom it
 // hit. The details follow it (or are in Slack's thread).
 func (n Notice) Summary() []string {
 	var out []string
 	if n.Kind == KindResolved {
 		out = append(out, "この件は解決済みになりました。")
-	}
-	if h := strings.TrimSpace(n.Advice.Headline); h != "" && h != n.ReasonLabel() {
-		out = append(out, h)
 	}
 	if o := FirstSentence(n.Advice.Outlook); o != "" {
 		out = append(out, "見通し: "+o)

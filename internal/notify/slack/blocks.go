@@ -376,9 +376,6 @@ func Short(n notify.Notice) ([]slackgo.Block, string) {
 	if n.Kind == notify.KindResolved {
 		lines = append(lines, "この件は解決済みになりました。")
 	}
-	if h := n.Advice.Headline; h != "" && h != n.ReasonLabel() {
-		lines = append(lines, bold(escape(truncate(h, 120))))
-	}
 	if o := firstSentence(n.Advice.Outlook); o != "" {
 		lines = append(lines, escape(o))
 	}

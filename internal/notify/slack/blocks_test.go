@@ -275,8 +275,7 @@ func TestBlocksEscape(t *testing.T) {
 // (never bold, italic, struck or code); an address keeps its own underscores.
 func TestBlocksFormattingMarksEscaped(t *testing.T) {
 	n := sampleNotice()
-	n.Advice.Headline = "*太字* _斜体_ ~取消~ `コード`"
-	n.Advice.Outlook = "*届きません*。"
+	n.Advice.Outlook = "*太字* _斜体_ ~取消~ `コード` *届きません*。"
 	n.Advice.Recipients = []string{"taro_yamada@example.com", "*boss*@example.com"}
 	n.Advice.Actions = []advice.Action{{Label: "送信者", Text: "_すぐに_ ~確認~ してください。"}}
 	for _, kind := range []notify.Kind{notify.KindFirst, notify.KindDetail} {
