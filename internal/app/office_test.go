@@ -169,8 +169,8 @@ func failureOf(t *testing.T, delay []byte) []byte {
 	s := string(delay)
 	for old, repl := range map[string]string{
 		"Subject: Delayed Mail (still being retried)": "Subject: Undelivered Mail Returned to Sender",
-		"Action: delayed":                             "Action: failed",
-		"Message-Id: <20261203":                       "Message-Id: <final.20261203",
+		"Action: delayed":       "Action: failed",
+		"Message-Id: <20261203": "Message-Id: <final.20261203",
 		"# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #": "# THE MAIL SYSTEM GAVE UP.                                        #",
 	} {
 		if !strings.Contains(s, old) {
