@@ -269,3 +269,39 @@ func TestOfficeBatchEmail(t *testing.T) {
 		t.Errorf("%d mails after the summaries reached the watched mailbox, want none", n)
 	}
 }
+
+// A digest that Slack posted but whose answer was lost is found on the
+// retry: one digest, showing every item, and one thread reply.
+func TestSlackDigestLostAnswerPostsOnce(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fake := slacktest.New(t)
+	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	fake.FailNext(slacktest.PostMessage, slacktest.AnswerLost)
+	mail := officeMail(t)
+	for _, m := range mail[6:11] { // the three unknown users and the two full mailboxes
+		if err := srv.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runApp(t, cfg)
+	r.waitSeen(t, 5, cfg.GroupWait)
+	waitFor(t, "a retry", func() bool { return fake.Attempts(slacktest.PostMessage) >= 2 && r.stats(t).OutboxBacklog == 0 })
+	time.Sleep(settle)
+	posts := fake.Posts()
+	if len(posts) != 1 {
+		t.Fatalf("%d posts, want 1 digest (the retry must find the one Slack did post)", len(posts))
+	}
+	latest, _ := fake.Latest(posts[0].TS)
+	for _, a := range addrRcpts {
+		if !strings.Contains(latest.Content(), a) {
+			t.Errorf("the digest does not name %s:\n%s", a, latest.Content())
+		}
+	}
+	if n := len(fake.Replies()); n != 1 {
+		t.Errorf("%d thread replies, want 1 (the explanations)", n)
+	}
+}

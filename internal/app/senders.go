@@ -285,51 +285,64 @@ func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 	case ok:
 		return s.editDigest(ctx, ts)
 	}
-	ids, err := s.db.PendingDigest(ctx, store.TargetSlack, s.channel, maxDigest)
+	p, err := s.db.PendingDigest(ctx, store.TargetSlack, s.channel, maxDigest)
 	if err != nil {
 		return "", err
 	}
-	if !slices.Contains(ids, det.ID) {
-		ids = append(ids, det.ID)
+	if !slices.Contains(p.Items, det.ID) {
+		p.Items = append(p.Items, det.ID)
 	}
-	key := it.IdempotencyKey()
-	if it.Attempts > 1 {
-		// An earlier attempt may have posted and lost Slack's answer.
-		ts, found, err := s.n.FindPosted(ctx, s.channel, key, it.CreatedAt.Add(-time.Minute))
-		if retry, _ := notify.Retryable(err); err != nil && retry {
+	if p.FirstRow == 0 || it.ID < p.FirstRow {
+		p.FirstRow = it.ID
+	}
+	// The key is the same whichever item's row posts the digest, so that a
+	// digest posted by an attempt whose answer was lost is found by the next
+	// attempt of any of them.
+	key := "bouncewatch-digest-" + strconv.FormatInt(p.FirstRow, 10)
+	retry := p.Tried || it.Attempts > 1
+	items, err := s.items(ctx, p.Items)
+	if err != nil {
+		return "", err
+	}
+	ts = ""
+	if retry {
+		found, ok, err := s.n.FindPosted(ctx, s.channel, key, it.CreatedAt.Add(-time.Hour))
+		if r, _ := notify.Retryable(err); err != nil && r {
 			return "", err
 		}
-		if found {
-			if err := s.db.SetDigestRef(context.WithoutCancel(ctx), ids, s.channel, ts, s.now()); err != nil {
+		if ok {
+			ts = found
+			blocks, fb := slack.Digest(items)
+			if _, _, err := s.n.UpdateBlocks(ctx, s.channel, ts, blocks, fb); err != nil {
 				return "", err
 			}
-			if _, err := s.editDigest(ctx, ts); err != nil {
-				return "", err
-			}
-			items, err := s.items(ctx, ids)
-			if err != nil {
-				return "", err
-			}
-			blocks, fb := slack.DigestThread(items)
-			return ts, s.replyOnce(ctx, it, ts, "thread", fb, blocks)
 		}
 	}
-	items, err := s.items(ctx, ids)
-	if err != nil {
+	if ts == "" {
+		blocks, fb := slack.Digest(items)
+		if ts, err = s.n.PostBlocksKeyed(ctx, s.channel, key, blocks, fb); err != nil {
+			return "", err
+		}
+	}
+	// The explanations in its thread, once.
+	blocks, fb := slack.DigestThread(items)
+	tkey := key + ":thread"
+	posted := false
+	if retry {
+		if _, ok, err := s.n.FindReply(ctx, s.channel, ts, tkey); err == nil && ok {
+			posted = true
+		}
+	}
+	if !posted {
+		if _, err := s.n.ReplyKeyed(ctx, s.channel, ts, tkey, fb, blocks); err != nil {
+			return "", err
+		}
+	}
+	// Recorded once both are shown: the other items' rows then find it.
+	if err := s.db.SetDigestRef(context.WithoutCancel(ctx), p.Items, s.channel, ts, s.now()); err != nil {
 		return "", err
 	}
-	blocks, fb := slack.Digest(items)
-	ts, err = s.n.PostBlocksKeyed(ctx, s.channel, key, blocks, fb)
-	if err != nil {
-		return "", err
-	}
-	// Remember before the row is marked sent: the other items' rows then
-	// find it, and a retry edits instead of posting again.
-	if err := s.db.SetDigestRef(context.WithoutCancel(ctx), ids, s.channel, ts, s.now()); err != nil {
-		return "", err
-	}
-	blocks, fb = slack.DigestThread(items)
-	return ts, s.replyOnce(ctx, it, ts, "thread", fb, blocks)
+	return ts, nil
 }
 
 // maxDigest is how many items one digest message gathers at most.

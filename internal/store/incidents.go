@@ -654,16 +654,46 @@ func (d *DB) DigestItems(ctx context.Context, channel, ts string) ([]int64, erro
 	return ids, nil
 }
 
-// PendingDigest returns the recipient-side items whose first notice for
-// target is not sent yet and that no digest in channel shows: what one new
-// digest message gathers. Ascending, at most limit.
-func (d *DB) PendingDigest(ctx context.Context, target, channel string, limit int) ([]int64, error) {
-	ids, err := queryIDs(ctx, d.db, `SELECT DISTINCT o.incident FROM outbox o JOIN incidents i ON i.id = o.incident
+// Pending is what one new digest message gathers: the recipient-side items
+// whose first notice for a target is not sent yet and that no digest in the
+// channel shows.
+type Pending struct {
+	Items []int64 // ascending
+	// FirstRow is the lowest outbox row among the items' first notices: a
+	// key for the digest that stays the same whichever row posts it.
+	FirstRow int64
+	// Tried says an earlier attempt at one of these rows failed: the digest
+	// may have been posted with its answer lost.
+	Tried bool
+}
+
+// PendingDigest returns what a new digest for target in channel gathers,
+// at most limit items.
+func (d *DB) PendingDigest(ctx context.Context, target, channel string, limit int) (Pending, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT o.incident, min(o.id), max(o.last_error <> '' OR o.attempts > 1)
+		FROM outbox o JOIN incidents i ON i.id = o.incident
 		WHERE o.target = ? AND o.kind = 'first' AND o.done_at = 0 AND i.side = 'recipient'
 		AND NOT EXISTS (SELECT 1 FROM slack_digests s WHERE s.incident = o.incident AND s.channel = ?)
-		ORDER BY o.incident LIMIT ?`, target, channel, limit)
+		GROUP BY o.incident ORDER BY o.incident LIMIT ?`, target, channel, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: pending digest: %w", err)
+		return Pending{}, fmt.Errorf("store: pending digest: %w", err)
 	}
-	return ids, nil
+	defer rows.Close()
+	var p Pending
+	for rows.Next() {
+		var id, row int64
+		var tried bool
+		if err := rows.Scan(&id, &row, &tried); err != nil {
+			return Pending{}, fmt.Errorf("store: pending digest: %w", err)
+		}
+		p.Items = append(p.Items, id)
+		if p.FirstRow == 0 || row < p.FirstRow {
+			p.FirstRow = row
+		}
+		p.Tried = p.Tried || tried
+	}
+	if err := rows.Err(); err != nil {
+		return Pending{}, fmt.Errorf("store: pending digest: %w", err)
+	}
+	return p, nil
 }
