@@ -553,6 +553,9 @@ func digestLineOf(n notify.Notice) string {
 	if n.Kind == notify.KindResolved {
 		state = "解決済み"
 	}
+	if n.Count > 1 {
+		state += fmt.Sprintf("・%d通", n.Count)
+	}
 	return code(addr) + " " + escape(truncate(n.ReasonLabel()+"（"+state+"）", digestLine))
 }
 

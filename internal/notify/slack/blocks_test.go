@@ -308,9 +308,11 @@ func TestDigest(t *testing.T) {
 	items := []notify.Notice{
 		item("a@example.com", "address", "宛先のアドレスが存在しません", false),
 		item("b@example.net", "mailbox", "相手の受信箱が満杯です", true),
+		item("d@example.net", "mailbox", "相手の受信箱が満杯です", false),
 		item("c@example.org", "address", "宛先のアドレスが存在しません", false),
 	}
-	for i := range 12 {
+	items[2].Count = 3 // three mails to one full mailbox
+	for i := range 11 {
 		items = append(items, item(fmt.Sprintf("x%02d@example.jp", i), "address", "宛先のドメインが存在しません", false))
 	}
 	blocks, fb := Digest(items)
@@ -318,10 +320,10 @@ func TestDigest(t *testing.T) {
 		t.Errorf("digest of %d visible characters, want at most %d:\n%s", l, MaxVisible, Visible(blocks))
 	}
 	vis := Visible(blocks)
-	if !strings.HasPrefix(vis, "【宛先ごとの配信エラー】15件：宛先の確認 14件 / 相手の受信箱 1件") || !strings.Contains(fb, "宛先の確認 14件") {
+	if !strings.HasPrefix(vis, "【宛先ごとの配信エラー】15件：宛先の確認 13件 / 相手の受信箱 2件") || !strings.Contains(fb, "宛先の確認 13件") {
 		t.Errorf("digest header:\n%s", vis)
 	}
-	if !strings.Contains(vis, "b@example.net 相手の受信箱が満杯です（再送中）") || !strings.Contains(vis, "ほか 5 件") || !strings.Contains(vis, "全員の一覧はスレッドに") {
+	if !strings.Contains(vis, "b@example.net 相手の受信箱が満杯です（再送中）") || !strings.Contains(vis, "d@example.net 相手の受信箱が満杯です（届いていません・3通）") || !strings.Contains(vis, "ほか 5 件") || !strings.Contains(vis, "全員の一覧はスレッドに") {
 		t.Errorf("digest lines:\n%s", vis)
 	}
 	thread, _ := DigestThread(items)
