@@ -197,7 +197,7 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if err != nil || ts == "skipped" {
 		return ts, err
 	}
-	if err := s.listHidden(ctx, it, ts, n); err != nil {
+	if err := s.listHidden(ctx, it, ts, det, n); err != nil {
 		return "", err
 	}
 	return ts, nil
@@ -241,7 +241,7 @@ func (s *slackSender) show(ctx context.Context, it store.OutboxItem, det *store.
 
 // listHidden names, in the thread of the message at ts, the recipients the
 // channel message has no room for: every recipient is named somewhere.
-func (s *slackSender) listHidden(ctx context.Context, it store.OutboxItem, ts string, n notify.Notice) error {
+func (s *slackSender) listHidden(ctx context.Context, it store.OutboxItem, ts string, det *store.Detail, n notify.Notice) error {
 	switch it.Kind {
 	case "first", "update", "repeat":
 	default:
@@ -250,7 +250,8 @@ func (s *slackSender) listHidden(ctx context.Context, it store.OutboxItem, ts st
 	if slack.Hidden(n) == nil {
 		return nil
 	}
-	blocks, fb := slack.ListBlocks(fmt.Sprintf("この件の宛先（%d件）", len(n.Advice.Recipients)+n.Advice.More), n.Advice.Recipients, n.Advice.More)
+	all := notice(det, it.Kind, advice.Japanese, 0).Advice // every loaded member
+	blocks, fb := slack.ListBlocks(fmt.Sprintf("この件の宛先（%d件）", len(all.Recipients)+all.More), all.Recipients, all.More)
 	return s.replyOnce(ctx, it, ts, "list", fb, blocks)
 }
 

@@ -372,12 +372,30 @@ const (
 // words, links) is in the detail (Blocks of kind detail), posted in the
 // thread on request.
 func Short(n notify.Notice) ([]slackgo.Block, string) {
+	blocks, _ := shortFit(n)
+	return blocks, fallback(n)
+}
+
+// shortFit renders Short naming as many recipients (up to shortRecipients)
+// as fit in MaxVisible, and returns how many it named.
+func shortFit(n notify.Notice) ([]slackgo.Block, int) {
+	k := min(shortRecipients, len(n.Advice.Recipients))
+	for {
+		blocks := shortBlocks(n, k)
+		if k == 0 || VisibleLen(blocks) <= MaxVisible {
+			return blocks, k
+		}
+		k--
+	}
+}
+
+func shortBlocks(n notify.Notice, named int) []slackgo.Block {
 	var lines []string
 	if n.Kind == notify.KindResolved {
 		lines = append(lines, "この件は解決済みになりました。")
 	}
 	if o := firstSentence(n.Advice.Outlook); o != "" {
-		lines = append(lines, escape(o))
+		lines = append(lines, escape(truncate(o, 120)))
 	}
 	if a := firstAction(n.Advice.Actions); a != "" {
 		more := ""
@@ -386,12 +404,12 @@ func Short(n notify.Notice) ([]slackgo.Block, string) {
 		}
 		lines = append(lines, bold("対応")+" "+a+more)
 	}
-	if rs := inlineRecipients(n.Advice.Recipients, n.Advice.More, n.Count, shortRecipients); rs != "" {
+	if rs := inlineRecipients(n.Advice.Recipients, n.Advice.More, named); rs != "" {
 		lines = append(lines, bold("宛先")+" "+rs)
 	}
 	var facts []string
 	if n.SendingIP != "" {
-		facts = append(facts, "送信元IP "+escape(n.SendingIP))
+		facts = append(facts, "送信元IP "+escape(truncate(n.SendingIP, 45)))
 	}
 	if p := notify.Period(n.First, n.Last); p != "" {
 		facts = append(facts, p)
@@ -401,17 +419,17 @@ func Short(n notify.Notice) ([]slackgo.Block, string) {
 	}
 	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(n.Title(), MaxHeaderText)))}
 	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
-	blocks = append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn(contextText(n))), buttons(n))
-	return blocks, fallback(n)
+	return append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn(contextText(n))), buttons(n))
 }
 
 // Hidden lists the recipients a Short message does not name (nil when it
 // names them all), for a reply in its thread: nothing is lost.
 func Hidden(n notify.Notice) []string {
-	if len(n.Advice.Recipients) <= shortRecipients {
+	_, named := shortFit(n)
+	if len(n.Advice.Recipients) <= named && n.Advice.More == 0 {
 		return nil
 	}
-	return n.Advice.Recipients[shortRecipients:]
+	return n.Advice.Recipients[named:]
 }
 
 // ListBlocks renders a thread reply naming recipients a channel message
@@ -437,6 +455,16 @@ func ListBlocks(title string, addrs []string, more int) ([]slackgo.Block, string
 // done, one line per recipient: 「宛先の確認 3件 / 相手の受信箱 2件」. The
 // explanations and actions are in DigestThread, posted in its thread.
 func Digest(items []notify.Notice) ([]slackgo.Block, string) {
+	for limit := digestLines; ; limit-- {
+		blocks, fb := digestBlocks(items, limit)
+		if limit <= 1 || VisibleLen(blocks) <= MaxVisible {
+			return blocks, fb
+		}
+	}
+}
+
+// digestBlocks renders Digest with at most limit recipient lines.
+func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
 	groups, order := byTask(items)
 	var heads []string
 	for _, t := range order {
@@ -446,7 +474,7 @@ func Digest(items []notify.Notice) ([]slackgo.Block, string) {
 	// Lines are shared out between the groups in turn, so that every group
 	// shows at least its first recipients.
 	quota := map[string]int{}
-	for left := digestLines; left > 0; {
+	for left := limit; left > 0; {
 		gave := false
 		for _, t := range order {
 			if left > 0 && quota[t] < len(groups[t]) {
@@ -585,23 +613,19 @@ func actionText(a advice.Action) string {
 // firstSentence is s up to its first 「。」 (inclusive).
 func firstSentence(s string) string { return notify.FirstSentence(s) }
 
-// inlineRecipients names up to limit addresses on one line, then ほか N 件.
-func inlineRecipients(rs []string, more, count, limit int) string {
+// inlineRecipients names the first addresses on one line, then ほか N 件.
+func inlineRecipients(rs []string, more, named int) string {
 	if len(rs) == 0 {
 		return ""
 	}
-	shown := rs
-	if len(shown) > limit {
-		more += len(shown) - limit
-		shown = shown[:limit]
-	}
+	more += len(rs) - named
 	var parts []string
-	for _, r := range shown {
+	for _, r := range rs[:named] {
 		parts = append(parts, code(r))
 	}
 	s := strings.Join(parts, " ")
 	if more > 0 {
-		s += fmt.Sprintf(" ほか %d 件（スレッドに一覧）", more)
+		s = strings.TrimSpace(s + fmt.Sprintf(" ほか %d 件（スレッドに一覧）", more))
 	}
 	return s
 }

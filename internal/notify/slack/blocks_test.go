@@ -3,6 +3,7 @@ package slack
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -396,5 +397,39 @@ func TestTruncate(t *testing.T) {
 func TestEscape(t *testing.T) {
 	if got, want := Escape("<!channel> a&b <https://x.example|y>"), "&lt;!channel&gt; a&amp;b &lt;https://x.example|y&gt;"; got != want {
 		t.Errorf("Escape = %q, want %q", got, want)
+	}
+}
+
+// Long addresses never push a channel message past MaxVisible: the ones
+// that do not fit are left to the thread (Hidden).
+func TestShortAndDigestFitLongAddresses(t *testing.T) {
+	long := func(i int) string { return fmt.Sprintf("%s%02d@%s.example.com", strings.Repeat("a", 60), i, strings.Repeat("b", 60)) }
+	n := sampleNotice()
+	n.Advice.Recipients = nil
+	for i := range 8 {
+		n.Advice.Recipients = append(n.Advice.Recipients, long(i))
+	}
+	blocks, _ := Short(n)
+	if l := VisibleLen(blocks); l > MaxVisible {
+		t.Errorf("short message of %d visible characters:\n%s", l, Visible(blocks))
+	}
+	vis := Visible(blocks)
+	hidden := Hidden(n)
+	for _, a := range n.Advice.Recipients {
+		if strings.Contains(vis, a) == slices.Contains(hidden, a) {
+			t.Errorf("%s is named in the message: %v, and in the hidden list: %v", a, strings.Contains(vis, a), slices.Contains(hidden, a))
+		}
+	}
+	var items []notify.Notice
+	for i := range 12 {
+		items = append(items, notify.Notice{Task: "address", Reason: "宛先のアドレスが存在しません", Count: 1,
+			Advice: advice.GroupAdvice{Recipients: []string{long(i)}}})
+	}
+	blocks, _ = Digest(items)
+	if l := VisibleLen(blocks); l > MaxVisible {
+		t.Errorf("digest of %d visible characters:\n%s", l, Visible(blocks))
+	}
+	if !strings.Contains(Visible(blocks), long(0)) || !strings.Contains(Visible(blocks), "全員の一覧はスレッドに") {
+		t.Errorf("digest:\n%s", Visible(blocks))
 	}
 }
