@@ -403,7 +403,9 @@ func TestEscape(t *testing.T) {
 // Long addresses never push a channel message past MaxVisible: the ones
 // that do not fit are left to the thread (Hidden).
 func TestShortAndDigestFitLongAddresses(t *testing.T) {
-	long := func(i int) string { return fmt.Sprintf("%s%02d@%s.example.com", strings.Repeat("a", 60), i, strings.Repeat("b", 60)) }
+	long := func(i int) string {
+		return fmt.Sprintf("%s%02d@%s.example.com", strings.Repeat("a", 60), i, strings.Repeat("b", 60))
+	}
 	n := sampleNotice()
 	n.Advice.Recipients = nil
 	for i := range 8 {
