@@ -274,7 +274,9 @@ func sections(text string) []slackgo.Block {
 // the whole at most limit long. Backticks inside are replaced so the text
 // cannot close the block.
 func codeBlock(prefix, s string, limit int) string {
-	s = strings.ReplaceAll(escape(s), "`", "ˋ")
+	// No formatting applies inside a code block: only Slack's control
+	// characters are escaped, and backticks, which could close it.
+	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r\n", "\n", "\r", "", "`", "ˋ").Replace(strings.ToValidUTF8(s, "\uFFFD"))
 	room := limit - slackLen(prefix) - 6
 	return prefix + "```" + truncate(s, room) + "```"
 }

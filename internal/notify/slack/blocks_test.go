@@ -295,6 +295,14 @@ func TestBlocksFormattingMarksEscaped(t *testing.T) {
 			t.Errorf("%s: an address lost its underscore:\n%s", kind, joined)
 		}
 	}
+	// Inside the code block of the receiver's words nothing formats: they
+	// are shown exactly.
+	n.Kind = notify.KindDetail
+	n.Diagnostic = "550 *spam* _score_ ~9~"
+	_, mrk := texts(t, mustBlocks(n))
+	if !strings.Contains(strings.Join(mrk, "\n"), "```550 *spam* _score_ ~9~```") {
+		t.Errorf("the receiver's words are altered in their code block:\n%s", strings.Join(mrk, "\n"))
+	}
 	if got, want := escape("a_b _c_ x_"), "a_b ＿c＿ x＿"; got != want {
 		t.Errorf("escape = %q, want %q", got, want)
 	}
