@@ -368,11 +368,15 @@ func followedIncident(ctx context.Context, tx *sql.Tx, rep *bounce.Report, rc bo
 	if rep == nil || rep.Original.MessageID == "" || rc.Address == "" {
 		return 0, nil
 	}
+	// A recipient's own problem (the address turned out unknown) never
+	// joins an incident about our sending server: it is an item of its own.
+	onlyItems := incident.SideOf(rc.Reason) == incident.SideRecipient
 	var id int64
 	err := tx.QueryRowContext(ctx, `SELECT i.id FROM reports r JOIN recipients c ON c.report = r.id
 		JOIN incident_members m ON m.recipient = c.id JOIN incidents i ON i.id = m.incident
 		WHERE r.orig_message_id = ? AND c.address = ? COLLATE NOCASE AND i.state = 'open'
-		ORDER BY m.at DESC LIMIT 1`, rep.Original.MessageID, rc.Address).Scan(&id)
+		AND (? = 0 OR i.side = 'recipient')
+		ORDER BY m.at DESC LIMIT 1`, rep.Original.MessageID, rc.Address, boolInt(onlyItems)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}

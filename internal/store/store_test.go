@@ -896,4 +896,17 @@ func TestDelayBecomesFailureInSameIncident(t *testing.T) {
 	if rcpt.Key.String() != "rcpt:b@outlook.example.com|userunknown" || rcpt.Key.SendingIP != "" || rcpt.Count != 1 {
 		t.Errorf("recipient item = %+v", rcpt)
 	}
+
+	// The same message to c@ was delayed for the IP's reputation, then
+	// refused as an unknown address: that failure is an item of its own.
+	delay2 := bounceMsg(4, "192.0.2.1", "microsoft", bounce.ReasonBadReputation, "c@outlook.example.com")
+	delay2.Report.Kind = bounce.KindDelay
+	delay2.Report.Recipients[0].Action = bounce.ActionDelayed
+	mustCommit(t, db, batch(4, t0.Add(2*time.Hour), delay2))
+	unknown2 := bounceMsg(5, "192.0.2.1", "microsoft", bounce.ReasonUserUnknown, "c@outlook.example.com")
+	unknown2.Report.Original.MessageID = delay2.Report.Original.MessageID
+	res = mustCommit(t, db, batch(5, t0.Add(3*time.Hour), unknown2))
+	if len(res.Incidents) != 1 || res.Incidents[0] == ip.ID {
+		t.Errorf("an unknown address joined the IP incident %d: %v", ip.ID, res.Incidents)
+	}
 }
