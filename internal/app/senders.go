@@ -32,7 +32,7 @@ func (a *App) buildSenders(ctx context.Context) error {
 	for _, t := range a.targets {
 		switch t {
 		case store.TargetStdout:
-			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu}
+			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, db: a.db, now: a.opts.Now}
 		case store.TargetSlack:
 			a.senders[t] = &slackSender{
 				app:     a,
@@ -102,9 +102,18 @@ type stdoutSender struct {
 	w    io.Writer
 	text bool
 	mu   *sync.Mutex
+	db   *store.DB
+	now  func() time.Time
 }
 
-func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+// stdoutDigests is the "channel" under which the digests printed as text
+// are recorded.
+const stdoutDigests = "stdout"
+
+func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	if s.text && it.Kind == "first" && det.Key.Side == incident.SideRecipient {
+		return s.digest(ctx, it, det)
+	}
 	n := notice(det, it.Kind, advice.Japanese, maxListed)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -140,6 +149,57 @@ func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.D
 	}
 	_, err = s.w.Write(append(b, '\n'))
 	return "", err
+}
+
+// digest prints the recipient-side items waiting for their first notice as
+// one digest, as Slack shows them: one line per recipient, grouped by what
+// is to be done, then each cause's explanation and actions once.
+func (s *stdoutSender) digest(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	if ref, ok, err := s.db.DigestRef(ctx, det.ID, stdoutDigests); err != nil || ok {
+		return ref, err // printed with an earlier item
+	}
+	p, err := s.db.PendingDigest(ctx, store.TargetStdout, stdoutDigests, maxDigest)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(p.Items, det.ID) {
+		p.Items = append(p.Items, det.ID)
+	}
+	items, err := recipientItems(ctx, s.db, p.Items)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 (宛先ごと) ━━━\n%s\n", notify.DigestTitle(items))
+	groups, order := notify.ByTask(items)
+	for _, t := range order {
+		fmt.Fprintf(&b, "■ %s\n", notify.TaskLabel(t))
+		for _, n := range groups[t] {
+			fmt.Fprintf(&b, "・%s %s（%s）\n", strings.Join(n.Advice.Recipients, ", "), n.ReasonLabel(), n.DigestState())
+		}
+	}
+	b.WriteString("  ── 詳細 ──\n")
+	for _, t := range order {
+		for _, c := range notify.Causes(groups[t]) {
+			fmt.Fprintf(&b, "  %s（%s）\n", c.Label, strings.Join(c.Recipients, ", "))
+			for _, l := range []string{c.Advice.Explanation, c.Advice.Outlook} {
+				if l != "" {
+					fmt.Fprintf(&b, "    %s\n", l)
+				}
+			}
+			for i, a := range c.Advice.Actions {
+				fmt.Fprintf(&b, "    %d. 【%s】%s\n", i+1, a.Label, a.Text)
+			}
+		}
+	}
+	ref := "digest-" + strconv.FormatInt(it.ID, 10)
+	s.mu.Lock()
+	_, err = io.WriteString(s.w, b.String())
+	s.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	return ref, s.db.SetDigestRef(context.WithoutCancel(ctx), p.Items, stdoutDigests, ref, s.now())
 }
 
 // printReports writes each new bounce or delay report as it is recorded
@@ -372,9 +432,14 @@ func (s *slackSender) editDigest(ctx context.Context, ts string) (string, error)
 
 // items are the notices of the given recipient-side items.
 func (s *slackSender) items(ctx context.Context, ids []int64) ([]notify.Notice, error) {
+	return recipientItems(ctx, s.db, ids)
+}
+
+// recipientItems are the current notices of the given recipient-side items.
+func recipientItems(ctx context.Context, db *store.DB, ids []int64) ([]notify.Notice, error) {
 	var out []notify.Notice
 	for _, id := range ids {
-		det, err := s.db.IncidentDetail(ctx, id, 20)
+		det, err := db.IncidentDetail(ctx, id, 20)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,8 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -163,6 +165,87 @@ func TaskLabel(task string) string {
 		return "メールの内容"
 	}
 	return "その他"
+}
+
+// ByTask groups recipient-side items by task: the known tasks in a fixed
+// order (address, mailbox, filter, message), others after them by name.
+func ByTask(items []Notice) (map[string][]Notice, []string) {
+	groups := map[string][]Notice{}
+	for _, it := range items {
+		groups[it.Task] = append(groups[it.Task], it)
+	}
+	known := []string{"address", "mailbox", "filter", "message"}
+	var order, rest []string
+	for _, t := range known {
+		if len(groups[t]) > 0 {
+			order = append(order, t)
+		}
+	}
+	for t := range groups {
+		if !slices.Contains(known, t) {
+			rest = append(rest, t)
+		}
+	}
+	sort.Strings(rest)
+	return groups, append(order, rest...)
+}
+
+// DigestTitle is the one line heading a digest of recipient-side items,
+// e.g. 【宛先ごとの配信エラー】5件：宛先の確認 3件 / 相手の受信箱 2件.
+func DigestTitle(items []Notice) string {
+	groups, order := ByTask(items)
+	var heads []string
+	for _, t := range order {
+		heads = append(heads, fmt.Sprintf("%s %d件", TaskLabel(t), len(groups[t])))
+	}
+	return fmt.Sprintf("【宛先ごとの配信エラー】%d件：%s", len(items), strings.Join(heads, " / "))
+}
+
+// Cause is one explanation shared by several recipient-side items, with the
+// addresses it applies to.
+type Cause struct {
+	Label      string        // ReasonLabel of the items
+	Advice     advice.Advice // the shared explanation, outlook and actions
+	Recipients []string
+}
+
+// Causes groups items by the exact text of their advice (label,
+// explanation, outlook, actions), in the items' order: each explanation is
+// told once, naming the recipients it is true for.
+func Causes(items []Notice) []Cause {
+	var out []Cause
+	index := map[string]int{}
+	for _, it := range items {
+		var k strings.Builder
+		k.WriteString(it.ReasonLabel() + "\x00" + it.Advice.Explanation + "\x00" + it.Advice.Outlook)
+		for _, a := range it.Advice.Actions {
+			k.WriteString("\x00" + string(a.Actor) + "\x00" + a.Text)
+		}
+		i, ok := index[k.String()]
+		if !ok {
+			i = len(out)
+			index[k.String()] = i
+			out = append(out, Cause{Label: it.ReasonLabel(), Advice: it.Advice.Advice})
+		}
+		out[i].Recipients = append(out[i].Recipients, it.Advice.Recipients...)
+	}
+	return out
+}
+
+// DigestState says, for one line of a digest, where the mail stands:
+// 届いていません, 再送中 or 解決済み, with the number of mails when several.
+func (n Notice) DigestState() string {
+	state := "届いていません"
+	if n.Advice.Retrying {
+		state = "再送中"
+	}
+	if n.Kind == KindResolved {
+		state = "解決済み"
+	}
+	if n.Count > 1 {
+		state += fmt.Sprintf("・%d通", n.Count)
+	}
+	return state
 }
 
 // JST is Japan Standard Time. Japan has no daylight saving time, so a fixed

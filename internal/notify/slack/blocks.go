@@ -2,8 +2,6 @@ package slack
 
 import (
 	"fmt"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -467,12 +465,8 @@ func Digest(items []notify.Notice) ([]slackgo.Block, string) {
 
 // digestBlocks renders Digest with at most limit recipient lines.
 func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
-	groups, order := byTask(items)
-	var heads []string
-	for _, t := range order {
-		heads = append(heads, fmt.Sprintf("%s %d件", notify.TaskLabel(t), len(groups[t])))
-	}
-	title := fmt.Sprintf("【宛先ごとの配信エラー】%d件：%s", len(items), strings.Join(heads, " / "))
+	groups, order := notify.ByTask(items)
+	title := notify.DigestTitle(items)
 	// Lines are shared out between the groups in turn, so that every group
 	// shows at least its first recipients.
 	quota := map[string]int{}
@@ -513,28 +507,26 @@ func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
 // DigestThread renders the thread reply of a digest: per task, the
 // explanation and actions of each distinct cause, and every recipient.
 func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
-	groups, order := byTask(items)
+	groups, order := notify.ByTask(items)
 	body := []slackgo.Block{slackgo.NewHeaderBlock(plain("説明と対応"))}
 	for _, t := range order {
 		lines := []string{bold(escape(notify.TaskLabel(t)) + fmt.Sprintf(" %d件", len(groups[t])))}
-		seen := map[string]bool{}
 		for _, it := range groups[t] {
 			lines = append(lines, "• "+digestLineOf(it))
 		}
-		for _, it := range groups[t] {
-			cause := it.ReasonLabel() + "\x00" + it.Advice.Outlook
-			if seen[cause] {
-				continue
+		for _, c := range notify.Causes(groups[t]) {
+			var rs []string
+			for _, r := range c.Recipients {
+				rs = append(rs, code(r))
 			}
-			seen[cause] = true
-			lines = append(lines, "", bold(escape(it.ReasonLabel())))
-			if e := it.Advice.Explanation; e != "" {
+			lines = append(lines, "", bold(escape(c.Label))+" "+strings.Join(rs, " "))
+			if e := c.Advice.Explanation; e != "" {
 				lines = append(lines, escape(e))
 			}
-			if o := it.Advice.Outlook; o != "" {
+			if o := c.Advice.Outlook; o != "" {
 				lines = append(lines, escape(o))
 			}
-			for i, a := range it.Advice.Actions {
+			for i, a := range c.Advice.Actions {
 				lines = append(lines, fmt.Sprintf("%d. %s", i+1, actionText(a)))
 			}
 		}
@@ -546,29 +538,6 @@ func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
 	return body, "説明と対応"
 }
 
-// byTask groups items by task: the known tasks in a fixed order, others
-// after them in name order.
-func byTask(items []notify.Notice) (map[string][]notify.Notice, []string) {
-	groups := map[string][]notify.Notice{}
-	for _, it := range items {
-		groups[it.Task] = append(groups[it.Task], it)
-	}
-	known := []string{"address", "mailbox", "filter", "message"}
-	var order, rest []string
-	for _, t := range known {
-		if len(groups[t]) > 0 {
-			order = append(order, t)
-		}
-	}
-	for t := range groups {
-		if !slices.Contains(known, t) {
-			rest = append(rest, t)
-		}
-	}
-	sort.Strings(rest)
-	return groups, append(order, rest...)
-}
-
 // digestLineOf is one recipient's line: the address, the cause and whether
 // the mail may still arrive.
 func digestLineOf(n notify.Notice) string {
@@ -576,17 +545,7 @@ func digestLineOf(n notify.Notice) string {
 	if len(n.Advice.Recipients) > 0 {
 		addr = n.Advice.Recipients[0]
 	}
-	state := "届いていません"
-	if n.Advice.Retrying {
-		state = "再送中"
-	}
-	if n.Kind == notify.KindResolved {
-		state = "解決済み"
-	}
-	if n.Count > 1 {
-		state += fmt.Sprintf("・%d通", n.Count)
-	}
-	return code(addr) + " " + escape(truncate(n.ReasonLabel()+"（"+state+"）", digestLine))
+	return code(addr) + " " + escape(truncate(n.ReasonLabel()+"（"+n.DigestState()+"）", digestLine))
 }
 
 // firstAction is the first action, shortened to its first sentence.
