@@ -305,3 +305,39 @@ func TestSlackDigestLostAnswerPostsOnce(t *testing.T) {
 		t.Errorf("%d thread replies, want 1 (the explanations)", n)
 	}
 }
+
+// A recipient's item changes (a full mailbox that was retried fails): the
+// digest that shows it is edited in place; nothing new is posted.
+func TestSlackDigestEditedWhenItemChanges(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fake := slacktest.New(t)
+	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	cfg.GroupInterval = 300 * time.Millisecond
+	if err := srv.Append(fixture(t, "postfix-overquota-452-delayed.eml")); err != nil {
+		t.Fatal(err)
+	}
+	r := runApp(t, cfg)
+	r.waitSeen(t, 1, cfg.GroupWait)
+	waitFor(t, "the digest", func() bool { return len(fake.Posts()) == 1 })
+	digest := fake.Posts()[0]
+	if !strings.Contains(digest.Content(), "再送中") {
+		t.Errorf("the delayed item does not say it is retried:\n%s", digest.Content())
+	}
+	if err := srv.Append(fixture(t, "postfix-mailboxfull-552.eml")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitSeen(t, 2, cfg.GroupWait)
+	waitFor(t, "the digest to be edited", func() bool { return len(fake.Updates()) > 0 && r.stats(t).OutboxBacklog == 0 })
+	time.Sleep(settle)
+	if n := len(fake.Posts()); n != 1 {
+		t.Errorf("%d top-level posts, want the one digest", n)
+	}
+	latest, _ := fake.Latest(digest.TS)
+	if !strings.Contains(latest.Content(), "mori.example@partner.example.net") || !strings.Contains(latest.Content(), "届いていません・2通") {
+		t.Errorf("the edited digest does not show the failure:\n%s", latest.Content())
+	}
+}
