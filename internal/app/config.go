@@ -58,6 +58,9 @@ type Config struct {
 	ResolveAfter   time.Duration `envconfig:"RESOLVE_AFTER" default:"24h" desc:"quiet time after which an incident is closed (収束)"`
 	ReplyAllow     string        `envconfig:"REPLY_ALLOW" desc:"who may reply to summaries for details: comma list of domains or addresses; default the mailbox's domain"`
 	Secret         string        `envconfig:"SECRET" desc:"key that signs summary Message-IDs; default a random key kept beside the database"`
+	DNSServer      string        `envconfig:"DNS_SERVER" desc:"DNS server (host:port) for the sender checks in notices and doctor; default the system resolver (/etc/resolv.conf); off turns the checks off"`
+	DNSBL          string        `envconfig:"DNSBL" desc:"blocklist zones checked, comma list; default zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org, dnsbl-1.uceprotect.net, dbl.spamhaus.org (Spamhaus DQS: KEY.zen.dq.spamhaus.net,KEY.dbl.dq.spamhaus.net); never logged"`
+	DNSTimeout     time.Duration `envconfig:"DNS_TIMEOUT" default:"2s" desc:"deadline of each DNS lookup of the sender checks; a notice waits at most about this long for them"`
 	HTTPAddr       string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"address of /healthz, /readyz and /metrics; empty disables"`
 	LogFormat      string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -160,7 +163,8 @@ func (c Config) Validate() error {
 
 // secretFields are the configuration fields never shown.
 var secretFields = map[string]bool{"IMAPPassword": true, "OAuthSecret": true, "OAuthRefresh": true,
-	"SlackToken": true, "SlackAppToken": true, "SMTPPassword": true, "Secret": true}
+	"SlackToken": true, "SlackAppToken": true, "SMTPPassword": true, "Secret": true,
+	"DNSBL": true} // may hold a Spamhaus DQS key
 
 // Redacted returns a copy with every secret replaced by "[redacted]" (or
 // left empty when unset): safe to print or log.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/health"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
 	"github.com/bouncewatch/bouncewatch/internal/notify/email"
 	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
@@ -27,7 +28,7 @@ func (a *App) buildSenders(ctx context.Context) error {
 	for _, t := range a.targets {
 		switch t {
 		case store.TargetStdout:
-			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu}
+			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, app: a}
 		case store.TargetSlack:
 			a.senders[t] = &slackSender{
 				app:     a,
@@ -91,15 +92,17 @@ type stdoutSender struct {
 	w    io.Writer
 	text bool
 	mu   *sync.Mutex
+	app  *App
 }
 
-func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
 	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	s.app.withChecks(ctx, det, &n)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.text {
 		title := map[string]string{"first": "新しい配信エラー", "update": "更新", "repeat": "継続中", "resolved": "収束", "muted": "ミュート"}[it.Kind]
-		_, err := fmt.Fprintf(s.w, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, strings.TrimRight(n.Advice.Text(), "\n"))
+		_, err := fmt.Fprintf(s.w, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n%s", det.ID, title, strings.TrimRight(n.Advice.Text(), "\n"), checksText(n))
 		return "", err
 	}
 	line := struct {
@@ -112,7 +115,8 @@ func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.D
 		Last     time.Time          `json:"last"`
 		Advice   advice.GroupAdvice `json:"advice"`
 		Text     string             `json:"text"`
-	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text()}
+		Checks   *health.Summary    `json:"checks,omitempty"`
+	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text(), n.Checks}
 	b, err := json.Marshal(line)
 	if err != nil {
 		return "", notify.Permanent(err)
@@ -169,6 +173,7 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 		return s.answer(ctx, it, det)
 	}
 	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	s.app.withChecks(ctx, det, &n)
 	ts, ok, err := s.db.SlackRef(ctx, det.ID, s.channel)
 	if err != nil {
 		return "", err
@@ -273,6 +278,7 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender and BOUNCEWATCH_EMAIL_TO is empty"))
 	}
 	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	s.app.withChecks(ctx, det, &n)
 	// One mail per recipient: a refused address does not block the others,
 	// and each gets its own token. Ones already sent in an earlier attempt
 	// of this row are skipped.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
+	"github.com/bouncewatch/bouncewatch/internal/health"
 )
 
 // Kind says why a notification is sent.
@@ -42,6 +43,10 @@ type Notice struct {
 	// Detail is the long version (every bounce with its words, the timeline),
 	// pre-rendered by the advice package; shown only in detail notices.
 	Detail string
+	// Checks are the sender checks (SPF, DMARC, PTR, blocklists) made for
+	// this notice, rendered in Japanese; nil when none were made. Shown as
+	// the 「確認結果」 section.
+	Checks *health.Summary
 }
 
 // Title is the one-line summary used as the Slack header and fallback text,

@@ -92,6 +92,8 @@ func Blocks(n notify.Notice) ([]slackgo.Block, string) {
 		body = append(body, slackgo.NewSectionBlock(mrkdwn(codeBlock(bold("受信側の応答（原文）")+"\n", d, limit)), nil, nil))
 	}
 
+	body = append(body, checks(n)...)
+
 	if len(n.Advice.Actions) > 0 {
 		lines := []string{bold("対応")}
 		for i, a := range n.Advice.Actions {
