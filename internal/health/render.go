@@ -44,6 +44,14 @@ func Summarize(rs []Result) Summary {
 	var s Summary
 	var clear, listed, refused, failed []Result
 	passed := map[Check]bool{}
+	// Listings first: they are what a block is most often about.
+	for _, r := range rs {
+		if r.Check == CheckDNSBL && r.Finding == ListListed {
+			line, acts := explainListed(r)
+			s.Lines = append(s.Lines, line)
+			s.Actions = append(s.Actions, acts...)
+		}
+	}
 	for _, r := range rs {
 		if r.At.After(s.At) {
 			s.At = r.At
@@ -83,11 +91,6 @@ func Summarize(rs []Result) Summary {
 			}
 			s.Actions = append(s.Actions, acts...)
 		}
-	}
-	for _, r := range listed {
-		line, acts := explainListed(r)
-		s.Lines = append(s.Lines, line)
-		s.Actions = append(s.Actions, acts...)
 	}
 	if len(clear) > 0 {
 		var ip, dom []string
@@ -207,7 +210,8 @@ func explain(r Result) (string, []Action) {
 		}
 		return "", nil
 	case MXMissing:
-		return fmt.Sprintf("宛先ドメイン %s にはMXレコードがありません。", r.Subject), nil
+		// Not shown in a notice: the bounce itself tells where the mail went.
+		return "", nil
 	}
 	return "", nil
 }

@@ -143,6 +143,8 @@ func (r Result) Japanese() string {
 		line = fmt.Sprintf("%s は確認できませんでした（問い合わせが拒否されました。公開DNSリゾルバー経由では答えが得られません）。", listName(r))
 	case r.Finding == LookupFailed:
 		line = fmt.Sprintf("%s（%s）は確認できませんでした（DNSの応答が期限内にありませんでした）。", checkName(r), r.Subject)
+	case r.Check == CheckMX && r.Finding == MXMissing:
+		line = fmt.Sprintf("%s にはMXレコードがありません（このドメインではメールを受け取れません）。", r.Subject)
 	case r.Check == CheckMX && r.Finding == MXProvider:
 		line = fmt.Sprintf("%s のメールの受信先（MX）: %s", r.Subject, first(r.Values))
 	default:
