@@ -81,7 +81,10 @@ func Doctor(ctx context.Context, cfg Config, o DoctorOptions) (DoctorReport, err
 	if strings.EqualFold(cfg.DNSServer, DNSServerOff) {
 		cfg.DNSServer = "" // doctor always checks; "off" is for notices
 	}
-	c, _, err := newChecker(cfg, o.Now)
+	c, _, noResolver, err := newChecker(cfg, o.Now)
+	if err == nil && noResolver != nil {
+		err = fmt.Errorf("no DNS resolver (set BOUNCEWATCH_DNS_SERVER): %w", noResolver)
+	}
 	if err != nil {
 		return rep, err
 	}

@@ -55,36 +55,40 @@ type memoEntry struct {
 }
 
 // newChecker builds the checks' resolver and checker from the configuration;
-// nil when they are off.
-func newChecker(cfg Config, now func() time.Time) (*health.Checker, string, error) {
+// nil when they are off. noResolver is set when the system resolver cannot
+// be read (no /etc/resolv.conf): not a configuration error.
+func newChecker(cfg Config, now func() time.Time) (c *health.Checker, server string, noResolver, err error) {
 	if strings.EqualFold(cfg.DNSServer, DNSServerOff) {
-		return nil, "", nil
+		return nil, "", nil, nil
 	}
 	lists, err := health.ParseLists(cfg.DNSBL)
 	if err != nil {
-		return nil, "", fmt.Errorf("BOUNCEWATCH_DNSBL: %w", err)
+		// The zones may hold a DQS key: the error names the bad zone only.
+		return nil, "", nil, fmt.Errorf("BOUNCEWATCH_DNSBL: %w", err)
 	}
 	r, err := dnsresolver.New(cfg.DNSServer, now)
+	if err != nil && cfg.DNSServer == "" {
+		return nil, "", err, nil
+	}
 	if err != nil {
-		return nil, "", fmt.Errorf("BOUNCEWATCH_DNS_SERVER: %w", err)
+		return nil, "", nil, fmt.Errorf("BOUNCEWATCH_DNS_SERVER: %w", err)
 	}
 	timeout := cfg.DNSTimeout
 	if timeout <= 0 {
 		timeout = health.DefaultTimeout
 	}
-	return &health.Checker{Resolver: r, Now: now, Timeout: timeout, Lists: lists}, strings.Join(r.Servers(), ","), nil
+	return &health.Checker{Resolver: r, Now: now, Timeout: timeout, Lists: lists}, strings.Join(r.Servers(), ","), nil, nil
 }
 
-// buildChecks sets up the sender checks. A resolver that cannot be set up
-// (no /etc/resolv.conf) turns them off with one log line: notices go out
-// without them.
+// buildChecks sets up the sender checks. Without a system resolver they
+// are off, with one log line: notices go out without them.
 func (a *App) buildChecks() error {
-	c, server, err := newChecker(a.cfg, a.opts.Now)
+	c, server, noResolver, err := newChecker(a.cfg, a.opts.Now)
 	if err != nil {
-		if strings.Contains(err.Error(), "BOUNCEWATCH_DNSBL") {
-			return err
-		}
-		a.log.Warn("sender checks are off: no DNS resolver", "err", err)
+		return err
+	}
+	if noResolver != nil {
+		a.log.Warn("sender checks are off: no DNS resolver (set BOUNCEWATCH_DNS_SERVER)", "err", noResolver)
 		return nil
 	}
 	if c == nil {

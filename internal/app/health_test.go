@@ -15,16 +15,17 @@ import (
 )
 
 // checksSetup is an app posting to the Slack fake and mailing staff, with
-// the sender checks asking dnsAddr; its log goes to the returned buffer.
-func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ...[]byte) (*slacktest.Server, *smtpBox, *syncBuffer) {
+// the sender checks asking dnsAddr within timeout; its log and its stdout
+// target write to the returned buffers.
+func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ...[]byte) (fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer) {
 	t.Helper()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	fake := slacktest.New(t)
-	sm := startSMTP(t)
+	fake = slacktest.New(t)
+	sm = startSMTP(t)
 	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
 	cfg.Notify = "slack,email,stdout"
 	cfg.SMTPAddr, cfg.SMTPTLS, cfg.SMTPFrom, cfg.EmailTo = sm.addr, "none", ourFrom, staff
@@ -34,10 +35,10 @@ func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ..
 			t.Fatal(err)
 		}
 	}
-	logs := &syncBuffer{}
+	logs, stdout = &syncBuffer{}, &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		RetryBase: 50 * time.Millisecond, Stdout: logs})
+		RetryBase: 50 * time.Millisecond, Stdout: stdout})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ..
 			t.Errorf("run: %v", err)
 		}
 	})
-	return fake, sm, logs
+	return fake, sm, logs, stdout
 }
 
 // notices waits for the one Slack post and the one mail of the incident and
@@ -77,8 +78,18 @@ func notices(t *testing.T, fake *slacktest.Server, sm *smtpBox) (slackText, mail
 // the actions that follow, in Slack and in the mail.
 func TestBlockedNoticeShowsVerifiedFindings(t *testing.T) {
 	dns := dnstest.Start(t)
-	fake, sm, _ := checksSetup(t, dns.Addr, 2*time.Second, fixture(t, "outlook-s3140-blocked.eml"))
+	fake, sm, _, out := checksSetup(t, dns.Addr, 2*time.Second, fixture(t, "outlook-s3140-blocked.eml"))
 	slackText, mailText := notices(t, fake, sm)
+	// stdout: the incident's JSON line carries the checks.
+	var checks map[string]any
+	for _, ev := range out.events(t) {
+		if ev["event"] == "incident" {
+			checks, _ = ev["checks"].(map[string]any)
+		}
+	}
+	if lines, _ := checks["lines"].([]any); len(lines) == 0 || checks["clear"] != false {
+		t.Errorf("stdout incident checks = %v, want the findings", checks)
+	}
 	for _, w := range []string{
 		"確認結果",
 		"時点（bouncewatch がDNSで確認）",
@@ -112,7 +123,7 @@ func TestBlockedNoticeOfHealthyOfficeSaysSo(t *testing.T) {
 	m := string(fixture(t, "outlook-s3140-blocked.eml"))
 	m = strings.ReplaceAll(m, "203.0.113.25", dnstest.HealthyIP)
 	m = strings.ReplaceAll(m, "info@example.co.jp", "info@"+dnstest.HealthyDomain)
-	fake, sm, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
 	slackText, mailText := notices(t, fake, sm)
 	for name, text := range map[string]string{"Slack": slackText, "mail": mailText} {
 		if !strings.Contains(text, "SPF・DMARC・逆引き(PTR)はいずれも正常") {
@@ -130,7 +141,7 @@ func TestBlockedNoticeOfHealthyOfficeSaysSo(t *testing.T) {
 // Issue 12: a resolver that never answers: the notice still goes out (after
 // the configured deadline, here short), and the log says why once.
 func TestBlockedNoticeWithDeadResolverGoesOut(t *testing.T) {
-	fake, sm, logs := checksSetup(t, dnstest.Blackhole(t), 100*time.Millisecond, fixture(t, "outlook-s3140-blocked.eml"))
+	fake, sm, logs, _ := checksSetup(t, dnstest.Blackhole(t), 100*time.Millisecond, fixture(t, "outlook-s3140-blocked.eml"))
 	slackText, mailText := notices(t, fake, sm)
 	for _, text := range []string{slackText, mailText} {
 		if !strings.Contains(text, "203.0.113.25") || !strings.Contains(text, "レンタルサーバー会社に、送信IP") {

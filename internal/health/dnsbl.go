@@ -88,13 +88,14 @@ func ParseLists(s string) ([]List, error) {
 		return DefaultLists(), nil
 	}
 	var out []List
-	for _, z := range strings.Split(s, ",") {
+	for i, z := range strings.Split(s, ",") {
 		z = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(z), "."))
 		if z == "" {
 			continue
 		}
 		if !zoneRE.MatchString(z) {
-			return nil, fmt.Errorf("blocklist zone %q is not a DNS name", z)
+			// Not quoted: a zone may hold a Spamhaus DQS key.
+			return nil, fmt.Errorf("blocklist zone %d of the list is not a DNS name", i+1)
 		}
 		l := List{Zone: z}
 		for _, label := range strings.Split(z, ".") {
@@ -157,7 +158,8 @@ func (c *Checker) dnsbl(ctx context.Context, l List, subject string) Result {
 	if err != nil {
 		f := c.failed(CheckDNSBL, subject, err)
 		f.List = r.List
-		f.Detail = "could not check: " + f.Detail
+		// The error names the query, which holds a DQS key: show the zone without it.
+		f.Detail = "could not check: " + strings.ReplaceAll(f.Detail, l.Zone, r.List)
 		return f
 	}
 	var codes []netip.Addr
