@@ -191,12 +191,6 @@ func DoctorText(domain string, ips []string, rs []Result, loc *time.Location) st
 		}
 		fmt.Fprintf(&b, "  [%s] %s%s: %s\n", StatusLabel(r.Status), strings.ToUpper(string(r.Check)), list, r.Japanese())
 	}
-	if acts := Summarize(rs).Actions; len(acts) > 0 {
-		b.WriteString("\n対応:\n")
-		for i, a := range acts {
-			fmt.Fprintf(&b, "  %d. %s%s\n", i+1, a.Role.Label(), a.Text)
-		}
-	}
 	if len(ips) == 0 {
 		b.WriteString("  送信IPが分からないため、SPF・逆引き・IPのブロックリストは確認していません（--ip で指定）。\n")
 	}
@@ -206,6 +200,12 @@ func DoctorText(domain string, ips []string, rs []Result, loc *time.Location) st
 	}
 	if !hasDKIM {
 		b.WriteString("  DKIM はセレクタが分からないため確認していません（--selector で指定）。\n")
+	}
+	if acts := Summarize(rs).Actions; len(acts) > 0 {
+		b.WriteString("\n対応:\n")
+		for i, a := range acts {
+			fmt.Fprintf(&b, "  %d. %s%s\n", i+1, a.Role.Label(), a.Text)
+		}
 	}
 	return b.String()
 }
