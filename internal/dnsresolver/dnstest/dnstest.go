@@ -63,13 +63,8 @@ func Start(t testing.TB) *Server {
 			t.Fatal(err)
 		}
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, ln, err := listen()
 	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
 		t.Fatal(err)
 	}
 	s.Addr = pc.LocalAddr().String()
@@ -82,6 +77,26 @@ func Start(t testing.TB) *Server {
 	<-started
 	t.Cleanup(s.Close)
 	return s
+}
+
+// listen opens UDP and TCP on one loopback port. The port UDP got may be
+// taken for TCP by another process: then it tries another.
+func listen() (net.PacketConn, net.Listener, error) {
+	var err error
+	for range 50 {
+		var pc net.PacketConn
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		var ln net.Listener
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+	}
+	return nil, nil, err
 }
 
 // Close stops the server.
