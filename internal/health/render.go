@@ -153,7 +153,7 @@ func checkName(r Result) string {
 	case CheckPTR:
 		return "逆引き(PTR)"
 	case CheckMX:
-		return "宛先ドメインのMX"
+		return "MX（メールの受信先）"
 	case CheckDNSBL:
 		return listName(r)
 	}
