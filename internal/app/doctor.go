@@ -60,21 +60,21 @@ func Doctor(ctx context.Context, cfg Config, o DoctorOptions) (DoctorReport, err
 		}
 		ips = append(ips, ip.Unmap())
 	}
-	if len(o.IPs) == 0 && cfg.DB != "" {
+	var dkim []health.DKIMRef
+	for _, s := range o.Selectors {
+		dkim = append(dkim, health.DKIMRef{Domain: rep.Domain, Selector: strings.TrimSpace(s)})
+	}
+	if (len(o.IPs) == 0 || len(dkim) == 0) && cfg.DB != "" {
 		if _, err := os.Stat(cfg.DB); err == nil {
-			db, err := store.Open(ctx, cfg.DB, o.Logger)
+			seenIPs, seenDKIM, err := fromStore(ctx, cfg.DB, rep.Domain, o)
 			if err != nil {
 				return rep, err
 			}
-			seen, err := db.RecentSendingIPs(ctx, o.Now().Add(-doctorSince), 5)
-			db.Close()
-			if err != nil {
-				return rep, err
+			if len(o.IPs) == 0 {
+				ips = seenIPs
 			}
-			for _, s := range seen {
-				if ip, err := netip.ParseAddr(s); err == nil && ip.IsGlobalUnicast() && !ip.IsPrivate() {
-					ips = append(ips, ip.Unmap())
-				}
+			if len(dkim) == 0 {
+				dkim = seenDKIM
 			}
 		}
 	}
@@ -87,10 +87,6 @@ func Doctor(ctx context.Context, cfg Config, o DoctorOptions) (DoctorReport, err
 	}
 	if err != nil {
 		return rep, err
-	}
-	var dkim []health.DKIMRef
-	for _, s := range o.Selectors {
-		dkim = append(dkim, health.DKIMRef{Domain: rep.Domain, Selector: strings.TrimSpace(s)})
 	}
 	// The first run checks the domain (DMARC, DKIM, DBL, MX) with the first
 	// IP; each further IP only what depends on it.
@@ -106,4 +102,43 @@ func Doctor(ctx context.Context, cfg Config, o DoctorOptions) (DoctorReport, err
 		rep.Results = append(rep.Results, c.Run(ctx, health.Target{MailFrom: rep.Domain, IP: ip})...)
 	}
 	return rep, nil
+}
+
+// fromStore reads the defaults from the database: the sending IPs of the
+// recent bounces, and the DKIM signatures of domain on the originals
+// returned in the open incidents' bounces.
+func fromStore(ctx context.Context, path, domain string, o DoctorOptions) ([]netip.Addr, []health.DKIMRef, error) {
+	db, err := store.Open(ctx, path, o.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	seen, err := db.RecentSendingIPs(ctx, o.Now().Add(-doctorSince), 5)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ips []netip.Addr
+	for _, s := range seen {
+		if ip, err := netip.ParseAddr(s); err == nil && ip.IsGlobalUnicast() && !ip.IsPrivate() {
+			ips = append(ips, ip.Unmap())
+		}
+	}
+	incs, err := db.OpenIncidents(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var dkim []health.DKIMRef
+	for i, inc := range incs {
+		if i >= 20 || len(dkim) >= 3 {
+			break
+		}
+		raws, err := db.RawBounces(ctx, inc.ID, 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range raws {
+			dkim = append(dkim, health.DKIMRefs(r.Data, domain)...)
+		}
+	}
+	return ips, dkim, nil
 }

@@ -29,7 +29,9 @@ func TestDoctorDefaultsFromMailboxAndStore(t *testing.T) {
 	rep := bounce.Analyze(fixture(t, "outlook-s3140-blocked.eml"))
 	if _, err := db.CommitBatch(ctx, store.Batch{Mailbox: "INBOX", UIDValidity: 1, LastUID: 1, Now: now,
 		Timing: incident.Timing{}.WithDefaults(), Targets: []string{"stdout"},
-		Messages: []store.Message{{UID: 1, Size: 100, MessageID: "b1@example.jp", Report: rep, Quiet: true}}}); err != nil {
+		Messages: []store.Message{{UID: 1, Size: 100, MessageID: "b1@example.jp", Report: rep,
+			Raw: []byte("Subject: bounce\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" +
+				"DKIM-Signature: v=1; a=rsa-sha256; d=example.co.jp; s=sel9;\r\n h=from; bh=x; b=y\r\nFrom: info@example.co.jp\r\n")}}}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -44,6 +46,15 @@ func TestDoctorDefaultsFromMailboxAndStore(t *testing.T) {
 	}
 	if !health.Failed(got.Results) {
 		t.Errorf("the bad office passes: %+v", got.Results)
+	}
+	var dkim []health.Result
+	for _, r := range got.Results {
+		if r.Check == health.CheckDKIM {
+			dkim = append(dkim, r)
+		}
+	}
+	if len(dkim) != 1 || dkim[0].Subject != "sel9._domainkey.example.co.jp" || dkim[0].Finding != health.DKIMNoKey {
+		t.Errorf("DKIM from the returned original: %+v, want sel9 without a key", dkim)
 	}
 
 	// Checks are on for doctor even when notices have them off.
