@@ -44,6 +44,8 @@ const (
 	answersPerAddress  = 5  // per email.NormalAddress
 	answersPerIncident = 10 // per incident, all senders
 	answersInAll       = 30 // everything
+
+	maxRateKeys = 1000 // above this many remembered keys, stale ones are dropped
 )
 
 // replyPayload is the outbox payload of a reply to answer.
@@ -205,6 +207,15 @@ func (r *replies) allow3(from string, incID int64, now time.Time) bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.answers) > maxRateKeys {
+		// Bounded memory: forget keys with no answer in the last hour.
+		for k, ts := range r.answers {
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > time.Hour {
+				delete(r.answers, k)
+				delete(r.limited, k)
+			}
+		}
+	}
 	for _, k := range keys {
 		if ok, _ := k.rate.Allow(r.answers[k.key], now); !ok {
 			level := slog.LevelDebug

@@ -185,3 +185,23 @@ func TestEmailBounceLinksArePlainText(t *testing.T) {
 		t.Errorf("the provider's page is not a link any more:\n%s", pm.Text)
 	}
 }
+
+// Issue 13: 20 replies 「原文」 from sato+N@ (one mailbox behind many
+// addresses) used to get 20 answers; now a handful.
+func TestEmailReplyFloodFromPlusAddresses(t *testing.T) {
+	sm := startSMTP(t)
+	cfg, deliver := inProcess(t, sm)
+	r := runApp(t, cfg)
+	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
+	r.waitSeen(t, 1, cfg.GroupWait)
+	sid := parseMail(t, waitMails(t, sm, 1)[0].Data).messageID(t)
+	const flood = 20
+	for i := range flood {
+		deliver(reply(fmt.Sprintf("staff+%d@example.jp", i), fmt.Sprintf("flood.%d@example.jp", i), sid, "Re: x", "原文"))
+	}
+	r.waitSeen(t, 1+flood, cfg.GroupWait)
+	time.Sleep(settle)
+	if n := sm.count() - 1; n != 5 {
+		t.Errorf("%d replies from staff+N@ got %d answers, want 5", flood, n)
+	}
+}

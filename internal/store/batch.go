@@ -266,9 +266,15 @@ func recordOrFail(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Comm
 	r, ierr := tx.ExecContext(ctx, `INSERT INTO messages (mailbox, uidvalidity, uid, message_id, size, kind, error, seen_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING`,
 		b.Mailbox, int64(b.UIDValidity), int64(m.UID), cutUTF8(m.MessageID, 998), m.Size, string(kind), failedPrefix+reason, ms(b.Now))
-	if ierr != nil {
-		// Not even the bare row can be written: hold the cursor.
+	switch {
+	case ierr != nil && HoldsCursor(ierr):
 		return fmt.Errorf("record as failed (%v): %w", err, ierr)
+	case ierr != nil:
+		// Not even the bare row can be written (the message itself breaks
+		// a rule of the table; the failed statement changed nothing): it
+		// is passed over, and the caller logs it.
+		res.Failed = append(res.Failed, Failed{UID: m.UID, Reason: cutUTF8(reason+"; not recorded at all: "+ierr.Error(), 2*maxFailReason)})
+		return nil
 	}
 	if n, _ := r.RowsAffected(); n == 0 {
 		res.Duplicates++

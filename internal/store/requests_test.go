@@ -100,6 +100,24 @@ func TestPoisonedRequestRecordedAsFailed(t *testing.T) {
 	}
 }
 
+// A message that breaks a rule of the messages table itself (here UID 0,
+// which IMAP never gives) cannot even be recorded as failed: it is passed
+// over and reported, and the rest of the batch is recorded.
+func TestUnrecordableMessagePassedOver(t *testing.T) {
+	db, _ := openTest(t)
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	res := mustCommit(t, db, batch(2, now, plainMsg(0), bounceMsg(2, "203.0.113.25", "microsoft", "badreputation", "a@outlook.jp")))
+	if len(res.Failed) != 1 || res.Failed[0].UID != 0 || !strings.Contains(res.Failed[0].Reason, "not recorded at all") {
+		t.Errorf("failed = %+v", res.Failed)
+	}
+	if res.Recorded != 1 || len(res.Incidents) != 1 {
+		t.Errorf("result = %+v, want the bounce recorded and grouped", res)
+	}
+	if _, last, _ := db.Cursor(context.Background(), "INBOX"); last != 2 {
+		t.Errorf("cursor = %d, want 2", last)
+	}
+}
+
 // Only a failure of the database itself holds the cursor: here the disk is
 // full (SQLite's page limit stands in for it). The batch fails, nothing of
 // it is recorded, and once there is room the same batch goes through.

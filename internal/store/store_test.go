@@ -176,14 +176,26 @@ func TestCommitBatchAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// UID 0 violates a CHECK constraint after other rows of the batch were
-	// written: nothing of the batch may remain.
+	// The disk fills up (SQLite's page limit stands in for it) after other
+	// rows of the batch were written: nothing of the batch may remain. (A
+	// constraint violation is no longer such a case: the message is
+	// recorded as failed to process, see TestPoisonedRequestRecordedAsFailed.)
+	db.db.SetMaxOpenConns(1) // the page limit is per connection
+	var pages int64
+	if err := db.db.QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.db.Exec(fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+8)); err != nil {
+		t.Fatal(err)
+	}
+	huge := bounceMsg(12, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "d@outlook.example.com")
+	huge.Raw = bytes.Repeat([]byte("x"), 400<<10)
 	bad := batch(20, t0.Add(time.Minute),
 		bounceMsg(10, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "b@outlook.example.com"),
 		bounceMsg(11, "198.51.100.9", "google", bounce.ReasonUserUnknown, "c@gmail.example.com"),
-		plainMsg(0))
+		huge)
 	if _, err := db.CommitBatch(ctx, bad); err == nil {
-		t.Fatal("CommitBatch with UID 0 succeeded")
+		t.Fatal("CommitBatch to a full disk succeeded")
 	}
 	assertUnchanged := func(what string) {
 		t.Helper()
@@ -207,7 +219,7 @@ func TestCommitBatchAtomic(t *testing.T) {
 			t.Errorf("%s: incident count = %d, want 1", what, n)
 		}
 	}
-	assertUnchanged("constraint violation")
+	assertUnchanged("full disk")
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
@@ -218,7 +230,7 @@ func TestCommitBatchAtomic(t *testing.T) {
 	}
 	assertUnchanged("cancelled context")
 
-	// The same batch without the bad message then commits.
+	// The same batch without the message too big for the disk then commits.
 	res := mustCommit(t, db, good)
 	if res.Recorded != 2 || len(res.ReportIDs) != 2 || len(res.Incidents) != 2 {
 		t.Errorf("retry: %+v", res)

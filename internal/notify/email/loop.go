@@ -48,6 +48,15 @@ func Suppress(addr string, own ...string) bool {
 // "" when s is no address.
 func NormalAddress(s string) string {
 	a := bareAddress(s)
+	if a == "" {
+		// A display name net/mail cannot decode (ISO-2022-JP encoded
+		// words, common in Japanese mail): take the angle-addr.
+		if i := strings.LastIndexByte(s, '<'); i >= 0 {
+			if j := strings.IndexByte(s[i:], '>'); j > 0 {
+				a = bareAddress(s[i+1 : i+j])
+			}
+		}
+	}
 	at := strings.LastIndexByte(a, '@')
 	if at <= 0 {
 		return ""
