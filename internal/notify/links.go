@@ -40,10 +40,16 @@ func PlainLinks(s string) string {
 		return s
 	}
 	return linkRe.ReplaceAllStringFunc(s, func(link string) string {
-		if knownLink(link) {
+		// A sentence's closing punctuation is not part of the link.
+		trimmed := strings.TrimRight(link, ".,;:!?")
+		if !linkRe.MatchString(trimmed) {
+			trimmed = link
+		}
+		tail := link[len(trimmed):]
+		if knownLink(trimmed) {
 			return link
 		}
-		return defang(link)
+		return defang(trimmed) + tail
 	})
 }
 
@@ -66,20 +72,21 @@ func knownLink(link string) bool {
 	return false
 }
 
-// defang turns a link into plain text: hxxp(s) for the scheme and [.] for
-// the dots of the host.
+// schemeRe finds the schemes inside a link (a redirect may carry another).
+var schemeRe = regexp.MustCompile(`(?i)(?:https?|ftp)://`)
+
+// defang turns a link into plain text: hxxp(s):// and fxp:// for every
+// scheme in it and [.] for every dot, so that neither the link nor a host
+// inside it ("…?next=www.example.com") is clickable any more.
 func defang(link string) string {
-	rest, scheme := link, ""
-	if i := strings.Index(link, "://"); i >= 0 {
-		scheme = strings.ToLower(link[:i])
-		rest = link[i+3:]
-		scheme = strings.Replace(strings.Replace(scheme, "http", "hxxp", 1), "ftp", "fxp", 1) + "://"
-	}
-	host, path := rest, ""
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		host, path = rest[:i], rest[i:]
-	}
-	return scheme + strings.ReplaceAll(host, ".", "[.]") + path
+	link = schemeRe.ReplaceAllStringFunc(link, func(s string) string {
+		l := strings.ToLower(s)
+		if strings.HasPrefix(l, "ftp") {
+			return "fxp://"
+		}
+		return "hxxp" + strings.TrimPrefix(strings.TrimSuffix(l, "://"), "http") + "://"
+	})
+	return strings.ReplaceAll(link, ".", "[.]")
 }
 
 // WithPlainLinks returns n with the links of every text taken from bounces

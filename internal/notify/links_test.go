@@ -12,6 +12,9 @@ func TestPlainLinks(t *testing.T) {
 		// A stranger's link: shown, not clickable.
 		{"550 mailbox moved, update at https://login.example.net/verify?u=staff now",
 			"550 mailbox moved, update at hxxps://login[.]example[.]net/verify?u=staff now"},
+		{"https://a.example/r?to=https://evil.example/x.html&w=www.evil.example",
+			"hxxps://a[.]example/r?to=hxxps://evil[.]example/x[.]html&w=www[.]evil[.]example"},
+		{"www.://0", "www[.]://0"},
 		{"see http://203.0.113.9/x", "see hxxp://203[.]0[.]113[.]9/x"},
 		{"visit www.example.com/reset.", "visit www[.]example[.]com/reset."},
 		{"HTTPS://EXAMPLE.ORG", "hxxps://EXAMPLE[.]ORG"},
@@ -26,6 +29,7 @@ func TestPlainLinks(t *testing.T) {
 		{"(S3150) https://postmaster.live.com/x", "(S3150) https://postmaster.live.com/x"},
 		{"no link at all 5.1.1", "no link at all 5.1.1"},
 		{"日本語の文 https://bad.example.jp/あ 。", "日本語の文 hxxps://bad[.]example[.]jp/あ 。"},
+		{"ftp://files.example.org/a", "fxp://files[.]example[.]org/a"},
 	} {
 		if got := PlainLinks(tc.in); got != tc.want {
 			t.Errorf("PlainLinks(%q)\n got %q\nwant %q", tc.in, got, tc.want)
@@ -51,4 +55,18 @@ func TestNoticeWithPlainLinksLeavesOurAdvice(t *testing.T) {
 	if n.Advice.Facts[0].Value != orig {
 		t.Error("WithPlainLinks changed the notice it was called on")
 	}
+}
+
+// Whatever the text, no link to an unknown host survives PlainLinks.
+func FuzzPlainLinks(f *testing.F) {
+	f.Add("see https://login.example.net/x and https://support.google.com/mail/?p=1")
+	f.Add("www.example.com https://support.google.com@evil.example/")
+	f.Fuzz(func(t *testing.T, s string) {
+		out := PlainLinks(s)
+		for _, link := range linkRe.FindAllString(out, -1) {
+			if !knownLink(link) {
+				t.Fatalf("PlainLinks(%q) = %q keeps the link %q", s, out, link)
+			}
+		}
+	})
 }

@@ -523,35 +523,6 @@ type RawMessage struct {
 	Truncated bool   // Data is shorter than the message
 }
 
-// RawBounces returns the stored bytes of up to limit (all when <= 0) distinct
-// bounces of an incident, newest first, for attaching to a detail reply.
-func (d *DB) RawBounces(ctx context.Context, incidentID int64, limit int) ([]RawMessage, error) {
-	if limit <= 0 {
-		limit = -1
-	}
-	rows, err := d.db.QueryContext(ctx, `SELECT r.id, r.subject, r.raw, r.raw_size FROM reports r
-		WHERE r.raw IS NOT NULL AND r.id IN (
-			SELECT c.report FROM incident_members m JOIN recipients c ON c.id = m.recipient WHERE m.incident = ?)
-		ORDER BY r.id DESC LIMIT ?`, incidentID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
-	}
-	defer rows.Close()
-	var out []RawMessage
-	for rows.Next() {
-		var m RawMessage
-		if err := rows.Scan(&m.ReportID, &m.Subject, &m.Data, &m.Size); err != nil {
-			return nil, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
-		}
-		m.Truncated = int64(len(m.Data)) < m.Size
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
-	}
-	return out, nil
-}
-
 // SlackRef returns the ts of the Slack message showing an incident in a
 // channel; ok is false when none was posted yet.
 func (d *DB) SlackRef(ctx context.Context, incidentID int64, channel string) (ts string, ok bool, err error) {
@@ -604,20 +575,6 @@ func (d *DB) PutToken(ctx context.Context, token string, incidentID int64, now t
 		return fmt.Errorf("store: put token: %w", err)
 	}
 	return nil
-}
-
-// IncidentByToken returns the incident of an email token; an error wrapping
-// ErrNotFound when unknown. Tokens are never logged.
-func (d *DB) IncidentByToken(ctx context.Context, token string) (int64, error) {
-	var id int64
-	err := d.db.QueryRowContext(ctx, `SELECT incident FROM email_tokens WHERE token = ?`, token).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("store: token: %w", ErrNotFound)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("store: token: %w", err)
-	}
-	return id, nil
 }
 
 // Token returns the incident of an email token and when the token was

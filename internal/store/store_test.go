@@ -720,9 +720,10 @@ func TestDetailRawSlackTokens(t *testing.T) {
 		t.Errorf("member = %+v\nreport = %+v", m, m.Report)
 	}
 
-	raws, err := db.RawBounces(ctx, 1, 0)
+	sel, err := db.RawBouncesOf(ctx, 1, func(string) bool { return true }, 10, 10*MaxRawBytes)
+	raws := sel.Messages
 	if err != nil || len(raws) != 3 {
-		t.Fatalf("RawBounces = %d, %v", len(raws), err)
+		t.Fatalf("RawBouncesOf = %d, %v", len(raws), err)
 	}
 	if raws[1].ReportID >= raws[0].ReportID || !raws[1].Truncated || len(raws[1].Data) != MaxRawBytes || raws[1].Size != MaxRawBytes+100 {
 		t.Errorf("big raw: id %d truncated %v len %d size %d", raws[1].ReportID, raws[1].Truncated, len(raws[1].Data), raws[1].Size)
@@ -749,15 +750,18 @@ func TestDetailRawSlackTokens(t *testing.T) {
 	if err := db.PutToken(ctx, "tok-abc", 1, t0); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := db.IncidentByToken(ctx, "tok-abc"); id != 1 || err != nil {
-		t.Errorf("IncidentByToken = %d, %v", id, err)
+	if id, at, err := db.Token(ctx, "tok-abc"); id != 1 || !at.Equal(t0) || err != nil {
+		t.Errorf("Token = %d, %v, %v", id, at, err)
 	}
 	// A retried send records its token again.
 	if err := db.PutToken(ctx, "tok-abc", 1, t0.Add(time.Minute)); err != nil {
 		t.Errorf("PutToken again = %v, want nil", err)
 	}
-	if _, err := db.IncidentByToken(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("IncidentByToken unknown = %v", err)
+	if id, at, _ := db.Token(ctx, "tok-abc"); id != 1 || !at.Equal(t0) {
+		t.Errorf("a token recorded again changed: %d, %v", id, at)
+	}
+	if _, _, err := db.Token(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Token unknown = %v", err)
 	}
 	if err := db.PutToken(ctx, "tok-x", 42, t0); err == nil {
 		t.Error("PutToken for an unknown incident succeeded (foreign keys off?)")

@@ -72,3 +72,28 @@ func TestNormalAddress(t *testing.T) {
 		}
 	}
 }
+
+// CheckAuth reads fields a sender can write: any header gives a verdict
+// without panicking, and a field from another authserv-id never passes.
+func FuzzCheckAuth(f *testing.F) {
+	f.Add("mx.example.jp; dmarc=pass header.from=example.jp")
+	f.Add("mx.example.jp 1; spf=pass (comment (nested)) smtp.mailfrom=a@example.jp; dkim=pass header.i=@example.jp")
+	f.Add("spf=pass (sender IP is 192.0.2.1) smtp.mailfrom=example.jp; dmarc=pass action=none header.from=example.jp")
+	f.Add("mx.example.jp; none")
+	f.Fuzz(func(t *testing.T, v string) {
+		if strings.ContainsAny(v, "\r\n") {
+			return
+		}
+		h := mail.Header{}
+		h.Add("Authentication-Results", v)
+		got := CheckAuth(h, "mx.example.jp", "example.jp")
+		if got != AuthNone && got != AuthPass && got != AuthFail {
+			t.Fatalf("verdict %q", got)
+		}
+		if got == AuthPass {
+			if id, _, _ := strings.Cut(strings.TrimSpace(unfold(v)), ";"); !strings.EqualFold(strings.Fields(id + " x")[0], "mx.example.jp") {
+				t.Fatalf("pass from another authserv-id: %q", v)
+			}
+		}
+	})
+}
