@@ -76,7 +76,8 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 			if s.quietAll || s.maxAge > 0 && !rep.Date.IsZero() && batch.Now.Sub(rep.Date) > s.maxAge {
 				msg.Quiet = true
 			}
-			if s.replies != nil && rep.Kind != bounce.KindBounce && rep.Kind != bounce.KindDelay {
+			// A backfill (quietAll) notifies nothing, so it answers no reply either.
+			if s.replies != nil && !s.quietAll && rep.Kind != bounce.KindBounce && rep.Kind != bounce.KindDelay {
 				rq, err := s.replies.request(ctx, m.Body, batch.Now)
 				if err != nil {
 					return nil, err
