@@ -22,47 +22,47 @@ const EnvPrefix = "BOUNCEWATCH"
 // variables. The names are a contract: end-to-end checks and deployments use
 // them. `bouncewatch env` lists them with their descriptions.
 type Config struct {
-	IMAPAddr        string        `envconfig:"IMAP_ADDR" desc:"IMAP server as host:port, e.g. outlook.office365.com:993"`
-	IMAPTLS         string        `envconfig:"IMAP_TLS" default:"implicit" desc:"implicit (port 993), starttls, or none (only to a loopback address)"`
-	IMAPCAFile      string        `envconfig:"IMAP_CA_FILE" desc:"PEM file of extra CA certificates to trust for IMAP (self-signed servers)"`
-	IMAPUsername    string        `envconfig:"IMAP_USERNAME" desc:"IMAP user; for Microsoft 365 the shared mailbox address"`
-	IMAPPassword    string        `envconfig:"IMAP_PASSWORD" desc:"IMAP password (auth password); never logged"`
-	IMAPAuth        string        `envconfig:"IMAP_AUTH" default:"password" desc:"password (LOGIN/PLAIN) or xoauth2"`
-	IMAPMailbox     string        `envconfig:"IMAP_MAILBOX" default:"INBOX" desc:"mailbox to watch"`
-	IMAPAfter       string        `envconfig:"IMAP_DISPOSITION" default:"none" desc:"what to do with triaged bounces: none, flag[:KEYWORD] or move:FOLDER (never deletes)"`
-	IMAPProbe       time.Duration `envconfig:"IMAP_PROBE_INTERVAL" default:"4m" desc:"how often IDLE is renewed with a liveness probe (at most 5m)"`
-	IMAPMaxFetch    int64         `envconfig:"IMAP_MAX_FETCH" default:"26214400" desc:"largest number of bytes fetched of one message"`
-	OAuthProvider   string        `envconfig:"OAUTH_PROVIDER" desc:"for xoauth2: microsoft (client credentials) or google (refresh token)"`
-	OAuthTenant     string        `envconfig:"OAUTH_TENANT" desc:"Microsoft Entra tenant ID or domain (microsoft)"`
-	OAuthClientID   string        `envconfig:"OAUTH_CLIENT_ID" desc:"OAuth2 client (application) ID"`
-	OAuthSecret     string        `envconfig:"OAUTH_CLIENT_SECRET" desc:"OAuth2 client secret; never logged"`
-	OAuthRefresh    string        `envconfig:"OAUTH_REFRESH_TOKEN" desc:"OAuth2 refresh token (google); never logged"`
-	OAuthTokenURL   string        `envconfig:"OAUTH_TOKEN_URL" desc:"override of the token endpoint (tests, sovereign clouds)"`
-	MaxAge          time.Duration `envconfig:"MAX_AGE" default:"72h" desc:"bounces older than this (by their Date) are recorded but not notified: a first start or a long downtime does not flood anyone"`
-	DB              string        `envconfig:"DB" default:"bouncewatch.db" desc:"SQLite database file (the state: cursor, reports, incidents, outbox)"`
-	Notify          string        `envconfig:"NOTIFY" default:"stdout" desc:"where notifications go: comma list of stdout, slack, email"`
-	SlackToken      string        `envconfig:"SLACK_TOKEN" desc:"Slack bot token (xoxb-...); never logged"`
-	SlackChannel    string        `envconfig:"SLACK_CHANNEL" desc:"Slack channel ID to post incidents to"`
-	SlackAPIURL     string        `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL"`
-	SlackAppToken   string        `envconfig:"SLACK_APP_TOKEN" desc:"Slack app-level token (xapp-...) for Socket Mode replies and buttons"`
-	SMTPAddr        string        `envconfig:"SMTP_ADDR" desc:"SMTP server for email notifications, host:port"`
-	SMTPTLS         string        `envconfig:"SMTP_TLS" default:"starttls" desc:"starttls, implicit (port 465), or none (only to a loopback address)"`
-	SMTPCAFile      string        `envconfig:"SMTP_CA_FILE" desc:"PEM file of extra CA certificates to trust for SMTP (self-signed servers)"`
-	SMTPUsername    string        `envconfig:"SMTP_USERNAME" desc:"SMTP AUTH user"`
-	SMTPPassword    string        `envconfig:"SMTP_PASSWORD" desc:"SMTP AUTH password; never logged"`
-	SMTPFrom        string        `envconfig:"SMTP_FROM" desc:"From address of notification mail"`
-	EmailTo         string        `envconfig:"EMAIL_TO" desc:"fixed recipients of email notifications (comma list); default: the original sender of the bounced mail"`
-	GroupWait       time.Duration `envconfig:"GROUP_WAIT" default:"60s" desc:"wait before the first notice of a new incident"`
-	GroupInterval   time.Duration `envconfig:"GROUP_INTERVAL" default:"10m" desc:"least time between updates of a changed incident"`
-	RepeatInterval  time.Duration `envconfig:"REPEAT_INTERVAL" default:"24h" desc:"reminder interval for an incident that stays active"`
-	ResolveAfter    time.Duration `envconfig:"RESOLVE_AFTER" default:"24h" desc:"quiet time after which an incident is closed (収束)"`
-	ReplyAllow      string        `envconfig:"REPLY_ALLOW" desc:"who may reply to summaries for details: comma list of domains or addresses; default the mailbox's domain"`
-	ReplyAuthservID string        `envconfig:"REPLY_AUTHSERV_ID" desc:"authserv-id of the Authentication-Results that the mailbox's own server adds (e.g. mx.google.com): a reply counts only when they show DMARC, or SPF/DKIM of exactly the From domain, passing; empty or absent: 停止 and 解決 by mail are refused (Slack only)"`
-	ReplyTokenTTL   time.Duration `envconfig:"REPLY_TOKEN_TTL" default:"720h" desc:"how long a summary mail can be answered (its reference expires after this)"`
-	Secret          string        `envconfig:"SECRET" desc:"key that signs summary Message-IDs; default a random key kept beside the database"`
-	HTTPAddr        string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"address of /healthz, /readyz and /metrics; empty disables"`
-	LogFormat       string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
-	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	IMAPAddr       string        `envconfig:"IMAP_ADDR" desc:"IMAP server as host:port, e.g. outlook.office365.com:993"`
+	IMAPTLS        string        `envconfig:"IMAP_TLS" default:"implicit" desc:"implicit (port 993), starttls, or none (only to a loopback address)"`
+	IMAPCAFile     string        `envconfig:"IMAP_CA_FILE" desc:"PEM file of extra CA certificates to trust for IMAP (self-signed servers)"`
+	IMAPUsername   string        `envconfig:"IMAP_USERNAME" desc:"IMAP user; for Microsoft 365 the shared mailbox address"`
+	IMAPPassword   string        `envconfig:"IMAP_PASSWORD" desc:"IMAP password (auth password); never logged"`
+	IMAPAuth       string        `envconfig:"IMAP_AUTH" default:"password" desc:"password (LOGIN/PLAIN) or xoauth2"`
+	IMAPMailbox    string        `envconfig:"IMAP_MAILBOX" default:"INBOX" desc:"mailbox to watch"`
+	IMAPAfter      string        `envconfig:"IMAP_DISPOSITION" default:"none" desc:"what to do with triaged bounces: none, flag[:KEYWORD] or move:FOLDER (never deletes)"`
+	IMAPProbe      time.Duration `envconfig:"IMAP_PROBE_INTERVAL" default:"4m" desc:"how often IDLE is renewed with a liveness probe (at most 5m)"`
+	IMAPMaxFetch   int64         `envconfig:"IMAP_MAX_FETCH" default:"26214400" desc:"largest number of bytes fetched of one message"`
+	OAuthProvider  string        `envconfig:"OAUTH_PROVIDER" desc:"for xoauth2: microsoft (client credentials) or google (refresh token)"`
+	OAuthTenant    string        `envconfig:"OAUTH_TENANT" desc:"Microsoft Entra tenant ID or domain (microsoft)"`
+	OAuthClientID  string        `envconfig:"OAUTH_CLIENT_ID" desc:"OAuth2 client (application) ID"`
+	OAuthSecret    string        `envconfig:"OAUTH_CLIENT_SECRET" desc:"OAuth2 client secret; never logged"`
+	OAuthRefresh   string        `envconfig:"OAUTH_REFRESH_TOKEN" desc:"OAuth2 refresh token (google); never logged"`
+	OAuthTokenURL  string        `envconfig:"OAUTH_TOKEN_URL" desc:"override of the token endpoint (tests, sovereign clouds)"`
+	MaxAge         time.Duration `envconfig:"MAX_AGE" default:"72h" desc:"bounces older than this (by their Date) are recorded but not notified: a first start or a long downtime does not flood anyone"`
+	DB             string        `envconfig:"DB" default:"bouncewatch.db" desc:"SQLite database file (the state: cursor, reports, incidents, outbox)"`
+	Notify         string        `envconfig:"NOTIFY" default:"stdout" desc:"where notifications go: comma list of stdout, slack, email"`
+	SlackToken     string        `envconfig:"SLACK_TOKEN" desc:"Slack bot token (xoxb-...); never logged"`
+	SlackChannel   string        `envconfig:"SLACK_CHANNEL" desc:"Slack channel ID to post incidents to"`
+	SlackAPIURL    string        `envconfig:"SLACK_API_URL" default:"https://slack.com/api/" desc:"Slack Web API base URL"`
+	SlackAppToken  string        `envconfig:"SLACK_APP_TOKEN" desc:"Slack app-level token (xapp-...) for Socket Mode replies and buttons"`
+	SMTPAddr       string        `envconfig:"SMTP_ADDR" desc:"SMTP server for email notifications, host:port"`
+	SMTPTLS        string        `envconfig:"SMTP_TLS" default:"starttls" desc:"starttls, implicit (port 465), or none (only to a loopback address)"`
+	SMTPCAFile     string        `envconfig:"SMTP_CA_FILE" desc:"PEM file of extra CA certificates to trust for SMTP (self-signed servers)"`
+	SMTPUsername   string        `envconfig:"SMTP_USERNAME" desc:"SMTP AUTH user"`
+	SMTPPassword   string        `envconfig:"SMTP_PASSWORD" desc:"SMTP AUTH password; never logged"`
+	SMTPFrom       string        `envconfig:"SMTP_FROM" desc:"From address of notification mail"`
+	EmailTo        string        `envconfig:"EMAIL_TO" desc:"fixed recipients of email notifications (comma list); default: the original sender of the bounced mail"`
+	GroupWait      time.Duration `envconfig:"GROUP_WAIT" default:"60s" desc:"wait before the first notice of a new incident"`
+	GroupInterval  time.Duration `envconfig:"GROUP_INTERVAL" default:"10m" desc:"least time between updates of a changed incident"`
+	RepeatInterval time.Duration `envconfig:"REPEAT_INTERVAL" default:"24h" desc:"reminder interval for an incident that stays active"`
+	ResolveAfter   time.Duration `envconfig:"RESOLVE_AFTER" default:"24h" desc:"quiet time after which an incident is closed (収束)"`
+	ReplyAllow     string        `envconfig:"REPLY_ALLOW" desc:"who may reply to summaries for details: comma list of domains or addresses; default the mailbox's domain"`
+	ReplyAuthserv  string        `envconfig:"REPLY_AUTHSERV_ID" desc:"authserv-id of the Authentication-Results that the mailbox's own server adds (e.g. mx.google.com): a reply counts only when they show DMARC, or SPF/DKIM of exactly the From domain, passing; empty or absent: 停止 and 解決 by mail are refused (Slack only)"`
+	ReplyTokenTTL  time.Duration `envconfig:"REPLY_TOKEN_TTL" default:"720h" desc:"how long a summary mail can be answered (its reference expires after this)"`
+	Secret         string        `envconfig:"SECRET" desc:"key that signs summary Message-IDs; default a random key kept beside the database"`
+	HTTPAddr       string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"address of /healthz, /readyz and /metrics; empty disables"`
+	LogFormat      string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
 // LoadConfig reads the configuration from the environment. A variable set

@@ -349,7 +349,7 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 	sm := startSMTP(t)
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
 	cfg.GroupInterval = 2 * time.Second // a muted incident would otherwise be updated within the test
-	cfg.ReplyAuthservID = "mx.example.jp"
+	cfg.ReplyAuthserv = "mx.example.jp"
 	r := runApp(t, cfg)
 	deliver := func(m []byte) {
 		if err := srv.Append(m); err != nil {

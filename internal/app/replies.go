@@ -84,7 +84,7 @@ type replies struct {
 
 func newReplies(key []byte, tokens tokenStore, cfg Config, log *slog.Logger) *replies {
 	r := &replies{key: key, tokens: tokens, log: log, answers: map[string][]time.Time{}, limited: map[string]bool{},
-		own: []string{cfg.SMTPFrom, cfg.IMAPUsername}, authservID: cfg.ReplyAuthservID, tokenTTL: cfg.ReplyTokenTTL}
+		own: []string{cfg.SMTPFrom, cfg.IMAPUsername}, authservID: cfg.ReplyAuthserv, tokenTTL: cfg.ReplyTokenTTL}
 	if r.tokenTTL <= 0 {
 		r.tokenTTL = 30 * 24 * time.Hour
 	}

@@ -146,7 +146,7 @@ func TestReplyFloodFromPlusAddresses(t *testing.T) {
 // Issue 13: a From that the mailbox server did not authenticate cannot mute
 // or resolve by mail; a failing DMARC gets nothing at all.
 func TestReplyForgedFromWithoutAuthentication(t *testing.T) {
-	f := newReplyFixture(t, Config{ReplyAuthservID: "mx.example.jp"})
+	f := newReplyFixture(t, Config{ReplyAuthserv: "mx.example.jp"})
 	at := f.issued.Add(time.Hour)
 	const pass = "Authentication-Results: mx.example.jp; spf=pass smtp.mailfrom=example.jp; dmarc=pass header.from=example.jp"
 	const fail = "Authentication-Results: mx.example.jp; spf=fail smtp.mailfrom=example.jp; dmarc=fail header.from=example.jp"

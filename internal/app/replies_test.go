@@ -119,7 +119,7 @@ func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
 func TestEmailForgedFromCannotMute(t *testing.T) {
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
-	cfg.ReplyAuthservID = "mx.example.jp"
+	cfg.ReplyAuthserv = "mx.example.jp"
 	r := runApp(t, cfg)
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
 	r.waitSeen(t, 1, cfg.GroupWait)
