@@ -57,6 +57,8 @@ type Config struct {
 	RepeatInterval time.Duration `envconfig:"REPEAT_INTERVAL" default:"24h" desc:"reminder interval for an incident that stays active"`
 	ResolveAfter   time.Duration `envconfig:"RESOLVE_AFTER" default:"24h" desc:"quiet time after which an incident is closed (収束)"`
 	ReplyAllow     string        `envconfig:"REPLY_ALLOW" desc:"who may reply to summaries for details: comma list of domains or addresses; default the mailbox's domain"`
+	ReplyAuthserv  string        `envconfig:"REPLY_AUTHSERV_ID" desc:"authserv-id of the Authentication-Results that the mailbox's own server adds (e.g. mx.google.com): a reply counts only when they show DMARC, or SPF/DKIM of exactly the From domain, passing; empty or absent: 停止 and 解決 by mail are refused (Slack only)"`
+	ReplyTokenTTL  time.Duration `envconfig:"REPLY_TOKEN_TTL" default:"720h" desc:"how long a summary mail can be answered (its reference expires after this)"`
 	Secret         string        `envconfig:"SECRET" desc:"key that signs summary Message-IDs; default a random key kept beside the database"`
 	DNSServer      string        `envconfig:"DNS_SERVER" desc:"DNS server (host:port) for the sender checks in notices and doctor; default the system resolver (/etc/resolv.conf); off turns the checks off"`
 	DNSBL          string        `envconfig:"DNSBL" desc:"blocklist zones checked, comma list; default zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org, dnsbl-1.uceprotect.net, dbl.spamhaus.org (Spamhaus DQS: KEY.zen.dq.spamhaus.net,KEY.dbl.dq.spamhaus.net); never logged"`

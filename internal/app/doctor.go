@@ -132,11 +132,11 @@ func fromStore(ctx context.Context, path, domain string, o DoctorOptions) ([]net
 		if i >= 20 || len(dkim) >= 3 {
 			break
 		}
-		raws, err := db.RawBounces(ctx, inc.ID, 1)
+		sel, err := db.RawBouncesOf(ctx, inc.ID, anySender, 1, store.MaxRawBytes)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, r := range raws {
+		for _, r := range sel.Messages {
 			dkim = append(dkim, health.DKIMRefs(r.Data, domain)...)
 		}
 	}

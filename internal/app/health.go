@@ -99,6 +99,9 @@ func (a *App) buildChecks() error {
 	return nil
 }
 
+// checksFunc is App.withChecks as the senders hold it.
+type checksFunc func(ctx context.Context, det *store.Detail, n *notify.Notice)
+
 // withChecks adds the sender checks to the notice of an incident that
 // concerns our IP or domain. It returns within the deadline whatever DNS
 // does; a failure leaves the notice as it was, with one log line.
@@ -152,11 +155,14 @@ func (a *App) checkTarget(ctx context.Context, det *store.Detail) health.Target 
 		}
 		t.ExtraLists = health.ListsNamed(rc.Diagnostic)
 	}
-	if raws, err := a.db.RawBounces(ctx, det.ID, 1); err == nil && len(raws) > 0 {
-		t.DKIM = health.DKIMRefs(raws[0].Data, t.Domain)
+	if sel, err := a.db.RawBouncesOf(ctx, det.ID, anySender, 1, store.MaxRawBytes); err == nil && len(sel.Messages) > 0 {
+		t.DKIM = health.DKIMRefs(sel.Messages[0].Data, t.Domain)
 	}
 	return t
 }
+
+// anySender selects the bounces of anyone's mail.
+func anySender(string) bool { return true }
 
 func addrDomain(addr string) string {
 	if a, err := mail.ParseAddress(addr); err == nil {

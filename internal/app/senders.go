@@ -28,10 +28,10 @@ func (a *App) buildSenders(ctx context.Context) error {
 	for _, t := range a.targets {
 		switch t {
 		case store.TargetStdout:
-			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, app: a}
+			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, checks: a.withChecks}
 		case store.TargetSlack:
 			a.senders[t] = &slackSender{
-				app:     a,
+				checks:  a.withChecks,
 				db:      a.db,
 				channel: a.cfg.SlackChannel,
 				n:       slack.New(slack.Config{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient}, a.log.With("component", "slack")),
@@ -49,8 +49,8 @@ func (a *App) buildSenders(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("email: %w", err)
 			}
-			a.senders[t] = &emailSender{app: a, db: a.db, key: key, cfg: a.cfg, s: snd, now: a.opts.Now}
-			a.replies = newReplies(key, a.cfg, a.log.With("component", "replies"))
+			a.replies = newReplies(key, a.db, a.cfg, a.log.With("component", "replies"))
+			a.senders[t] = &emailSender{allowed: a.replies.allowed, db: a.db, key: key, cfg: a.cfg, s: snd, now: a.opts.Now, checks: a.withChecks}
 		}
 	}
 	return nil
@@ -84,20 +84,21 @@ func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify
 	n.ProviderName = advice.ProviderName(g.Recipient, lang)
 	n.Reason = n.Advice.Title
 	n.Diagnostic = g.Recipient.Diagnostic
-	return n
+	// Links in bounce text are the sender's, not ours: plain text unless known.
+	return n.WithPlainLinks()
 }
 
 // stdoutSender prints incident notices: JSON Lines, or readable text.
 type stdoutSender struct {
-	w    io.Writer
-	text bool
-	mu   *sync.Mutex
-	app  *App
+	w      io.Writer
+	text   bool
+	mu     *sync.Mutex
+	checks checksFunc
 }
 
 func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
 	n := notice(det, it.Kind, advice.Japanese, maxListed)
-	s.app.withChecks(ctx, det, &n)
+	s.checks(ctx, det, &n)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.text {
@@ -161,7 +162,7 @@ func kindLabel(k bounce.Kind) string {
 // slackSender posts one message per incident and edits it as it grows;
 // answers to people go in the incident's thread.
 type slackSender struct {
-	app     *App
+	checks  checksFunc
 	db      *store.DB
 	channel string
 	n       *slack.Notifier
@@ -173,7 +174,7 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 		return s.answer(ctx, it, det)
 	}
 	n := notice(det, it.Kind, advice.Japanese, maxListed)
-	s.app.withChecks(ctx, det, &n)
+	s.checks(ctx, det, &n)
 	ts, ok, err := s.db.SlackRef(ctx, det.ID, s.channel)
 	if err != nil {
 		return "", err
@@ -226,10 +227,7 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	if err := json.Unmarshal(it.Payload, &p); err != nil {
 		return "", notify.Permanent(err)
 	}
-	note, err := s.app.applyCommand(ctx, det, p.Command, p.Until, "slack:"+p.User)
-	if err != nil {
-		return "", err
-	}
+	note := commandNote(det, p.Command, p.Until, false)
 	if p.User != "" && note != "" {
 		note = fmt.Sprintf("<@%s> %s", slack.Escape(p.User), note)
 	}
@@ -250,12 +248,13 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 // emailSender mails the summary to the original senders of the bounced
 // mail, or to fixed addresses.
 type emailSender struct {
-	app *App
-	db  *store.DB
-	key []byte
-	cfg Config
-	s   *email.Sender
-	now func() time.Time
+	checks  checksFunc
+	allowed func(addr string) bool // may receive summaries (BOUNCEWATCH_REPLY_ALLOW)
+	db      *store.DB
+	key     []byte
+	cfg     Config
+	s       *email.Sender
+	now     func() time.Time
 
 	// sent remembers, per outbox row, the addresses already mailed by an
 	// earlier attempt of a row that is not done yet, so that a retry after
@@ -278,7 +277,7 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender and BOUNCEWATCH_EMAIL_TO is empty"))
 	}
 	n := notice(det, it.Kind, advice.Japanese, maxListed)
-	s.app.withChecks(ctx, det, &n)
+	s.checks(ctx, det, &n)
 	// One mail per recipient: a refused address does not block the others,
 	// and each gets its own token. Ones already sent in an earlier attempt
 	// of this row are skipped.
@@ -362,20 +361,13 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	if err := json.Unmarshal(it.Payload, &p); err != nil {
 		return "", notify.Permanent(err)
 	}
-	note, err := s.app.applyCommand(ctx, det, p.Command, p.MuteUntil, p.From)
-	if err != nil {
-		return "", err
-	}
+	note := commandNote(det, p.Command, p.MuteUntil, p.Refused)
 	var atts []email.Attachment
 	if p.Command == cmdRaw {
-		raws, err := s.db.RawBounces(ctx, det.ID, 20)
-		if err != nil {
+		var err error
+		if atts, note, err = s.rawAttachments(ctx, det.ID, p.From); err != nil {
 			return "", err
 		}
-		for i, r := range raws {
-			atts = append(atts, email.Attachment{Filename: fmt.Sprintf("bounce-%d.eml", i+1), Data: r.Data})
-		}
-		note = fmt.Sprintf("元のエラーメール %d 通を添付しました。", len(atts))
 	}
 	n := detailNotice(det, advice.Japanese, note)
 	subject := strings.TrimSpace(p.Subject)
@@ -385,6 +377,39 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	refs := append(append([]string(nil), p.References...), p.MessageID)
 	return s.mail(ctx, it, det.ID, p.From, func(a email.Addressing) ([]byte, error) { return email.ComposeDetail(n, a, atts) },
 		email.Addressing{InReplyTo: p.MessageID, References: refs, Subject: subject})
+}
+
+// Caps of a 原文 answer.
+const (
+	rawMaxCount = 5
+	rawMaxBytes = 1 << 20
+)
+
+// rawAttachments are the stored bounces of an incident's mail that the
+// requester sent (never a colleague's returned mail), within the caps, and
+// the sentence that says what was attached and what was left out.
+func (s *emailSender) rawAttachments(ctx context.Context, incidentID int64, requester string) ([]email.Attachment, string, error) {
+	me := email.NormalAddress(requester)
+	sel, err := s.db.RawBouncesOf(ctx, incidentID, func(from string) bool { return me != "" && email.NormalAddress(from) == me },
+		rawMaxCount, rawMaxBytes)
+	if err != nil {
+		return nil, "", err
+	}
+	var atts []email.Attachment
+	for i, r := range sel.Messages {
+		atts = append(atts, email.Attachment{Filename: fmt.Sprintf("bounce-%d.eml", i+1), Data: r.Data})
+	}
+	note := fmt.Sprintf("あなたが送ったメールのエラーメール %d 通を添付しました。", len(atts))
+	if len(atts) == 0 {
+		note = "あなたが送ったメールのエラーメールは、この件にはありません。"
+	}
+	if sel.OverCap > 0 {
+		note += fmt.Sprintf("ほか %d 通は、一度に送る上限(%d 通・1MB)を超えるため添付していません。", sel.OverCap, rawMaxCount)
+	}
+	if sel.Others > 0 {
+		note += fmt.Sprintf("ほかの方が送ったメールのエラーメール %d 通は、その方の内容を含むため添付していません(要約は以下に含みます)。", sel.Others)
+	}
+	return atts, note, nil
 }
 
 func (s *emailSender) recipients(det *store.Detail) []string {
@@ -412,7 +437,7 @@ func (s *emailSender) recipients(det *store.Detail) []string {
 		}
 		// Only our own people: a bounce of a forged message (backscatter)
 		// names a stranger as the sender, who must not get mail from us.
-		if from := m.Report.Original.From; s.app.replies == nil || s.app.replies.allowed(from) {
+		if from := m.Report.Original.From; s.allowed == nil || s.allowed(from) {
 			add(from)
 		}
 	}
