@@ -119,7 +119,7 @@ func (p *parts) entity(h textproto.Header, body []byte, depth int, lim Limits) e
 		}
 		return p.multipart(body, params["boundary"], depth, lim)
 	}
-	return p.leaf(h, mt, params["charset"], body)
+	return p.leaf(h, mt, params["charset"], body, depth)
 }
 
 // multipart reads the parts of a multipart body with go-message's reader.
@@ -166,7 +166,7 @@ func (p *parts) multipart(body []byte, boundary string, depth int, lim Limits) e
 
 // leaf collects a part that is not a multipart. Attachments other than
 // text and reports are not decoded at all.
-func (p *parts) leaf(h textproto.Header, mt, label string, raw []byte) error {
+func (p *parts) leaf(h textproto.Header, mt, label string, raw []byte, depth int) error {
 	var body string
 	var err error
 	read := func() { body, err = decodeBody(h, raw, label) }
@@ -196,6 +196,10 @@ func (p *parts) leaf(h textproto.Header, mt, label string, raw []byte) error {
 	case mt == "" || strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/"):
 		// A multipart without a boundary cannot be split: its body is text.
 		read()
+		if depth > 0 && p.feedback == "" && arfFields(body) {
+			p.feedback = body // an ARF report part sent as text/plain
+			break
+		}
 		p.texts = append(p.texts, body)
 	}
 	return err

@@ -179,7 +179,8 @@ func TestSplitPartHeader(t *testing.T) {
 //	go test -run '^$' -fuzz '^FuzzTolerant$' -fuzztime 30s ./internal/bounce
 func FuzzTolerant(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(tolerantDir, "*.eml"))
-	for _, p := range files {
+	more, _ := filepath.Glob(filepath.Join(detectDir, "*.eml"))
+	for _, p := range append(files, more...) {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b, "B1", "iso-8859-1")
 		}
