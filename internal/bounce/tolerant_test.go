@@ -219,3 +219,30 @@ func FuzzTolerant(f *testing.F) {
 		}
 	})
 }
+
+// TestTolerantHostile: the fallback split is bounded by Limits like the
+// normal walk: many broken parts, and broken parts nested deep.
+func TestTolerantHostile(t *testing.T) {
+	var many bytes.Buffer
+	many.WriteString("From: a@example.com\nSubject: x\nContent-Type: multipart/mixed; boundary=b\n\n")
+	for i := 0; i < 50000; i++ {
+		many.WriteString("--b\nnot a header line\n")
+	}
+	var deep bytes.Buffer
+	deep.WriteString("From: a@example.com\nSubject: x\nContent-Type: multipart/mixed; boundary=b0\n\n")
+	for i := 0; i < 200; i++ {
+		deep.WriteString("--b" + itoa(i) + "\nContent-Type: multipart/mixed; boundary=b" + itoa(i+1) + "\nbroken line\n")
+	}
+	for name, raw := range map[string][]byte{"many": many.Bytes(), "deep": deep.Bytes()} {
+		t.Run(name, func(t *testing.T) {
+			p, err := walk(raw, DefaultLimits)
+			if err == nil {
+				t.Errorf("walk of broken input: no error")
+			}
+			if p.nparts > DefaultLimits.MaxParts+1 {
+				t.Errorf("walked %d parts, limit %d", p.nparts, DefaultLimits.MaxParts)
+			}
+			analyzeSafely(t, raw)
+		})
+	}
+}
