@@ -41,8 +41,8 @@ var autoReplyWords = []string{
 // replyPrefixes open the Subject of a reply or a forward written by a
 // person (RFC 5322 section 3.6.5 "Re:", and the usual localized forms).
 var replyPrefixes = []string{
-	"re:", "re ", "aw:", "sv:", "vs:", "antw:", "réf:", "rif:", "返信:", "返信：", "ｒｅ:", "ｒｅ：",
-	"fwd:", "fw:", "fwd ", "[fwd", "tr:", "wg:", "rv:", "転送:", "転送：", "ｆｗ:", "ｆｗｄ:",
+	"re:", "re：", "aw:", "sv:", "vs:", "antw:", "réf:", "rif:", "返信:", "返信：", "ｒｅ:", "ｒｅ：",
+	"fwd:", "fwd：", "fw:", "fw：", "fwd ", "[fwd", "tr:", "wg:", "rv:", "転送:", "転送：", "ｆｗ:", "ｆｗｄ:",
 }
 
 // readReceiptPrefixes open the Subject of a read receipt sent as plain text

@@ -213,6 +213,11 @@ func decodeBody(h textproto.Header, raw []byte, label string) (string, error) {
 	if cte == "" || cte == "7bit" || cte == "8bit" || cte == "binary" {
 		return decodeText(raw, label), nil
 	}
+	if cte == "base64" && !looksBase64(raw) {
+		// Plain text under a base64 label: decoding would turn it into
+		// noise.
+		return decodeText(raw, label), errors.New("body: labelled base64, not base64")
+	}
 	var eh textproto.Header
 	eh.Set("Content-Transfer-Encoding", cte)
 	e, err := message.New(message.Header{Header: eh}, bytes.NewReader(raw))

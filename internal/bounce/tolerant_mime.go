@@ -153,6 +153,36 @@ func lenientBase64(raw []byte) []byte {
 	return out
 }
 
+// looksBase64 reports whether any of the first five non-blank lines of raw
+// is made of base64 characters only (RFC 2045 section 6.8 alphabet and
+// padding). Text mislabelled base64 has spaces and punctuation on every line.
+func looksBase64(raw []byte) bool {
+	for n := 0; n < 5 && len(raw) > 0; {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		n++
+		ok := true
+		for _, c := range line {
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
 // lenientQP decodes quoted-printable (RFC 2045 section 6.7) without ever
 // failing: "=XX" with two hex digits is a byte, "=" at the end of a line is
 // a soft line break, and anything else, including an "=" not followed by

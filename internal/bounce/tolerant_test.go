@@ -138,6 +138,32 @@ func TestLenientBase64(t *testing.T) {
 	}
 }
 
+func TestLooksBase64(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"VGhpcyBpcyB0aGUgbWFpbCBzeXN0ZW0=\n", true},
+		{"\n\nVGhpcyBp\r\nY2M=\n", true},
+		{"This is the mail system at host mx.example.jp.\n\n<a@example.com>: 550 5.1.1 unknown\n", false},
+		{"*damaged*\nVGhpcyBpcyB0aGUgbWFpbCBzeXN0ZW0=\n", true},
+		{"", false},
+	}
+	for _, tc := range tests {
+		if got := looksBase64([]byte(tc.in)); got != tc.want {
+			t.Errorf("looksBase64(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	// Plain text labelled base64 is read as text.
+	raw := "From: MAILER-DAEMON@mx.example.ne.jp\nSubject: failure notice\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n" +
+		"Hi. This is the qmail-send program at mx.example.ne.jp.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n\n" +
+		"<mori.example@partner.example.net>:\nRemote host said: 550 5.1.1 <mori.example@partner.example.net>... User unknown\n"
+	rep := Analyze([]byte(raw))
+	if rep.Kind != KindBounce || len(rep.Recipients) != 1 || rep.Recipients[0].Status != "5.1.1" {
+		t.Errorf("text labelled base64: %s %s, want a bounce of mori.example@partner.example.net 5.1.1", rep.Kind, addrs(rep))
+	}
+}
+
 func TestLenientQP(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"caf=C3=A9 =\nsoft", "café soft"},
