@@ -181,6 +181,7 @@ func (p *parts) leaf(h textproto.Header, mt, label string, raw []byte, depth int
 		p.mdn = true
 	case mt == "message/rfc822" || mt == "message/global" || mt == "text/rfc822-headers" || mt == "message/rfc822-headers" || mt == "message/partial":
 		read()
+		body = trimBeforeHeader(body)
 		if p.origRaw == "" && mt != "text/rfc822-headers" {
 			p.origRaw = body
 		}

@@ -3,6 +3,7 @@ package bounce
 import (
 	"bytes"
 	"encoding/base64"
+	"strings"
 
 	"github.com/emersion/go-message/textproto"
 )
@@ -99,6 +100,38 @@ func splitPartHeader(part []byte) (header textproto.Header, body []byte) {
 		off = end + 1
 	}
 	return parseFields(string(part)), nil
+}
+
+// trimBeforeHeader drops lines that stand before the header of a returned
+// message and are not header fields (a stray line the reporting MTA left
+// in the part's header), when a blank line and header fields follow them.
+// Any other body is returned unchanged.
+func trimBeforeHeader(s string) string {
+	t := strings.TrimLeft(s, "\r\n")
+	if t == "" || isFieldLine(t) {
+		return s
+	}
+	i := strings.Index(t, "\n\n")
+	if i < 0 || i > 4096 {
+		return s
+	}
+	if rest := strings.TrimLeft(t[i:], "\r\n"); isFieldLine(rest) {
+		return rest
+	}
+	return s
+}
+
+// isFieldLine reports whether s starts with "Name:" where Name is a header
+// field name (printable ASCII without spaces).
+func isFieldLine(s string) bool {
+	c := strings.IndexByte(s, ':')
+	if c <= 0 {
+		return false
+	}
+	if nl := strings.IndexByte(s, '\n'); nl >= 0 && nl < c {
+		return false
+	}
+	return printableASCII([]byte(s[:c]))
 }
 
 // printableASCII reports whether b holds only printable ASCII, as a header

@@ -164,6 +164,20 @@ func TestLooksBase64(t *testing.T) {
 	}
 }
 
+func TestTrimBeforeHeader(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"From: a@example.com\n\nbody", "From: a@example.com\n\nbody"},
+		{"\x1b$B@bL@\x1b(B\n\nReceived: x\nFrom: a@example.com\n\nbody", "Received: x\nFrom: a@example.com\n\nbody"},
+		{"just text\n\nmore text", "just text\n\nmore text"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := trimBeforeHeader(tc.in); got != tc.want {
+			t.Errorf("trimBeforeHeader(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestLenientQP(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"caf=C3=A9 =\nsoft", "café soft"},
