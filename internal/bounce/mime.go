@@ -253,10 +253,11 @@ func decodeText(b []byte, label string) string {
 			return s
 		}
 	}
-	if utf8.Valid(b) {
+	l := strings.ToLower(strings.TrimSpace(label))
+	wide := strings.HasPrefix(l, "utf-16") || strings.HasPrefix(l, "utf-32") || strings.HasPrefix(l, "ucs-")
+	if utf8.Valid(b) && !wide {
 		return string(b)
 	}
-	l := strings.ToLower(strings.TrimSpace(label))
 	switch l {
 	case "", "us-ascii", "ascii", "utf-8", "utf8", "iso-2022-jp":
 		// No label, or one these bytes cannot be in (not ASCII, not UTF-8,

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // tolerantDir holds reports broken on purpose (see its README.md).
@@ -161,6 +165,39 @@ func TestLooksBase64(t *testing.T) {
 	rep := Analyze([]byte(raw))
 	if rep.Kind != KindBounce || len(rep.Recipients) != 1 || rep.Recipients[0].Status != "5.1.1" {
 		t.Errorf("text labelled base64: %s %s, want a bounce of mori.example@partner.example.net 5.1.1", rep.Kind, addrs(rep))
+	}
+}
+
+// TestDecodeTextLabels: the label is followed unless the bytes contradict
+// it (see decodeText).
+func TestDecodeTextLabels(t *testing.T) {
+	const ja = "宛先のメールアドレスが見つかりません。"
+	enc := func(e encoding.Encoding, s string) []byte {
+		b, err := e.NewEncoder().Bytes([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name  string
+		in    []byte
+		label string
+		want  string
+	}{
+		{"euc-jp labelled", enc(japanese.EUCJP, ja), "EUC-JP", ja},
+		{"shift_jis labelled", enc(japanese.ShiftJIS, ja), "Shift_JIS", ja},
+		{"euc-jp labelled shift_jis", enc(japanese.EUCJP, ja), "shift_jis", ja},
+		{"shift_jis labelled euc-jp", enc(japanese.ShiftJIS, ja), "euc-jp", ja},
+		{"utf-8 labelled shift_jis", []byte(ja), "shift_jis", ja},
+		{"latin-1 text stays latin-1", []byte("Gr\xfc\xdfe, caf\xe9"), "iso-8859-1", "Grüße, café"},
+		{"utf-16le labelled", enc(unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), "550 "+ja), "utf-16le", "550 " + ja},
+		{"unknown label", enc(japanese.ShiftJIS, ja), "x-no-such-charset", ja},
+	}
+	for _, tc := range tests {
+		if got := decodeText(tc.in, tc.label); got != tc.want {
+			t.Errorf("%s: decodeText = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
 
