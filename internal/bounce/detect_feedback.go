@@ -8,7 +8,7 @@ import (
 // Complaint reports that are not in ARF (RFC 5965). ARF itself, a
 // multipart/report with report-type=feedback-report or a
 // message/feedback-report part, is read by feedback(); an ARF report whose
-// feedback part is mislabelled text/plain is recognised while walking (see
+// feedback fields come in a text part is recognised while walking (see
 // arfFields).
 
 // complaintSubjects open the Subject of a non-ARF complaint report,
@@ -87,16 +87,48 @@ func leadingIP(s string) string {
 	return ip.String()
 }
 
-// arfFields reports whether a text part is an ARF feedback report sent
-// under the wrong media type (text/plain instead of
-// message/feedback-report): its first field is Feedback-Type (RFC 5965
-// section 3.1, the first required field) and it has the required
-// User-Agent or Version field.
-func arfFields(body string) bool {
-	s := strings.TrimLeft(body, " \t\n")
-	if !hasPrefixFold(s, "feedback-type:") {
-		return false
+// arfFields returns the ARF feedback fields (RFC 5965 section 3.1) that a
+// text part carries when an ARF report's feedback part was sent under the
+// wrong media type: a block of fields that opens with Feedback-Type, at the
+// start of the part or at the start of a line after prose ("This is an
+// abuse report ... Feedback-Type: abuse ..."), and that has the other
+// required fields User-Agent and Version or, in a report that omits them,
+// at least two of the fields that identify the complained-about mail
+// (Original-Mail-From, Original-Rcpt-To, Arrival-Date, Source-IP,
+// Reported-Domain). Lines quoted with ">" never count. It returns "" when
+// the part has no such block.
+func arfFields(body string) string {
+	at := -1
+	if hasPrefixFold(strings.TrimLeft(body, " \t\n"), "feedback-type:") {
+		at = len(body) - len(strings.TrimLeft(body, " \t\n"))
+	} else if i := indexFold(body, "\nfeedback-type:"); i >= 0 {
+		at = i + 1
 	}
-	low := lowerASCII(headerBlock(s))
-	return strings.Contains(low, "\nuser-agent:") || strings.Contains(low, "\nversion:")
+	if at < 0 {
+		return ""
+	}
+	block := headerBlock(body[at:])
+	low := "\n" + lowerASCII(block)
+	required := strings.Contains(low, "\nuser-agent:") && strings.Contains(low, "\nversion:")
+	ident := 0
+	for _, f := range []string{"\noriginal-mail-from:", "\noriginal-rcpt-to:", "\narrival-date:", "\nsource-ip:", "\nreported-domain:"} {
+		if strings.Contains(low, f) {
+			ident++
+		}
+	}
+	if !required && ident < 2 {
+		return ""
+	}
+	return block
+}
+
+// indexFold is strings.Index(lowerASCII(s), sub) for a lowercase sub,
+// without lowering all of s.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if (s[i] == sub[0] || s[i]+('a'-'A') == sub[0]) && hasPrefixFold(s[i:], sub) {
+			return i
+		}
+	}
+	return -1
 }

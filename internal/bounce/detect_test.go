@@ -45,6 +45,8 @@ func TestDetectForms(t *testing.T) {
 		{"fbl-arf-aol-subject.eml", KindFeedback, "user0002@aol.com", "203.0.113.25"},
 		{"fbl-jmrp-hotmail.eml", KindFeedback, "user0003@hotmail.com", "203.0.113.25"},
 		{"fbl-arf-as-text-plain.eml", KindFeedback, "member0042@isp.example.net", "203.0.113.25"},
+		{"fbl-arf-inline-text.eml", KindFeedback, "member0099@mail.example.net", "203.0.113.25"},
+		{"none-reply-quoting-arf.eml", KindNone, "", ""},
 	}
 	seen := map[string]bool{}
 	for _, tc := range tests {

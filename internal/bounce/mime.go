@@ -197,9 +197,8 @@ func (p *parts) leaf(h textproto.Header, mt, label string, raw []byte, depth int
 	case mt == "" || strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/"):
 		// A multipart without a boundary cannot be split: its body is text.
 		read()
-		if depth > 0 && p.feedback == "" && arfFields(body) {
-			p.feedback = body // an ARF report part sent as text/plain
-			break
+		if p.feedback == "" && strings.Contains(body, ":") {
+			p.feedback = arfFields(body) // ARF feedback fields sent as text
 		}
 		p.texts = append(p.texts, body)
 	}
