@@ -76,3 +76,17 @@ func line(b *strings.Builder, lt *langTexts, key string, vals map[string]string)
 	b.WriteString(fill(lt.Layout[key], vals, nil))
 	b.WriteString("\n")
 }
+
+// ShortText renders the advice in a few lines for a short post: the summary,
+// then one line per action with who acts and its short form, e.g.
+// 「【情報システム担当】レンタルサーバー会社に解除申請を依頼する」.
+func (a Advice) ShortText() string {
+	lt := loadCatalog().lang(a.Lang)
+	var b strings.Builder
+	b.WriteString(a.Summary)
+	b.WriteString("\n")
+	for _, ac := range a.Actions {
+		line(&b, lt, "short_action_line", map[string]string{"actor": ac.Label, "text": ac.Short})
+	}
+	return b.String()
+}
