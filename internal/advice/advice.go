@@ -61,7 +61,7 @@ type Action struct {
 	Actor Actor  `json:"who"`
 	Label string `json:"-"`     // Actor in the chosen language, e.g. 送信者
 	Text  string `json:"text"`  // the full sentence(s)
-	Short string `json:"short"` // a short form for a one-line post (about 40 characters)
+	Short string `json:"short"` // a short form for a one-line post (at most ShortMax columns)
 }
 
 // Link is an official page worth opening.
@@ -94,8 +94,9 @@ type Advice struct {
 // SummaryMax bounds Advice.Summary, in characters (runes).
 const SummaryMax = 60
 
-// ShortMax bounds Action.Short, in characters (runes).
-const ShortMax = 60
+// ShortMax bounds Action.Short, in display columns: a Japanese character
+// counts two, so about 32 Japanese or 64 Latin characters.
+const ShortMax = 64
 
 // Member is one bounced recipient inside a group.
 type Member struct {

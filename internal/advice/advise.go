@@ -303,7 +303,7 @@ func DeliveryOf(rep *bounce.Report, rc bounce.Recipient) Delivery {
 	return DeliveryUnknown
 }
 
-// shorten is the first sentence of s, cut to n characters.
+// shorten is the first sentence of s, cut to n display columns.
 func shorten(s string, n int) string {
 	for _, stop := range []string{"。", ". "} {
 		if i := strings.Index(s, stop); i >= 0 {
@@ -311,7 +311,37 @@ func shorten(s string, n int) string {
 			break
 		}
 	}
-	return truncateRunes(strings.TrimSpace(s), n)
+	s = strings.TrimSpace(s)
+	if Width(s) <= n {
+		return s
+	}
+	w := 0
+	for i, r := range s {
+		w += runeWidth(r)
+		if w > n-1 { // room for …
+			return s[:i] + "…"
+		}
+	}
+	return s
+}
+
+// Width is the display width of s in columns: East Asian wide characters
+// (kana, kanji, full-width forms) count two, others one.
+func Width(s string) int {
+	w := 0
+	for _, r := range s {
+		w += runeWidth(r)
+	}
+	return w
+}
+
+func runeWidth(r rune) int {
+	if r >= 0x1100 && (r <= 0x115f || (r >= 0x2e80 && r <= 0xa4cf) || (r >= 0xac00 && r <= 0xd7a3) ||
+		(r >= 0xf900 && r <= 0xfaff) || (r >= 0xfe30 && r <= 0xfe4f) || (r >= 0xff00 && r <= 0xff60) ||
+		(r >= 0xffe0 && r <= 0xffe6) || (r >= 0x20000 && r <= 0x3fffd)) {
+		return 2
+	}
+	return 1
 }
 
 // truncateRunes cuts s to at most n characters, ending with … when cut.

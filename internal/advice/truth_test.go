@@ -194,8 +194,8 @@ func shapeMistakes(a Advice) []string {
 		out = append(out, fmt.Sprintf("summary of %d characters: %q", n, a.Summary))
 	}
 	for i, ac := range a.Actions {
-		if n := utf8.RuneCountInString(ac.Short); ac.Short == "" || n > ShortMax {
-			out = append(out, fmt.Sprintf("action %d: short form of %d characters: %q", i+1, n, ac.Short))
+		if n := Width(ac.Short); ac.Short == "" || n > ShortMax {
+			out = append(out, fmt.Sprintf("action %d: short form %d columns wide: %q", i+1, n, ac.Short))
 		}
 		if ac.Label == "" {
 			out = append(out, fmt.Sprintf("action %d: no label for %q", i+1, ac.Actor))

@@ -27,7 +27,7 @@ func (a *App) buildSenders(ctx context.Context) error {
 	for _, t := range a.targets {
 		switch t {
 		case store.TargetStdout:
-			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu}
+			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, advice: a.cfg.AdviceOptions()}
 		case store.TargetSlack:
 			a.senders[t] = &slackSender{
 				app:     a,
@@ -56,7 +56,7 @@ func (a *App) buildSenders(ctx context.Context) error {
 }
 
 // notice builds the notification of an incident from its stored detail.
-func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify.Notice {
+func notice(det *store.Detail, kind string, lang advice.Lang, listed int, opts ...advice.Option) notify.Notice {
 	n := notify.Notice{
 		IncidentID: det.ID,
 		Kind:       notify.Kind(kind),
@@ -79,7 +79,7 @@ func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify
 		g.Report = &bounce.Report{SendingIP: det.Key.SendingIP, ReportingMTA: det.Key.ReportingMTA}
 		g.Recipient = bounce.Recipient{Reason: det.Reason, Provider: det.Key.Provider}
 	}
-	n.Advice = advice.ForGroup(g, lang, listed)
+	n.Advice = advice.ForGroup(g, lang, listed, opts...)
 	n.ProviderName = advice.ProviderName(g.Recipient, lang)
 	n.Reason = n.Advice.Title
 	n.Diagnostic = g.Recipient.Diagnostic
@@ -88,13 +88,14 @@ func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify
 
 // stdoutSender prints incident notices: JSON Lines, or readable text.
 type stdoutSender struct {
-	w    io.Writer
-	text bool
-	mu   *sync.Mutex
+	w      io.Writer
+	text   bool
+	mu     *sync.Mutex
+	advice []advice.Option
 }
 
 func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.advice...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.text {
@@ -168,7 +169,7 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if it.Kind == "answer" {
 		return s.answer(ctx, it, det)
 	}
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.app.cfg.AdviceOptions()...)
 	ts, ok, err := s.db.SlackRef(ctx, det.ID, s.channel)
 	if err != nil {
 		return "", err
@@ -272,7 +273,7 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if len(to) == 0 {
 		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender and BOUNCEWATCH_EMAIL_TO is empty"))
 	}
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.cfg.AdviceOptions()...)
 	// One mail per recipient: a refused address does not block the others,
 	// and each gets its own token. Ones already sent in an earlier attempt
 	// of this row are skipped.
@@ -426,7 +427,7 @@ func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed))
+		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed, a.cfg.AdviceOptions()...))
 	}
 	return out, nil
 }
