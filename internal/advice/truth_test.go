@@ -266,12 +266,11 @@ func truthCases(t *testing.T) []truthCase {
 	t.Helper()
 	c := loadCatalog()
 	var out []truthCase
-	add := func(name string, reason bounce.Reason, e *entry) {
+	add := func(name string, reason bounce.Reason, e *entry, status string) {
 		variants := e.Providers
 		if len(variants) == 0 {
 			variants = []string{bounce.ProviderOther, bounce.ProviderGoogle}
 		}
-		status := ""
 		if len(e.Status) > 0 {
 			status = e.Status[0]
 		}
@@ -285,6 +284,9 @@ func truthCases(t *testing.T) []truthCase {
 				rep := &bounce.Report{Kind: bounce.KindBounce, SendingIP: "203.0.113.25", ReportingMTA: "mail.example.jp",
 					Original: bounce.Original{From: "Taro <taro@example.co.jp>", Subject: "見積もり"}}
 				rc := bounce.Recipient{Address: "user@" + dom, Reason: reason, RemoteMTA: remote, Provider: prov, Diagnostic: diag}
+				// Undefined reasons without a status class are explained by
+				// the reply code (fallbacks 4xx and 5xx).
+				byReply := reason == bounce.ReasonUndefined && status == ""
 				switch st {
 				case DeliveryRetrying:
 					rep.Kind, rc.Action, rc.Status, rc.ReplyCode = bounce.KindDelay, bounce.ActionDelayed, statusFor(status, '4'), "451"
@@ -297,17 +299,26 @@ func truthCases(t *testing.T) []truthCase {
 				case DeliveryUnknown:
 					rep.Kind = bounce.KindNone
 				}
+				if byReply && st != DeliveryDelivered {
+					rc.Status = ""
+				}
 				out = append(out, truthCase{name: fmt.Sprintf("%s/%s/%s", name, v, st), rep: rep, rc: rc})
 			}
 		}
 	}
 	for _, r := range bounce.AllReasons {
 		for i, e := range c.Reasons[string(r)] {
-			add(fmt.Sprintf("%s[%d]", r, i), r, e)
+			add(fmt.Sprintf("%s[%d]", r, i), r, e, "")
 		}
 	}
+	// Fallbacks are picked by the status class x.N; 4xx and 5xx by the
+	// reply code alone (no status).
 	for k, e := range c.Fallbacks {
-		add("fallback-"+k, bounce.ReasonUndefined, e)
+		status := ""
+		if strings.HasPrefix(k, "x.") {
+			status = "5." + strings.TrimPrefix(k, "x.")
+		}
+		add("fallback-"+k, bounce.ReasonUndefined, e, status)
 	}
 	return out
 }
