@@ -18,6 +18,9 @@ import (
 // MTA and the recipient domain.
 const ProviderMicrosoft365 = "microsoft365"
 
+// maxURL bounds the length of a URL taken from a bounce.
+const maxURL = 2048
+
 // maxDiagnostic bounds the receiver's words shown among the facts.
 const maxDiagnostic = 300
 
@@ -214,20 +217,31 @@ func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant st
 // The URL is cut at the first character that cannot end one in running
 // text (space, quote, bracket, trailing punctuation).
 func urlIn(s string, hosts []string) string {
-	for {
-		i := strings.Index(strings.ToLower(s), "http")
+	lower := strings.ToLower(s) // same byte offsets: only ASCII letters change case here
+	if len(lower) != len(s) {
+		lower = asciiLower(s)
+	}
+	for off := 0; ; {
+		i := strings.Index(lower[off:], "http")
 		if i < 0 {
 			return ""
 		}
-		s = s[i:]
-		end := strings.IndexFunc(s, func(r rune) bool {
+		start := off + i
+		off = start + len("http")
+		if !strings.HasPrefix(lower[start:], "http://") && !strings.HasPrefix(lower[start:], "https://") {
+			continue
+		}
+		rest := s[start:]
+		if len(rest) > maxURL {
+			rest = rest[:maxURL] // bounds the work per candidate
+		}
+		end := strings.IndexFunc(rest, func(r rune) bool {
 			return r <= ' ' || strings.ContainsRune("\"'<>()[]{}|`", r) || r >= 0x80
 		})
-		cand := s
+		cand := rest
 		if end >= 0 {
-			cand = s[:end]
+			cand = rest[:end]
 		}
-		s = s[len("http"):]
 		cand = strings.TrimRight(cand, ".,;:!?")
 		u, err := url.Parse(cand)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
@@ -242,6 +256,17 @@ func urlIn(s string, hosts []string) string {
 			}
 		}
 	}
+}
+
+// asciiLower lowercases the ASCII letters of s only, keeping byte offsets.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // sameURL reports whether a and b name the same page, up to the scheme and
