@@ -37,6 +37,9 @@ func entryStrings(where string, lang Lang, t *entryText) []textRef {
 	for i, l := range t.Links {
 		refs = append(refs, textRef{where + ".links." + idx(i) + ".title", lang, l.Title})
 	}
+	if t.BounceLink != nil {
+		refs = append(refs, textRef{where + ".bounce_link.title", lang, t.BounceLink.Title})
+	}
 	return refs
 }
 
@@ -117,6 +120,9 @@ func TestCatalogLinksActorsAndProviders(t *testing.T) {
 						t.Errorf("%s: when %q is not one of %v", name, w, Deliveries)
 					}
 				}
+			}
+			if bl := tt.BounceLink; bl != nil && (len(bl.Hosts) == 0 || bl.Title == "") {
+				t.Errorf("%s: bounce_link needs a title and hosts", name)
 			}
 			for _, l := range tt.Links {
 				u, err := url.Parse(l.URL)
