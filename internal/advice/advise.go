@@ -296,6 +296,12 @@ func DeliveryOf(rep *bounce.Report, rc bounce.Recipient) Delivery {
 	if rep == nil {
 		rep = &bounce.Report{}
 	}
+	switch rc.Reason {
+	case bounce.ReasonDelivered, bounce.ReasonVacation, bounce.ReasonFeedback:
+		// A success report, an auto-reply or a complaint is about a mail
+		// that arrived.
+		return DeliveryDelivered
+	}
 	switch strings.ToLower(rc.Action) {
 	case bounce.ActionDelayed:
 		return DeliveryRetrying
@@ -309,10 +315,7 @@ func DeliveryOf(rep *bounce.Report, rc bounce.Recipient) Delivery {
 			return DeliveryDelivered
 		}
 	}
-	switch rc.Reason {
-	case bounce.ReasonDelivered, bounce.ReasonVacation, bounce.ReasonFeedback:
-		return DeliveryDelivered
-	case bounce.ReasonExpired:
+	if rc.Reason == bounce.ReasonExpired {
 		return DeliveryExpired
 	}
 	temporary := strings.HasPrefix(rc.Status, "4.") || (rc.Status == "" && strings.HasPrefix(rc.ReplyCode, "4"))

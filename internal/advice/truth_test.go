@@ -57,6 +57,13 @@ var (
 	// Futility said without a condition: 「解除されるまでは、送り直しても届きません」
 	// is consistent with 「解除されたら送り直してください」; a bare
 	// 「送り直しても届きません」 is not.
+	kwDelivered = kwClass{
+		name:  "delivered",
+		ja:    regexp.MustCompile(`届いています|配送が完了|届いたことが報告`),
+		notJA: regexp.MustCompile(`届いているか|届いているかどうか`),
+		en:    regexp.MustCompile(`(?i)(was delivered|reached the recipient|mail arrived|reported as delivered)`),
+		notEN: regexp.MustCompile(`(?i)whether`),
+	}
 	kwFutile = kwClass{
 		name:  "resending is futile",
 		ja:    regexp.MustCompile(`送り直しても(届きません|同じ結果)`),
@@ -95,7 +102,7 @@ func contradictions(a Advice) []string {
 	bad := func(k kwClass) { out = append(out, fmt.Sprintf("%q while %s", k.name, a.Delivery)) }
 	switch a.Delivery {
 	case DeliveryRetrying:
-		for _, k := range []kwClass{kwResend, kwNotDelivered, kwFutile} {
+		for _, k := range []kwClass{kwResend, kwNotDelivered, kwFutile, kwDelivered} {
 			if has(k) {
 				bad(k)
 			}
@@ -104,7 +111,7 @@ func contradictions(a Advice) []string {
 			out = append(out, "retrying but says neither that the mail may still arrive nor not to resend")
 		}
 	case DeliveryFailed, DeliveryExpired:
-		for _, k := range []kwClass{kwNoAction, kwWillArrive} {
+		for _, k := range []kwClass{kwNoAction, kwWillArrive, kwDelivered} {
 			if has(k) {
 				bad(k)
 			}
@@ -379,6 +386,8 @@ func TestDetectorsCatchContradictions(t *testing.T) {
 		{"will arrive on expired", Advice{Lang: English, Delivery: DeliveryExpired,
 			Outlook: "The mail has NOT been delivered.", Explanation: "The mail usually arrives within minutes.",
 			Actions: []Action{{Actor: ActorSender, Text: "Check the address."}}}},
+		{"delivered while retrying", Advice{Lang: Japanese, Delivery: DeliveryRetrying, Headline: "配送が完了しました",
+			Outlook: "このあと届く可能性があります。", Actions: []Action{{Actor: ActorSender, Text: "対応は必要ありません。"}}}},
 		{"resend while retrying (en)", Advice{Lang: English, Delivery: DeliveryRetrying,
 			Outlook: "The mail may still arrive.", Actions: []Action{{Actor: ActorSender, Text: "Send the mail again."}}}},
 	} {
