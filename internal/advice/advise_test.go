@@ -410,3 +410,26 @@ func BenchmarkForRecipientText(b *testing.B) {
 		_ = ForRecipient(rep, rc, Japanese).Text()
 	}
 }
+
+func TestWhoDoesWhatFitsItsWidth(t *testing.T) {
+	rep, rc := motivating(bounce.ActionFailed)
+	a := ForRecipient(rep, rc, Japanese, WithHosting("ヘテムル", "https://support.example.jp/"))
+	full := a.WhoDoesWhat(0)
+	for _, want := range []string{"【情報システム担当】ヘテムルに", "【レンタルサーバー会社】", "【送信者】"} {
+		if !strings.Contains(full, want) {
+			t.Errorf("WhoDoesWhat(0) = %q, lacks %q", full, want)
+		}
+	}
+	if strings.Count(full, "【情報システム担当】") != 1 {
+		t.Errorf("an actor is named twice: %q", full)
+	}
+	for _, w := range []int{20, 60, 100} {
+		got := a.WhoDoesWhat(w)
+		if Width(got) > w || got == "" {
+			t.Errorf("WhoDoesWhat(%d) = %q (%d columns)", w, got, Width(got))
+		}
+	}
+	if got := a.WhoDoesWhat(60); strings.HasSuffix(got, " / ") || strings.Contains(got, "…") {
+		t.Errorf("WhoDoesWhat(60) should drop whole items: %q", got)
+	}
+}

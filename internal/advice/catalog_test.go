@@ -163,7 +163,7 @@ func TestCatalogLinksActorsAndProviders(t *testing.T) {
 		}
 		for _, k := range []string{"other_provider", "state_retrying", "state_expired", "state_failed", "state_unknown", "recipient_headline", "summary", "hosting_link",
 			"group_headline", "period", "recipients_title", "recipient_line", "more", "actions_title", "action_line",
-			"links_title", "link_line", "facts_title", "fact_line"} {
+			"links_title", "link_line", "facts_title", "fact_line", "short_action_line", "who_sep"} {
 			if lt.Layout[k] == "" {
 				t.Errorf("%s: no layout %s", l, k)
 			}

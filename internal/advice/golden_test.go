@@ -149,6 +149,8 @@ func TestGolden(t *testing.T) {
 			b.WriteString(a.Text())
 			b.WriteString("\n===== Short =====\n")
 			b.WriteString(a.ShortText())
+			b.WriteString(a.WhoDoesWhat(120))
+			b.WriteString("\n")
 			if !s.noGroup {
 				b.WriteString("\n===== ForGroup (max 2) =====\n")
 				b.WriteString(ForGroup(s.group(), lang, 2, opts...).Text())
