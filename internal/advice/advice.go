@@ -80,7 +80,7 @@ type Fact struct {
 type Advice struct {
 	Lang        Lang     `json:"lang"`        // the language of the texts
 	Headline    string   `json:"headline"`    // one line: state, recipient (or provider and count) and cause
-	Summary     string   `json:"summary"`     // a short headline (at most SummaryMax characters): state and cause
+	Summary     string   `json:"summary"`     // a short headline (at most SummaryMax columns): state and cause
 	Title       string   `json:"title"`       // the cause alone, e.g. 送信サーバーのIP評価低下による一時制限 (no state, address or count)
 	Delivery    Delivery `json:"delivery"`    // where the mail stands
 	Explanation string   `json:"explanation"` // the gist of what the receiver said, in plain words
@@ -91,8 +91,9 @@ type Advice struct {
 	Facts       []Fact   `json:"facts,omitempty"`
 }
 
-// SummaryMax bounds Advice.Summary, in characters (runes).
-const SummaryMax = 60
+// SummaryMax bounds Advice.Summary, in display columns: a Japanese
+// character counts two, so about 60 Japanese or 120 Latin characters.
+const SummaryMax = 120
 
 // ShortMax bounds Action.Short, in display columns: a Japanese character
 // counts two, so about 32 Japanese or 64 Latin characters.

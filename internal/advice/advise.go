@@ -207,7 +207,7 @@ func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant st
 	if usesHosting && o.hostingURL != "" {
 		a.Links = append([]Link{{Title: f(lt.Layout["hosting_link"]), URL: o.hostingURL}}, a.Links...)
 	}
-	a.Summary = truncateRunes(fill(lt.Layout["summary"], map[string]string{
+	a.Summary = truncateWidth(fill(lt.Layout["summary"], map[string]string{
 		"state": lt.Layout["state_"+string(st)], "headline": a.Headline}, nil), SummaryMax)
 	return a
 }
@@ -339,7 +339,11 @@ func shorten(s string, n int) string {
 			break
 		}
 	}
-	s = strings.TrimSpace(s)
+	return truncateWidth(strings.TrimSpace(s), n)
+}
+
+// truncateWidth cuts s to at most n display columns, ending with … when cut.
+func truncateWidth(s string, n int) string {
 	if Width(s) <= n {
 		return s
 	}
@@ -370,15 +374,6 @@ func runeWidth(r rune) int {
 		return 2
 	}
 	return 1
-}
-
-// truncateRunes cuts s to at most n characters, ending with … when cut.
-func truncateRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
 
 // pick chooses the entry for rc: the first matching entry of its reason; for

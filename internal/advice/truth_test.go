@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
 )
@@ -197,8 +196,8 @@ func shapeMistakes(a Advice) []string {
 	if len(a.Actions) == 0 {
 		out = append(out, "no action")
 	}
-	if n := utf8.RuneCountInString(a.Summary); a.Summary == "" || n > SummaryMax {
-		out = append(out, fmt.Sprintf("summary of %d characters: %q", n, a.Summary))
+	if n := Width(a.Summary); a.Summary == "" || n > SummaryMax || strings.HasSuffix(a.Summary, "…") {
+		out = append(out, fmt.Sprintf("summary %d columns wide (or cut): %q", n, a.Summary))
 	}
 	for i, ac := range a.Actions {
 		if n := Width(ac.Short); ac.Short == "" || n > ShortMax {
