@@ -4,6 +4,13 @@
 // and who does it, and which official pages help. The texts live in an
 // embedded data file that a non-programmer can correct.
 //
+// Every advice is checked against where the mail stands (Delivery): no
+// resend is advised while the sending server is still retrying, and a
+// failure is never "nothing to do" or "will arrive". Each action names the
+// one who carries it out (sender, it, hosting, recipient). The package tests
+// run every entry of the data file through every delivery state and hold the
+// texts to detectors of these contradictions.
+//
 // The package is pure: no I/O beyond reading its embedded data at start.
 package advice
 
