@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/bouncewatch/bouncewatch/internal/advice"
 )
 
 // EnvPrefix is the prefix of every environment variable.
@@ -52,6 +54,8 @@ type Config struct {
 	SMTPPassword   string        `envconfig:"SMTP_PASSWORD" desc:"SMTP AUTH password; never logged"`
 	SMTPFrom       string        `envconfig:"SMTP_FROM" desc:"From address of notification mail"`
 	EmailTo        string        `envconfig:"EMAIL_TO" desc:"fixed recipients of email notifications (comma list); default: the original sender of the bounced mail"`
+	HostingName    string        `envconfig:"HOSTING_NAME" desc:"name of the office's hosting company, used in the advice instead of レンタルサーバー会社, e.g. ヘテムル"`
+	HostingURL     string        `envconfig:"HOSTING_SUPPORT_URL" desc:"https page of the hosting company's support, linked where the advice asks to contact it"`
 	GroupWait      time.Duration `envconfig:"GROUP_WAIT" default:"60s" desc:"wait before the first notice of a new incident"`
 	GroupInterval  time.Duration `envconfig:"GROUP_INTERVAL" default:"10m" desc:"least time between updates of a changed incident"`
 	RepeatInterval time.Duration `envconfig:"REPEAT_INTERVAL" default:"24h" desc:"reminder interval for an incident that stays active"`
@@ -86,6 +90,15 @@ func LoadConfig() (Config, error) {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// AdviceOptions are the settings that shape the advice to the office: its
+// hosting company's name and support page.
+func (c Config) AdviceOptions() []advice.Option {
+	if c.HostingName == "" && c.HostingURL == "" {
+		return nil
+	}
+	return []advice.Option{advice.WithHosting(c.HostingName, c.HostingURL)}
 }
 
 // Targets returns the notification targets, validated.
@@ -153,6 +166,9 @@ func (c Config) Validate() error {
 				errs = append(errs, "NOTIFY=email needs BOUNCEWATCH_SMTP_ADDR and BOUNCEWATCH_SMTP_FROM")
 			}
 		}
+	}
+	if c.HostingURL != "" && !strings.HasPrefix(c.HostingURL, "https://") {
+		errs = append(errs, "BOUNCEWATCH_HOSTING_SUPPORT_URL must be an https:// URL")
 	}
 	if c.IMAPProbe <= 0 || c.IMAPProbe > 5*time.Minute {
 		errs = append(errs, "BOUNCEWATCH_IMAP_PROBE_INTERVAL must be between 1s and 5m")

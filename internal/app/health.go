@@ -222,7 +222,7 @@ func (s *senderChecks) run(ctx context.Context, incident int64, t health.Target)
 func withoutAuthChecks(as []advice.Action) []advice.Action {
 	var out []advice.Action
 	for _, a := range as {
-		if a.Actor == advice.ActorAdmin && strings.Contains(a.Text, "SPF") {
+		if a.Actor == advice.ActorIT && strings.Contains(a.Text, "SPF") {
 			continue
 		}
 		out = append(out, a)

@@ -28,10 +28,11 @@ func (a *App) buildSenders(ctx context.Context) error {
 	for _, t := range a.targets {
 		switch t {
 		case store.TargetStdout:
-			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, checks: a.withChecks}
+			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, checks: a.withChecks, advice: a.cfg.AdviceOptions()}
 		case store.TargetSlack:
 			a.senders[t] = &slackSender{
 				checks:  a.withChecks,
+				advice:  a.cfg.AdviceOptions(),
 				db:      a.db,
 				channel: a.cfg.SlackChannel,
 				n:       slack.New(slack.Config{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient}, a.log.With("component", "slack")),
@@ -57,7 +58,7 @@ func (a *App) buildSenders(ctx context.Context) error {
 }
 
 // notice builds the notification of an incident from its stored detail.
-func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify.Notice {
+func notice(det *store.Detail, kind string, lang advice.Lang, listed int, opts ...advice.Option) notify.Notice {
 	n := notify.Notice{
 		IncidentID: det.ID,
 		Kind:       notify.Kind(kind),
@@ -80,7 +81,7 @@ func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify
 		g.Report = &bounce.Report{SendingIP: det.Key.SendingIP, ReportingMTA: det.Key.ReportingMTA}
 		g.Recipient = bounce.Recipient{Reason: det.Reason, Provider: det.Key.Provider}
 	}
-	n.Advice = advice.ForGroup(g, lang, listed)
+	n.Advice = advice.ForGroup(g, lang, listed, opts...)
 	n.ProviderName = advice.ProviderName(g.Recipient, lang)
 	n.Reason = n.Advice.Title
 	n.Diagnostic = g.Recipient.Diagnostic
@@ -94,10 +95,11 @@ type stdoutSender struct {
 	text   bool
 	mu     *sync.Mutex
 	checks checksFunc
+	advice []advice.Option
 }
 
 func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.advice...)
 	s.checks(ctx, det, &n)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -163,6 +165,7 @@ func kindLabel(k bounce.Kind) string {
 // answers to people go in the incident's thread.
 type slackSender struct {
 	checks  checksFunc
+	advice  []advice.Option
 	db      *store.DB
 	channel string
 	n       *slack.Notifier
@@ -173,7 +176,7 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if it.Kind == "answer" {
 		return s.answer(ctx, it, det)
 	}
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.advice...)
 	s.checks(ctx, det, &n)
 	ts, ok, err := s.db.SlackRef(ctx, det.ID, s.channel)
 	if err != nil {
@@ -276,7 +279,7 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if len(to) == 0 {
 		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender and BOUNCEWATCH_EMAIL_TO is empty"))
 	}
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.cfg.AdviceOptions()...)
 	s.checks(ctx, det, &n)
 	// One mail per recipient: a refused address does not block the others,
 	// and each gets its own token. Ones already sent in an earlier attempt
@@ -457,7 +460,7 @@ func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed))
+		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed, a.cfg.AdviceOptions()...))
 	}
 	return out, nil
 }
