@@ -28,6 +28,9 @@ func usage(w io.Writer) {
 commands:
   run                        watch the mailbox configured by BOUNCEWATCH_* variables
   check                      try the configuration: database, IMAP server, login and mailbox
+  doctor [--json] [--domain D] [--ip IP]...
+                             check the sender domain and IPs (SPF, DMARC, PTR, blocklists) against
+                             what Gmail, Yahoo and Outlook require of senders
   backfill [--since 30d]     import the mail already in the mailbox quietly, print one digest
   demo [--once]              run the whole pipeline on a built-in IMAP server seeded with an office's morning of bounces
   triage [--json] FILE...    explain bounce messages (- reads stdin; --lang en for English)
@@ -52,6 +55,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdBackfill(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "doctor":
+		return cmdDoctor(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0

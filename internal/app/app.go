@@ -51,6 +51,7 @@ type App struct {
 	sink    *sink
 	senders map[string]sender
 	metrics *metrics
+	checks  *senderChecks // nil when the sender checks are off
 
 	replies *replies // nil unless email notifications are on
 
@@ -106,6 +107,10 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 			return nil, fmt.Errorf("BOUNCEWATCH_SMTP_CA_FILE: %w", err)
 		}
 		a.opts.SMTPTLS = tc
+	}
+	if err := a.buildChecks(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if err := a.buildSenders(ctx); err != nil {
 		db.Close()

@@ -67,6 +67,7 @@ func testConfig(addr, user, pass, db string) app.Config {
 		IMAPMailbox: "INBOX", IMAPAfter: "none", IMAPProbe: time.Minute, IMAPMaxFetch: 25 << 20,
 		DB: db, Notify: "stdout", GroupWait: 300 * time.Millisecond, GroupInterval: time.Hour,
 		RepeatInterval: 24 * time.Hour, ResolveAfter: 24 * time.Hour,
+		DNSServer: app.DNSServerOff, // the sender checks have their own tests (health_test.go)
 	}
 }
 

@@ -349,6 +349,7 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 	sm := startSMTP(t)
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
 	cfg.GroupInterval = 2 * time.Second // a muted incident would otherwise be updated within the test
+	cfg.ReplyAuthserv = "mx.example.jp"
 	r := runApp(t, cfg)
 	deliver := func(m []byte) {
 		if err := srv.Append(m); err != nil {
@@ -411,7 +412,8 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 	// 「停止」: muted for a day, confirmed, and new bounces of it are quiet.
 	before = sm.count()
 	now := time.Now()
-	deliver(reply(staff, "reply.mute@example.jp", sid, "Re: "+summary.Subject, "停止"))
+	deliver(reply(staff, "reply.mute@example.jp", sid, "Re: "+summary.Subject, "停止",
+		"Authentication-Results: mx.example.jp; spf=pass smtp.mailfrom=staff@example.jp; dmarc=pass header.from=example.jp"))
 	seen++
 	msgs = waitMails(t, sm, before+1)
 	if conf := parseMail(t, msgs[before].Data); !strings.Contains(conf.Text, "停止しました") {

@@ -14,9 +14,10 @@ import (
 )
 
 // People ask for more through two doors: a reply to a summary mail (see
-// replies.go) and the Slack thread or buttons (here). Both end as outbox rows,
-// so an answer is retried until delivered and never sent twice; mutes and
-// resolves are applied when the row is handled, idempotently.
+// replies.go) and the Slack thread or buttons (here). Both end as a
+// store.Request: a mute or resolve is applied in the transaction that
+// records the request, and the answer is an outbox row, retried until
+// delivered and never sent twice.
 
 // detailNotice is the long version of an incident, for a person who asked.
 func detailNotice(det *store.Detail, lang advice.Lang, note string) notify.Notice {
@@ -29,39 +30,32 @@ func detailNotice(det *store.Detail, lang advice.Lang, note string) notify.Notic
 	for _, e := range det.Log {
 		tl = append(tl, advice.TimelineEntry{At: e.At, Kind: e.Kind, Actor: e.Actor, Count: e.Count})
 	}
-	n.Detail = advice.DetailText(ms, tl, lang, notify.JST())
+	n.Detail = notify.PlainLinks(advice.DetailText(ms, tl, lang, notify.JST()))
 	if note != "" {
 		n.Detail = note + "\n\n" + n.Detail
 	}
 	return n
 }
 
-// applyCommand carries out mute or resolve on an incident (idempotent: an
-// incident already muted that long, or already resolved, is left alone) and
-// returns a sentence saying what was done ("" for detail).
-func (a *App) applyCommand(ctx context.Context, det *store.Detail, cmd string, until time.Time, actor string) (string, error) {
-	now := a.opts.Now()
-	switch cmd {
-	case cmdMute:
-		if !det.MutedUntil.Before(until) {
-			return muteNote(until), nil
+// commandNote is the sentence that answers a command: what was done (the
+// change itself was applied when the request was recorded), or why it was
+// not; "" for detail and raw. until is the mute asked for; the incident may
+// be muted longer already.
+func commandNote(det *store.Detail, cmd string, until time.Time, refused bool) string {
+	switch {
+	case refused && changesState(cmd):
+		return "「停止」「解決」のご依頼はメールでは受け付けていません。このメールが本当にあなたから届いたものか、" +
+			"受信サーバーの認証結果(SPF/DKIM/DMARC)で確かめられなかったためです。Slack の通知のスレッドかボタンからお願いします" +
+			"(Slack をお使いでなければ、IT 担当の方にご相談ください)。この件の詳細は以下のとおりです。"
+	case cmd == cmdMute:
+		if det.MutedUntil.After(until) {
+			until = det.MutedUntil
 		}
-		if err := a.db.Mute(ctx, det.ID, until, actor, now, a.targets); err != nil {
-			return "", err
-		}
-		kick(a.kickTick)
-		kick(a.kickSend)
-		return muteNote(until), nil
-	case cmdResolve:
-		if det.State != "resolved" {
-			if _, err := a.db.Resolve(ctx, det.ID, actor, now, a.targets); err != nil {
-				return "", err
-			}
-			kick(a.kickSend)
-		}
-		return "この件を解決済みにしました。同じ原因のエラーが再び届いた場合は、新しい件として通知します。", nil
+		return muteNote(until)
+	case cmd == cmdResolve:
+		return "この件を解決済みにしました。同じ原因のエラーが再び届いた場合は、新しい件として通知します。"
 	}
-	return "", nil
+	return ""
 }
 
 func muteNote(until time.Time) string {
@@ -114,11 +108,16 @@ func (h slackHandler) request(ctx context.Context, id int64, p slackPayload, mut
 		p.Until = h.a.opts.Now().Add(mute)
 	}
 	js, _ := json.Marshal(p)
-	if err := h.a.db.Enqueue(ctx, id, []string{store.TargetSlack}, "answer", js, h.a.opts.Now()); err != nil {
+	// The change is applied with the request, in one transaction; the
+	// answer in the thread is an outbox row.
+	rq := store.Request{IncidentID: id, Target: store.TargetSlack, Kind: "answer", Payload: js, MuteUntil: p.Until,
+		Resolve: p.Command == cmdResolve, Actor: "slack:" + p.User}
+	if err := h.a.db.Request(ctx, rq, h.a.opts.Now(), h.a.targets); err != nil {
 		h.a.log.Error("slack request not recorded", "incident", id, "err", err)
 		return
 	}
 	h.a.log.Info("slack request", "incident", id, "command", p.Command, "user", p.User)
+	kick(h.a.kickTick)
 	kick(h.a.kickSend)
 }
 

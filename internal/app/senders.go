@@ -16,6 +16,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/health"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
 	"github.com/bouncewatch/bouncewatch/internal/notify/email"
@@ -32,10 +33,11 @@ func (a *App) buildSenders(ctx context.Context) error {
 	for _, t := range a.targets {
 		switch t {
 		case store.TargetStdout:
-			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, db: a.db, now: a.opts.Now}
+			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, checks: a.withChecks, advice: a.cfg.AdviceOptions(), db: a.db, now: a.opts.Now}
 		case store.TargetSlack:
 			a.senders[t] = &slackSender{
-				app:     a,
+				checks:  a.withChecks,
+				advice:  a.cfg.AdviceOptions(),
 				db:      a.db,
 				channel: a.cfg.SlackChannel,
 				n:       slack.New(slack.Config{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient}, a.log.With("component", "slack")),
@@ -53,15 +55,15 @@ func (a *App) buildSenders(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("email: %w", err)
 			}
-			a.senders[t] = &emailSender{app: a, db: a.db, key: key, cfg: a.cfg, s: snd, now: a.opts.Now}
-			a.replies = newReplies(key, a.cfg, a.log.With("component", "replies"))
+			a.replies = newReplies(key, a.db, a.cfg, a.log.With("component", "replies"))
+			a.senders[t] = &emailSender{allowed: a.replies.allowed, db: a.db, key: key, cfg: a.cfg, s: snd, now: a.opts.Now, checks: a.withChecks}
 		}
 	}
 	return nil
 }
 
 // notice builds the notification of an incident from its stored detail.
-func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify.Notice {
+func notice(det *store.Detail, kind string, lang advice.Lang, listed int, opts ...advice.Option) notify.Notice {
 	n := notify.Notice{
 		IncidentID: det.ID,
 		Kind:       notify.Kind(kind),
@@ -84,7 +86,7 @@ func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify
 		g.Report = &bounce.Report{SendingIP: det.Key.SendingIP, ReportingMTA: det.Key.ReportingMTA}
 		g.Recipient = bounce.Recipient{Reason: det.Reason, Provider: det.Key.Provider}
 	}
-	n.Advice = advice.ForGroup(g, lang, listed)
+	n.Advice = advice.ForGroup(g, lang, listed, opts...)
 	if det.Key.Side == incident.SideRecipient {
 		n.Task = string(incident.TaskOf(det.Key.Cause))
 	}
@@ -94,16 +96,19 @@ func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify
 	n.ProviderName = advice.ProviderName(g.Recipient, lang)
 	n.Reason = n.Advice.Title
 	n.Diagnostic = g.Recipient.Diagnostic
-	return n
+	// Links in bounce text are the sender's, not ours: plain text unless known.
+	return n.WithPlainLinks()
 }
 
 // stdoutSender prints incident notices: JSON Lines, or readable text.
 type stdoutSender struct {
-	w    io.Writer
-	text bool
-	mu   *sync.Mutex
-	db   *store.DB
-	now  func() time.Time
+	w      io.Writer
+	text   bool
+	mu     *sync.Mutex
+	checks checksFunc
+	advice []advice.Option
+	db     *store.DB
+	now    func() time.Time
 }
 
 // stdoutDigests is the "channel" under which the digests printed as text
@@ -114,7 +119,8 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 	if s.text && it.Kind == "first" && det.Key.Side == incident.SideRecipient {
 		return s.digest(ctx, it, det)
 	}
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.advice...)
+	s.checks(ctx, det, &n)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.text {
@@ -129,6 +135,7 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 		for _, l := range strings.Split(strings.TrimRight(n.Advice.Text(), "\n"), "\n") {
 			b.WriteString("  " + l + "\n")
 		}
+		b.WriteString(checksText(n))
 		_, err := io.WriteString(s.w, b.String())
 		return "", err
 	}
@@ -142,7 +149,8 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 		Last     time.Time          `json:"last"`
 		Advice   advice.GroupAdvice `json:"advice"`
 		Text     string             `json:"text"`
-	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text()}
+		Checks   *health.Summary    `json:"checks,omitempty"`
+	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text(), n.Checks}
 	b, err := json.Marshal(line)
 	if err != nil {
 		return "", notify.Permanent(err)
@@ -165,7 +173,7 @@ func (s *stdoutSender) digest(ctx context.Context, it store.OutboxItem, det *sto
 	if !slices.Contains(p.Items, det.ID) {
 		p.Items = append(p.Items, det.ID)
 	}
-	items, err := recipientItems(ctx, s.db, p.Items)
+	items, err := recipientItems(ctx, s.db, p.Items, s.advice...)
 	if err != nil {
 		return "", err
 	}
@@ -238,7 +246,8 @@ func kindLabel(k bounce.Kind) string {
 // slackSender posts one message per incident and edits it as it grows;
 // answers to people go in the incident's thread.
 type slackSender struct {
-	app     *App
+	checks  checksFunc
+	advice  []advice.Option
 	db      *store.DB
 	channel string
 	n       *slack.Notifier
@@ -252,13 +261,22 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if det.Key.Side == incident.SideRecipient {
 		return s.digest(ctx, it, det)
 	}
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.advice...)
+	s.checks(ctx, det, &n)
 	ts, err := s.show(ctx, it, det, n)
 	if err != nil || ts == "skipped" {
 		return ts, err
 	}
 	if err := s.listHidden(ctx, it, ts, det, n); err != nil {
 		return "", err
+	}
+	if it.Kind == "first" {
+		// The sender checks in full in the thread; the message has one line.
+		if blocks, fb := slack.ChecksBlocks(n); len(blocks) > 0 {
+			if err := s.replyOnce(ctx, it, ts, "checks", fb, blocks); err != nil {
+				return "", err
+			}
+		}
 	}
 	return ts, nil
 }
@@ -432,18 +450,18 @@ func (s *slackSender) editDigest(ctx context.Context, ts string) (string, error)
 
 // items are the notices of the given recipient-side items.
 func (s *slackSender) items(ctx context.Context, ids []int64) ([]notify.Notice, error) {
-	return recipientItems(ctx, s.db, ids)
+	return recipientItems(ctx, s.db, ids, s.advice...)
 }
 
 // recipientItems are the current notices of the given recipient-side items.
-func recipientItems(ctx context.Context, db *store.DB, ids []int64) ([]notify.Notice, error) {
+func recipientItems(ctx context.Context, db *store.DB, ids []int64, opts ...advice.Option) ([]notify.Notice, error) {
 	var out []notify.Notice
 	for _, id := range ids {
 		det, err := db.IncidentDetail(ctx, id, 20)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed))
+		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed, opts...))
 	}
 	return out, nil
 }
@@ -466,10 +484,7 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	if err := json.Unmarshal(it.Payload, &p); err != nil {
 		return "", notify.Permanent(err)
 	}
-	note, err := s.app.applyCommand(ctx, det, p.Command, p.Until, "slack:"+p.User)
-	if err != nil {
-		return "", err
-	}
+	note := commandNote(det, p.Command, p.Until, false)
 	if p.User != "" && note != "" {
 		note = fmt.Sprintf("<@%s> %s", slack.Escape(p.User), note)
 	}
@@ -490,12 +505,13 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 // emailSender mails the summary to the original senders of the bounced
 // mail, or to fixed addresses.
 type emailSender struct {
-	app *App
-	db  *store.DB
-	key []byte
-	cfg Config
-	s   *email.Sender
-	now func() time.Time
+	checks  checksFunc
+	allowed func(addr string) bool // may receive summaries (BOUNCEWATCH_REPLY_ALLOW)
+	db      *store.DB
+	key     []byte
+	cfg     Config
+	s       *email.Sender
+	now     func() time.Time
 
 	// sent remembers, per outbox row, the addresses already mailed by an
 	// earlier attempt of a row that is not done yet, so that a retry after
@@ -517,7 +533,8 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if len(to) == 0 {
 		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender of ours and BOUNCEWATCH_EMAIL_TO is empty"))
 	}
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.cfg.AdviceOptions()...)
+	s.checks(ctx, det, &n)
 	// One mail per recipient: a refused address does not block the others,
 	// and each gets its own token. Ones already sent in an earlier attempt
 	// of this row are skipped.
@@ -601,20 +618,13 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	if err := json.Unmarshal(it.Payload, &p); err != nil {
 		return "", notify.Permanent(err)
 	}
-	note, err := s.app.applyCommand(ctx, det, p.Command, p.MuteUntil, p.From)
-	if err != nil {
-		return "", err
-	}
+	note := commandNote(det, p.Command, p.MuteUntil, p.Refused)
 	var atts []email.Attachment
 	if p.Command == cmdRaw {
-		raws, err := s.db.RawBounces(ctx, det.ID, 20)
-		if err != nil {
+		var err error
+		if atts, note, err = s.rawAttachments(ctx, det.ID, p.From); err != nil {
 			return "", err
 		}
-		for i, r := range raws {
-			atts = append(atts, email.Attachment{Filename: fmt.Sprintf("bounce-%d.eml", i+1), Data: r.Data})
-		}
-		note = fmt.Sprintf("元のエラーメール %d 通を添付しました。", len(atts))
 	}
 	n := detailNotice(det, advice.Japanese, note)
 	subject := strings.TrimSpace(p.Subject)
@@ -624,6 +634,39 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	refs := append(append([]string(nil), p.References...), p.MessageID)
 	return s.mail(ctx, it, det.ID, p.From, func(a email.Addressing) ([]byte, error) { return email.ComposeDetail(n, a, atts) },
 		email.Addressing{InReplyTo: p.MessageID, References: refs, Subject: subject})
+}
+
+// Caps of a 原文 answer.
+const (
+	rawMaxCount = 5
+	rawMaxBytes = 1 << 20
+)
+
+// rawAttachments are the stored bounces of an incident's mail that the
+// requester sent (never a colleague's returned mail), within the caps, and
+// the sentence that says what was attached and what was left out.
+func (s *emailSender) rawAttachments(ctx context.Context, incidentID int64, requester string) ([]email.Attachment, string, error) {
+	me := email.NormalAddress(requester)
+	sel, err := s.db.RawBouncesOf(ctx, incidentID, func(from string) bool { return me != "" && email.NormalAddress(from) == me },
+		rawMaxCount, rawMaxBytes)
+	if err != nil {
+		return nil, "", err
+	}
+	var atts []email.Attachment
+	for i, r := range sel.Messages {
+		atts = append(atts, email.Attachment{Filename: fmt.Sprintf("bounce-%d.eml", i+1), Data: r.Data})
+	}
+	note := fmt.Sprintf("あなたが送ったメールのエラーメール %d 通を添付しました。", len(atts))
+	if len(atts) == 0 {
+		note = "あなたが送ったメールのエラーメールは、この件にはありません。"
+	}
+	if sel.OverCap > 0 {
+		note += fmt.Sprintf("ほか %d 通は、一度に送る上限(%d 通・1MB)を超えるため添付していません。", sel.OverCap, rawMaxCount)
+	}
+	if sel.Others > 0 {
+		note += fmt.Sprintf("ほかの方が送ったメールのエラーメール %d 通は、その方の内容を含むため添付していません(要約は以下に含みます)。", sel.Others)
+	}
+	return atts, note, nil
 }
 
 // recipients are the people who act on an incident: the original senders
@@ -672,7 +715,7 @@ func (s *emailSender) recipients(det *store.Detail) []string {
 			if !email.Suppress(from) {
 				add(from)
 			}
-		case s.app.replies == nil || s.app.replies.allowed(from):
+		case s.allowed == nil || s.allowed(from):
 			// Only our own people: a bounce of a forged message
 			// (backscatter) names a stranger as the sender, who must not
 			// get mail from us.
@@ -695,7 +738,7 @@ func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed))
+		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed, a.cfg.AdviceOptions()...))
 	}
 	return out, nil
 }

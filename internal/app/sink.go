@@ -88,8 +88,13 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 			if s.quietAll || s.maxAge > 0 && !rep.Date.IsZero() && batch.Now.Sub(rep.Date) > s.maxAge {
 				msg.Quiet = true
 			}
-			if s.replies != nil && rep.Kind != bounce.KindBounce && rep.Kind != bounce.KindDelay {
-				if rq := s.replies.request(m.Body, batch.Now); rq != nil {
+			// A backfill (quietAll) notifies nothing, so it answers no reply either.
+			if s.replies != nil && !s.quietAll && rep.Kind != bounce.KindBounce && rep.Kind != bounce.KindDelay {
+				rq, err := s.replies.request(ctx, m.Body, batch.Now)
+				if err != nil {
+					return nil, err
+				}
+				if rq != nil {
 					msg.Requests = append(msg.Requests, *rq)
 				}
 			}
@@ -120,6 +125,10 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, f := range res.Failed {
+		// Recorded with its reason and passed over: one bad message never stops the mailbox.
+		s.log.Warn("message could not be recorded as it is; recorded as not processed and skipped", "uid", f.UID, "reason", f.Reason)
 	}
 	if s.onCommit != nil {
 		s.onCommit(res, reports)

@@ -190,6 +190,7 @@ func Run(ctx context.Context, o Options) error {
 		IMAPAuth: "password", IMAPMailbox: "INBOX", IMAPAfter: "flag", IMAPProbe: 4 * time.Minute,
 		IMAPMaxFetch: 25 << 20, DB: filepath.Join(dir, "demo.db"), Notify: "stdout",
 		GroupWait: o.Wait, GroupInterval: 10 * time.Minute, RepeatInterval: 24 * time.Hour, ResolveAfter: 24 * time.Hour,
+		DNSServer: app.DNSServerOff, // the seeded bounces name made-up domains and IPs
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

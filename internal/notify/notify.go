@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
+	"github.com/bouncewatch/bouncewatch/internal/health"
 )
 
 // Kind says why a notification is sent.
@@ -50,6 +51,10 @@ type Notice struct {
 	// Detail is the long version (every bounce with its words, the timeline),
 	// pre-rendered by the advice package; shown only in detail notices.
 	Detail string
+	// Checks are the sender checks (SPF, DMARC, PTR, blocklists) made for
+	// this notice, rendered in Japanese; nil when none were made. Shown as
+	// the 「確認結果」 section.
+	Checks *health.Summary
 }
 
 // Title is the one-line summary used as the Slack header and fallback text,
@@ -111,7 +116,13 @@ func (n Notice) Summary() []string {
 	if o := FirstSentence(n.Advice.Outlook); o != "" {
 		out = append(out, "見通し: "+o)
 	}
-	if len(n.Advice.Actions) > 0 {
+	if w := n.Advice.WhoDoesWhat(140); w != "" && !strings.HasSuffix(w, "】") {
+		line := "対応: " + w
+		if len(n.Advice.Actions) > 1 {
+			line += "（詳しくは下に）"
+		}
+		out = append(out, line)
+	} else if len(n.Advice.Actions) > 0 {
 		a := n.Advice.Actions[0]
 		who := a.Label
 		if who == "" {

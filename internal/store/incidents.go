@@ -448,32 +448,44 @@ func loadDeliveries(ctx context.Context, q querier, id int64) ([]Delivery, error
 // due while muted are decided when the mute ends.
 func (d *DB) Mute(ctx context.Context, id int64, until time.Time, actor string, now time.Time, targets []string) error {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		inc, err := loadIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET muted_until = ?, updated_at = ? WHERE id = ?`, ms(until), ms(now), id); err != nil {
-			return err
-		}
-		if _, err := record(ctx, tx, id, KindMuted, NoticePayload{Count: inc.Count, Actor: actor, Until: until}, now, targets); err != nil {
-			return err
-		}
-		if inc.State != incident.StateOpen {
-			return nil
-		}
-		// Recompute the next check (the mute end) without notifying now:
-		// Tick at that time decides.
-		next := until
-		if next.Before(now) {
-			next = now
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE incidents SET next_check_at = ? WHERE id = ?`, msCeil(next), id)
+		_, err := mute(ctx, tx, id, until, actor, now, targets, true)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: mute incident %d: %w", id, err)
 	}
 	return nil
+}
+
+// mute is Mute inside a transaction. Unless always, a mute that already
+// lasts until or beyond until is left alone (a repeated request changes
+// nothing). It returns how many outbox rows it queued.
+func mute(ctx context.Context, tx *sql.Tx, id int64, until time.Time, actor string, now time.Time, targets []string, always bool) (int, error) {
+	inc, err := loadIncident(ctx, tx, id)
+	if err != nil {
+		return 0, err
+	}
+	if !always && !inc.MutedUntil.Before(until) {
+		return 0, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET muted_until = ?, updated_at = ? WHERE id = ?`, ms(until), ms(now), id); err != nil {
+		return 0, err
+	}
+	n, err := record(ctx, tx, id, KindMuted, NoticePayload{Count: inc.Count, Actor: actor, Until: until}, now, targets)
+	if err != nil {
+		return 0, err
+	}
+	if inc.State != incident.StateOpen {
+		return n, nil
+	}
+	// Recompute the next check (the mute end) without notifying now:
+	// Tick at that time decides.
+	next := until
+	if next.Before(now) {
+		next = now
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE incidents SET next_check_at = ? WHERE id = ?`, msCeil(next), id)
+	return n, err
 }
 
 // Resolve closes an incident by hand: no further notices. It records a
@@ -483,27 +495,31 @@ func (d *DB) Mute(ctx context.Context, id int64, until time.Time, actor string, 
 func (d *DB) Resolve(ctx context.Context, id int64, actor string, now time.Time, targets []string) (bool, error) {
 	done := false
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		inc, err := loadIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if inc.State == incident.StateResolved {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?,
-			next_check_at = 0, updated_at = ? WHERE id = ?`, ms(now), actor, ms(now), id); err != nil {
-			return err
-		}
-		if _, err := record(ctx, tx, id, string(incident.KindResolved), NoticePayload{Count: inc.Count, Actor: actor}, now, targets); err != nil {
-			return err
-		}
-		done = true
-		return nil
+		n, err := resolve(ctx, tx, id, actor, now, targets)
+		done = n >= 0
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: resolve incident %d: %w", id, err)
 	}
 	return done, nil
+}
+
+// resolve is Resolve inside a transaction; it returns how many outbox rows
+// it queued, -1 when the incident was already resolved.
+func resolve(ctx context.Context, tx *sql.Tx, id int64, actor string, now time.Time, targets []string) (int, error) {
+	inc, err := loadIncident(ctx, tx, id)
+	if err != nil {
+		return -1, err
+	}
+	if inc.State == incident.StateResolved {
+		return -1, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?,
+		next_check_at = 0, updated_at = ? WHERE id = ?`, ms(now), actor, ms(now), id); err != nil {
+		return -1, err
+	}
+	return record(ctx, tx, id, string(incident.KindResolved), NoticePayload{Count: inc.Count, Actor: actor}, now, targets)
 }
 
 // RawMessage is the stored bytes of one bounce.
@@ -513,35 +529,6 @@ type RawMessage struct {
 	Data      []byte // at most MaxRawBytes
 	Size      int64  // size of the whole message
 	Truncated bool   // Data is shorter than the message
-}
-
-// RawBounces returns the stored bytes of up to limit (all when <= 0) distinct
-// bounces of an incident, newest first, for attaching to a detail reply.
-func (d *DB) RawBounces(ctx context.Context, incidentID int64, limit int) ([]RawMessage, error) {
-	if limit <= 0 {
-		limit = -1
-	}
-	rows, err := d.db.QueryContext(ctx, `SELECT r.id, r.subject, r.raw, r.raw_size FROM reports r
-		WHERE r.raw IS NOT NULL AND r.id IN (
-			SELECT c.report FROM incident_members m JOIN recipients c ON c.id = m.recipient WHERE m.incident = ?)
-		ORDER BY r.id DESC LIMIT ?`, incidentID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
-	}
-	defer rows.Close()
-	var out []RawMessage
-	for rows.Next() {
-		var m RawMessage
-		if err := rows.Scan(&m.ReportID, &m.Subject, &m.Data, &m.Size); err != nil {
-			return nil, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
-		}
-		m.Truncated = int64(len(m.Data)) < m.Size
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
-	}
-	return out, nil
 }
 
 // SlackRef returns the ts of the Slack message showing an incident in a
@@ -598,18 +585,76 @@ func (d *DB) PutToken(ctx context.Context, token string, incidentID int64, now t
 	return nil
 }
 
-// IncidentByToken returns the incident of an email token; an error wrapping
-// ErrNotFound when unknown. Tokens are never logged.
-func (d *DB) IncidentByToken(ctx context.Context, token string) (int64, error) {
-	var id int64
-	err := d.db.QueryRowContext(ctx, `SELECT incident FROM email_tokens WHERE token = ?`, token).Scan(&id)
+// Token returns the incident of an email token and when the token was
+// issued; an error wrapping ErrNotFound when unknown (never issued by this
+// database: forged, or the database was recreated). Tokens are never logged.
+func (d *DB) Token(ctx context.Context, token string) (incidentID int64, issued time.Time, err error) {
+	var at int64
+	err = d.db.QueryRowContext(ctx, `SELECT incident, created_at FROM email_tokens WHERE token = ?`, token).Scan(&incidentID, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("store: token: %w", ErrNotFound)
+		return 0, time.Time{}, fmt.Errorf("store: token: %w", ErrNotFound)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("store: token: %w", err)
+		return 0, time.Time{}, fmt.Errorf("store: token: %w", err)
 	}
-	return id, nil
+	return incidentID, fromMS(at), nil
+}
+
+// RawSelection is what RawBouncesOf chose.
+type RawSelection struct {
+	Messages []RawMessage // newest first
+	Others   int          // bounces of mail someone else sent: left out
+	OverCap  int          // bounces of the requester's mail left out by the caps
+}
+
+// RawBouncesOf returns the stored bytes of the bounces of an incident whose
+// original message was sent by the requester (mine says so of the stored
+// original From), newest first, at most limit of them and at most maxBytes
+// in all; it counts the ones it left out.
+func (d *DB) RawBouncesOf(ctx context.Context, incidentID int64, mine func(origFrom string) bool, limit int, maxBytes int64) (RawSelection, error) {
+	var sel RawSelection
+	rows, err := d.db.QueryContext(ctx, `SELECT r.id, r.orig_from, length(r.raw) FROM reports r
+		WHERE r.raw IS NOT NULL AND r.id IN (
+			SELECT c.report FROM incident_members m JOIN recipients c ON c.id = m.recipient WHERE m.incident = ?)
+		ORDER BY r.id DESC`, incidentID)
+	if err != nil {
+		return sel, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
+	}
+	var pick []int64
+	var total int64
+	for rows.Next() {
+		var id, n int64
+		var from string
+		if err := rows.Scan(&id, &from, &n); err != nil {
+			rows.Close()
+			return sel, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
+		}
+		switch {
+		case !mine(from):
+			sel.Others++
+		case len(pick) >= limit || total+n > maxBytes:
+			sel.OverCap++
+		default:
+			pick = append(pick, id)
+			total += n
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return sel, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
+	}
+	if err := rows.Err(); err != nil {
+		return sel, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
+	}
+	for _, id := range pick {
+		var m RawMessage
+		if err := d.db.QueryRowContext(ctx, `SELECT id, subject, raw, raw_size FROM reports WHERE id = ?`, id).Scan(
+			&m.ReportID, &m.Subject, &m.Data, &m.Size); err != nil {
+			return sel, fmt.Errorf("store: raw bounce %d: %w", id, err)
+		}
+		m.Truncated = int64(len(m.Data)) < m.Size
+		sel.Messages = append(sel.Messages, m)
+	}
+	return sel, nil
 }
 
 // DigestRef returns the ts of the Slack digest message that shows a

@@ -176,14 +176,26 @@ func TestCommitBatchAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// UID 0 violates a CHECK constraint after other rows of the batch were
-	// written: nothing of the batch may remain.
+	// The disk fills up (SQLite's page limit stands in for it) after other
+	// rows of the batch were written: nothing of the batch may remain. (A
+	// constraint violation is no longer such a case: the message is
+	// recorded as failed to process, see TestPoisonedRequestRecordedAsFailed.)
+	db.db.SetMaxOpenConns(1) // the page limit is per connection
+	var pages int64
+	if err := db.db.QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.db.Exec(fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+8)); err != nil {
+		t.Fatal(err)
+	}
+	huge := bounceMsg(12, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "d@outlook.example.com")
+	huge.Raw = bytes.Repeat([]byte("x"), 400<<10)
 	bad := batch(20, t0.Add(time.Minute),
 		bounceMsg(10, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "b@outlook.example.com"),
 		bounceMsg(11, "198.51.100.9", "google", bounce.ReasonUserUnknown, "c@gmail.example.com"),
-		plainMsg(0))
+		huge)
 	if _, err := db.CommitBatch(ctx, bad); err == nil {
-		t.Fatal("CommitBatch with UID 0 succeeded")
+		t.Fatal("CommitBatch to a full disk succeeded")
 	}
 	assertUnchanged := func(what string) {
 		t.Helper()
@@ -207,7 +219,7 @@ func TestCommitBatchAtomic(t *testing.T) {
 			t.Errorf("%s: incident count = %d, want 1", what, n)
 		}
 	}
-	assertUnchanged("constraint violation")
+	assertUnchanged("full disk")
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
@@ -218,7 +230,7 @@ func TestCommitBatchAtomic(t *testing.T) {
 	}
 	assertUnchanged("cancelled context")
 
-	// The same batch without the bad message then commits.
+	// The same batch without the message too big for the disk then commits.
 	res := mustCommit(t, db, good)
 	if res.Recorded != 2 || len(res.ReportIDs) != 2 || len(res.Incidents) != 2 {
 		t.Errorf("retry: %+v", res)
@@ -704,9 +716,10 @@ func TestDetailRawSlackTokens(t *testing.T) {
 		t.Errorf("member = %+v\nreport = %+v", m, m.Report)
 	}
 
-	raws, err := db.RawBounces(ctx, 1, 0)
+	sel, err := db.RawBouncesOf(ctx, 1, func(string) bool { return true }, 10, 10*MaxRawBytes)
+	raws := sel.Messages
 	if err != nil || len(raws) != 3 {
-		t.Fatalf("RawBounces = %d, %v", len(raws), err)
+		t.Fatalf("RawBouncesOf = %d, %v", len(raws), err)
 	}
 	if raws[1].ReportID >= raws[0].ReportID || !raws[1].Truncated || len(raws[1].Data) != MaxRawBytes || raws[1].Size != MaxRawBytes+100 {
 		t.Errorf("big raw: id %d truncated %v len %d size %d", raws[1].ReportID, raws[1].Truncated, len(raws[1].Data), raws[1].Size)
@@ -733,15 +746,18 @@ func TestDetailRawSlackTokens(t *testing.T) {
 	if err := db.PutToken(ctx, "tok-abc", 1, t0); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := db.IncidentByToken(ctx, "tok-abc"); id != 1 || err != nil {
-		t.Errorf("IncidentByToken = %d, %v", id, err)
+	if id, at, err := db.Token(ctx, "tok-abc"); id != 1 || !at.Equal(t0) || err != nil {
+		t.Errorf("Token = %d, %v, %v", id, at, err)
 	}
 	// A retried send records its token again.
 	if err := db.PutToken(ctx, "tok-abc", 1, t0.Add(time.Minute)); err != nil {
 		t.Errorf("PutToken again = %v, want nil", err)
 	}
-	if _, err := db.IncidentByToken(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("IncidentByToken unknown = %v", err)
+	if id, at, _ := db.Token(ctx, "tok-abc"); id != 1 || !at.Equal(t0) {
+		t.Errorf("a token recorded again changed: %d, %v", id, at)
+	}
+	if _, _, err := db.Token(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Token unknown = %v", err)
 	}
 	if err := db.PutToken(ctx, "tok-x", 42, t0); err == nil {
 		t.Error("PutToken for an unknown incident succeeded (foreign keys off?)")

@@ -268,6 +268,7 @@ type view struct {
 	More                                  int
 	Actions                               []string
 	Diagnostic                            string
+	Checks                                []string // 確認結果: when, findings, actions
 	Detail                                string
 	Links                                 [][2]string
 	Footer                                []string
@@ -335,6 +336,7 @@ func newView(n notify.Notice) view {
 		dl = detailDiagnostic
 	}
 	v.Diagnostic = cut(clean(n.Diagnostic), dl)
+	v.Checks = checkLines(n)
 	if detail {
 		v.Detail = cut(strings.TrimSpace(n.Detail), 200<<10)
 	}
@@ -383,6 +385,10 @@ func Text(n notify.Notice) string {
 			fmt.Fprintf(&b, "ほか %d 件\n", v.More)
 		}
 	}
+	if len(v.Checks) > 0 {
+		b.WriteString("\n■ 確認結果\n")
+		para(v.Checks...)
+	}
 	if len(v.Actions) > 0 {
 		b.WriteString("\n■ 対応\n")
 		para(v.Actions...)
@@ -417,6 +423,8 @@ const htmlTemplate = `<!DOCTYPE html>
 <table>{{range .Facts}}<tr><th style="text-align:left;padding-right:1em">{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>
 {{if .Recipients}}<h3>届かなかった宛先</h3>
 <ul>{{range .Recipients}}<li>{{.}}</li>{{end}}</ul>{{if .More}}<p>ほか {{.More}} 件</p>{{end}}{{end}}
+{{if .Checks}}<h3>確認結果</h3>
+{{range .Checks}}<p>{{.}}</p>{{end}}{{end}}
 {{if .Actions}}<h3>対応</h3>
 {{range .Actions}}<p>{{.}}</p>{{end}}{{end}}
 {{if .Diagnostic}}<h3>受信側の応答（原文）</h3>

@@ -42,6 +42,32 @@ func Suppress(addr string, own ...string) bool {
 	return false
 }
 
+// NormalAddress is the address that rate limits and ownership compare: the
+// addr-spec of s, case-folded, without a "+tag" in its local part
+// (sato+1@example.jp and Sato@Example.JP are both sato@example.jp). It is
+// "" when s is no address.
+func NormalAddress(s string) string {
+	a := bareAddress(s)
+	if a == "" {
+		// A display name net/mail cannot decode (ISO-2022-JP encoded
+		// words, common in Japanese mail): take the angle-addr.
+		if i := strings.LastIndexByte(s, '<'); i >= 0 {
+			if j := strings.IndexByte(s[i:], '>'); j > 0 {
+				a = bareAddress(s[i+1 : i+j])
+			}
+		}
+	}
+	at := strings.LastIndexByte(a, '@')
+	if at <= 0 {
+		return ""
+	}
+	local, domain := a[:at], a[at+1:]
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	return local + "@" + strings.TrimSuffix(domain, ".")
+}
+
 // bareAddress is the lowercased addr-spec of s, or "" when s is no address.
 func bareAddress(s string) string {
 	s = strings.TrimSpace(s)

@@ -11,6 +11,7 @@ import (
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
+	"github.com/bouncewatch/bouncewatch/internal/health"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
 )
 
@@ -99,6 +100,8 @@ func Blocks(n notify.Notice) ([]slackgo.Block, string) {
 		}
 		body = append(body, slackgo.NewSectionBlock(mrkdwn(codeBlock(bold("受信側の応答（原文）")+"\n", d, limit)), nil, nil))
 	}
+
+	body = append(body, checks(n)...)
 
 	if len(n.Advice.Actions) > 0 {
 		lines := []string{bold("対応")}
@@ -359,6 +362,7 @@ func Escape(s string) string { return escape(s) }
 // Limits of the short channel messages: a person reads about five lines.
 const (
 	shortAction     = 90  // characters of the first action shown in the channel
+	shortWho        = 140 // display columns of the line of who does what
 	shortRecipients = 6   // addresses a sending-side message names; the rest go to the thread
 	digestLines     = 10  // recipient lines a digest shows; the rest go to the thread
 	digestLine      = 70  // characters of one digest line after the address
@@ -397,12 +401,11 @@ func shortBlocks(n notify.Notice, named int) []slackgo.Block {
 	if o := firstSentence(n.Advice.Outlook); o != "" {
 		lines = append(lines, escape(truncate(o, 120)))
 	}
-	if a := firstAction(n.Advice.Actions); a != "" {
-		more := ""
-		if len(n.Advice.Actions) > 1 {
-			more = fmt.Sprintf("（ほか %d 件の対応は「詳細を見る」）", len(n.Advice.Actions)-1)
-		}
-		lines = append(lines, bold("対応")+" "+a+more)
+	if c := checksLine(n); c != "" {
+		lines = append(lines, c)
+	}
+	if a := whoDoesWhat(n); a != "" {
+		lines = append(lines, bold("対応")+" "+a)
 	}
 	if rs := inlineRecipients(n.Advice.Recipients, n.Advice.More, named); rs != "" {
 		lines = append(lines, bold("宛先")+" "+rs)
@@ -546,6 +549,54 @@ func digestLineOf(n notify.Notice) string {
 		addr = n.Advice.Recipients[0]
 	}
 	return code(addr) + " " + escape(truncate(n.ReasonLabel()+"（"+n.DigestState()+"）", digestLine))
+}
+
+// whoDoesWhat is the one line of who does what: each actor once with the
+// short form of their first action (advice.WhoDoesWhat), or else the first
+// action cut to its first sentence.
+func whoDoesWhat(n notify.Notice) string {
+	if w := n.Advice.WhoDoesWhat(shortWho); w != "" && !strings.Contains(w, "】\u3000") && !strings.HasSuffix(w, "】") {
+		return escape(w)
+	}
+	return firstAction(n.Advice.Actions)
+}
+
+// checksLine is the one line a channel message gives the sender checks
+// (確認結果): how many findings and what follows; the section itself is
+// posted in the thread (ChecksBlocks).
+func checksLine(n notify.Notice) string {
+	if n.Checks == nil || len(n.Checks.Lines) == 0 {
+		return ""
+	}
+	first := escape(truncate(n.Checks.Lines[0], 80))
+	if k := len(n.Checks.Lines) - 1; k > 0 {
+		return bold(health.Heading) + " " + first + fmt.Sprintf("（ほか %d 件と対応はスレッドに）", k)
+	}
+	return bold(health.Heading) + " " + first
+}
+
+// ChecksBlocks renders the 確認結果 section as a thread reply (nil when the
+// notice has no findings).
+func ChecksBlocks(n notify.Notice) ([]slackgo.Block, string) {
+	if n.Checks == nil || len(n.Checks.Lines) == 0 {
+		return nil, ""
+	}
+	// As checks renders it, under the header instead of a bold heading.
+	var lines []string
+	if w := n.Checks.When(notify.JST()); w != "" {
+		lines = append(lines, escape(w))
+	}
+	for _, l := range n.Checks.Lines {
+		lines = append(lines, "• "+escape(l))
+	}
+	for _, a := range n.Checks.Actions {
+		lines = append(lines, "→ "+escape(a.Role.Label()+a.Text))
+	}
+	blocks := append([]slackgo.Block{slackgo.NewHeaderBlock(plain(health.Heading))}, sections(strings.Join(lines, "\n"))...)
+	if len(blocks) > MaxBlocks {
+		blocks = blocks[:MaxBlocks]
+	}
+	return blocks, health.Heading
 }
 
 // firstAction is the first action, shortened to its first sentence.

@@ -35,8 +35,8 @@ func sampleNotice() notify.Notice {
 				Explanation: "受信側が送信元IPの評価が低いとして受け取りを拒否しました。",
 				Outlook:     "このメールは届きません。再送が必要です。",
 				Actions: []advice.Action{
-					{Actor: advice.ActorHosting, Label: "ホスティング会社", Text: "送信IPの除外申請を依頼してください。"},
-					{Actor: advice.ActorSender, Label: "送信者", Text: "解除後に再送してください。"},
+					{Actor: advice.ActorHosting, Label: "ホスティング会社", Text: "送信IPの除外申請を依頼してください。", Short: "除外申請を依頼する"},
+					{Actor: advice.ActorSender, Label: "送信者", Text: "解除後に再送してください。", Short: "解除後に再送する"},
 				},
 				Links: []advice.Link{
 					{Title: "Sender Support", URL: "https://sender.office.com/"},
@@ -130,8 +130,8 @@ func TestBlocksStructure(t *testing.T) {
 	all, _ := texts(t, blocks)
 	joined := strings.Join(all, "\n")
 	for _, want := range []string{"192.0.2.25", "Microsoft(Outlook)", "5件", "2026/11/27 09:05〜11:30",
-		"`taro@example.com`", "`hanako@example.net`", "［ホスティング会社］送信IPの除外申請", "このメールは届きません。",
-		"インシデント #42", "ほか 1 件の対応"} {
+		"`taro@example.com`", "`hanako@example.net`", "このメールは届きません。",
+		"インシデント #42", "【ホスティング会社】除外申請を依頼する", "【送信者】解除後に再送する"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("rendered blocks lack %q", want)
 		}
