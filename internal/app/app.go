@@ -17,6 +17,7 @@ import (
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
 	"github.com/bouncewatch/bouncewatch/internal/imapwatch"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
+	"github.com/bouncewatch/bouncewatch/internal/logging"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
 	"github.com/bouncewatch/bouncewatch/internal/store"
 )
@@ -68,8 +69,11 @@ type sender interface {
 // New checks the configuration and opens the store. It does no network I/O.
 func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Every line bounded, repeated warnings rate-limited: a hostile mail
+	// or a flood of them must not flood the log.
+	opts.Logger = slog.New(logging.New(opts.Logger.Handler(), logging.Options{}))
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}

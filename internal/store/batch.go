@@ -11,6 +11,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
+	"github.com/bouncewatch/bouncewatch/internal/safetext"
 )
 
 // Cursor returns the recorded UIDVALIDITY and last processed UID of a
@@ -213,6 +214,8 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 			errText = m.Report.Error
 		}
 	}
+	// The error may quote the message (a malformed header line): bounded.
+	errText = safetext.Clip(errText, safetext.MaxError)
 	relocated := false
 	if m.MessageID != "" {
 		var one int
@@ -285,6 +288,11 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 
 func insertReport(ctx context.Context, tx *sql.Tx, msgID int64, m Message, now time.Time) (int64, error) {
 	rep := m.Report
+	if len(rep.Error) > safetext.MaxError {
+		cp := *rep
+		cp.Error = safetext.Clip(rep.Error, safetext.MaxError)
+		rep = &cp
+	}
 	js, err := json.Marshal(rep)
 	if err != nil {
 		return 0, fmt.Errorf("encode report: %w", err)

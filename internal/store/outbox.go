@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/safetext"
 )
 
 // Notification targets.
@@ -165,14 +167,14 @@ func (d *DB) MarkSent(ctx context.Context, id int64, externalRef string, now tim
 // caller computes the backoff and honours Retry-After).
 func (d *DB) MarkFailed(ctx context.Context, id int64, errText string, retryAt time.Time) error {
 	return d.finish(ctx, id, `UPDATE outbox SET last_error = ?, next_attempt_at = ?, lease_until = 0 WHERE id = ? AND done_at = 0`,
-		errText, ms(retryAt), id)
+		safetext.Clip(errText, safetext.MaxError), ms(retryAt), id)
 }
 
 // MarkAbandoned records that an item will not be delivered (a permanent
 // error); it no longer counts as backlog or blocks later items.
 func (d *DB) MarkAbandoned(ctx context.Context, id int64, errText string, now time.Time) error {
 	return d.finish(ctx, id, `UPDATE outbox SET done_at = ?, outcome = 'abandoned', last_error = ?, lease_until = 0
-		WHERE id = ? AND done_at = 0`, ms(now), errText, id)
+		WHERE id = ? AND done_at = 0`, ms(now), safetext.Clip(errText, safetext.MaxError), id)
 }
 
 // finish runs an update on one undone outbox row; ErrNotFound when the row
