@@ -135,7 +135,7 @@ func (r *replies) request(raw []byte, now time.Time) *store.Request {
 	}
 	js, _ := json.Marshal(p)
 	r.log.Info("reply to a summary", "incident", incID, "from", from, "command", cmd)
-	return &store.Request{IncidentID: incID, Target: store.TargetEmail, Kind: "reply", Payload: js}
+	return &store.Request{IncidentID: incID, Target: store.TargetEmail, Kind: store.KindReply, Payload: js}
 }
 
 func (r *replies) allowed(addr string) bool {

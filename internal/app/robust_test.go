@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,5 +80,55 @@ func TestHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
 	}
 	if len(e) > safetext.MaxError || !utf8.ValidString(e) || !strings.Contains(e, "malformed MIME header line") {
 		t.Errorf("messages.error of %d bytes (valid UTF-8 %v): %.80q", len(e), utf8.ValidString(e), e)
+	}
+}
+
+// A busy metrics port does not stop the watcher: bounces are still
+// triaged and notified, the conflict is logged once, and the endpoints come
+// up once the port is free. Stopping is a normal stop.
+func TestBusyMetricsPortKeepsWatching(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"))
+	cfg.HTTPAddr = busy.Addr().String()
+	srv.Append(fixture(t, "heteml-outlookjp-ratelimit-failed.eml"))
+
+	logs, out := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := app.New(ctx, cfg, app.Options{Stdout: out, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	waitFor(t, "the report and its notice", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("run stopped: %v", err)
+		default:
+		}
+		evs := out.events(t)
+		return count(evs, "report", nil) == 1 && count(evs, "incident", nil) == 1
+	})
+	srv.Append(fixture(t, "postfix-userunknown.eml"))
+	waitFor(t, "the second report", func() bool { return count(out.events(t), "report", nil) == 2 })
+	if n := strings.Count(logs.String(), "http endpoints (/healthz, /readyz, /metrics) unavailable"); n != 1 {
+		t.Errorf("the busy port was logged %d times, want once:\n%s", n, logs.String())
+	}
+
+	busy.Close()
+	waitFor(t, "/healthz once the port is free", func() bool { c, _ := get(t, "http://"+cfg.HTTPAddr+"/healthz"); return c == 200 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run after cancel: %v, want a normal stop", err)
 	}
 }

@@ -201,7 +201,7 @@ func advanceCursor(ctx context.Context, tx *sql.Tx, b Batch) error {
 type Request struct {
 	IncidentID int64
 	Target     string
-	Kind       string
+	Kind       Kind
 	Payload    []byte // JSON
 }
 
