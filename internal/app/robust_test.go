@@ -5,15 +5,22 @@ import (
 	"database/sql"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/demo"
+	"github.com/bouncewatch/bouncewatch/internal/incident"
 	"github.com/bouncewatch/bouncewatch/internal/logging"
+	"github.com/bouncewatch/bouncewatch/internal/notify"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
 	"github.com/bouncewatch/bouncewatch/internal/safetext"
+	"github.com/bouncewatch/bouncewatch/internal/store"
 )
 
 // hugeHeaderMail is a bounce-looking mail with a 1 MB malformed header line
@@ -130,5 +137,107 @@ func TestBusyMetricsPortKeepsWatching(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run after cancel: %v, want a normal stop", err)
+	}
+}
+
+// A Slack notice that a process had in flight when it died (leased, and
+// posted without the answer recorded) is finished at once by the next
+// process, not after the two-minute lease, and not posted twice.
+func TestRestartFinishesRowInFlightAtOnce(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fake := slacktest.New(t)
+	dbPath := filepath.Join(t.TempDir(), "bw.db")
+	cfg := slackConfig(t, srv, fake, dbPath)
+	cfg.GroupWait = time.Hour // the first process records, the test makes the notice due
+	srv.Append(outlookBounce(t, outlookAddr(1), ""))
+	r := runApp(t, cfg)
+	waitFor(t, "the bounce recorded", func() bool { return r.stats(t).MessagesSeen == 1 })
+	r.stop()
+
+	// What the dead process left: the first notice due, leased for two
+	// minutes, and posted to Slack, but Slack's answer never recorded.
+	ctx := context.Background()
+	db, err := store.Open(ctx, dbPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE incidents SET next_check_at = 0`); err != nil { // the group wait is over
+		t.Fatal(err)
+	}
+	raw.Close()
+	now := time.Now()
+	timing := incident.Timing{GroupWait: time.Millisecond}.WithDefaults()
+	if _, err := db.Tick(ctx, now, timing, []string{store.TargetSlack}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := db.NextOutbox(ctx, now, 10, 2*time.Minute)
+	if err != nil || len(items) != 1 || items[0].Kind != store.KindFirst {
+		t.Fatalf("leased = %+v, %v", items, err)
+	}
+	n := slack.New(slack.Config{Token: slacktest.BotToken, APIURL: fake.APIURL()}, slog.New(slog.DiscardHandler))
+	if _, err := n.PostKeyed(ctx, slackChannel, items[0].IdempotencyKey(), notify.Notice{IncidentID: items[0].IncidentID, Kind: notify.KindFirst, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	started := time.Now()
+	r = runApp(t, cfg)
+	waitFor(t, "the notice in flight finished", func() bool { return r.stats(t).OutboxBacklog == 0 })
+	if took := time.Since(started); took > time.Minute {
+		t.Errorf("the notice in flight took %v, as long as its lease", took)
+	}
+	r.stop()
+	if n := len(fake.Posts()); n != 1 {
+		t.Errorf("%d posts, want the one the dead process made", n)
+	}
+	if n := len(fake.Updates()); n != 1 {
+		t.Errorf("%d updates, want 1 (the found message shows the current state)", n)
+	}
+	if shown, _ := fake.Latest(fake.Posts()[0].TS); !strings.Contains(shown.Content(), outlookAddr(1)) {
+		t.Errorf("the message does not show the incident:\n%s", shown.Content())
+	}
+}
+
+// A 429 with Retry-After pauses the whole workspace: while Slack is
+// rate-limiting, one request is made, not one per incident; afterwards the
+// incidents are posted oldest first, each once.
+func TestSlackRetryAfterIsWorkspaceWide(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fake := slacktest.New(t)
+	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	release := fake.Down(slacktest.PostMessage, slacktest.Failure{Status: http.StatusTooManyRequests, RetryAfter: "2"})
+	srv.Append(outlookBounce(t, outlookAddr(1), ""))
+	srv.Append(fixture(t, "gmail-5.7.26-authfailure.eml"))
+	srv.Append(fixture(t, "postfix-userunknown.eml"))
+	r := runApp(t, cfg)
+	waitFor(t, "the first, rate-limited post", func() bool { return fake.Attempts(slacktest.PostMessage) >= 1 })
+	time.Sleep(time.Second) // inside the Retry-After: no request may be made
+	if n := fake.Attempts(slacktest.PostMessage) + fake.Attempts(slacktest.History); n != 1 {
+		t.Errorf("%d requests during the Retry-After, want 1", n)
+	}
+	release()
+	waitFor(t, "three posts", func() bool { return len(fake.Posts()) == 3 && r.stats(t).OutboxBacklog == 0 })
+	if n := fake.Attempts(slacktest.PostMessage); n != 4 {
+		t.Errorf("%d chat.postMessage calls, want 4 (one refused, one per incident)", n)
+	}
+	var last int64
+	for _, p := range fake.Posts() {
+		id := slackIncident(t, r, p.TS)
+		if id < last {
+			t.Errorf("incident %d posted after incident %d: not oldest first", id, last)
+		}
+		last = id
 	}
 }
