@@ -129,6 +129,7 @@ func recipientIs(addr string) func(map[string]any) bool {
 // A bounce is reported, ordinary mail is not; after a restart nothing is
 // reported again and new mail is still seen.
 func TestRunReportsBouncesOnceAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +192,7 @@ func TestRunReportsBouncesOnceAcrossRestarts(t *testing.T) {
 // Five bounces from one IP to Outlook inside the window are one incident with
 // one first notice counting five; a bounce at another provider is its own.
 func TestGroupingOneNoticeForFiveBounces(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)

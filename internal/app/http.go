@@ -129,11 +129,14 @@ func (a *App) serveHTTP(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		wait := min(time.Second<<min(attempt, 6), time.Minute)
 		if attempt == 0 {
 			a.log.Error("http endpoints (/healthz, /readyz, /metrics) unavailable; mail is still watched and binding is retried",
 				"addr", a.cfg.HTTPAddr, "err", err)
+		} else {
+			a.log.Debug("http endpoints still unavailable", "addr", a.cfg.HTTPAddr, "attempt", attempt+1, "next", wait)
 		}
-		if !sleep(ctx, a.opts.Clock, min(time.Second<<min(attempt, 6), time.Minute)) {
+		if !sleep(ctx, a.opts.Clock, wait) {
 			return ctx.Err()
 		}
 	}

@@ -36,6 +36,7 @@ func hugeHeaderMail() []byte {
 // valid error, and the warning about it is a bounded log line; the mail
 // after it is still triaged.
 func TestHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +95,7 @@ func TestHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
 // triaged and notified, the conflict is logged once, and the endpoints come
 // up once the port is free. Stopping is a normal stop.
 func TestBusyMetricsPortKeepsWatching(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +146,7 @@ func TestBusyMetricsPortKeepsWatching(t *testing.T) {
 // posted without the answer recorded) is finished at once by the next
 // process, not after the two-minute lease, and not posted twice.
 func TestRestartFinishesRowInFlightAtOnce(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +213,7 @@ func TestRestartFinishesRowInFlightAtOnce(t *testing.T) {
 // rate-limiting, one request is made, not one per incident; afterwards the
 // incidents are posted oldest first, each once.
 func TestSlackRetryAfterIsWorkspaceWide(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
