@@ -245,3 +245,45 @@ func TestSlackRetryAfterIsWorkspaceWide(t *testing.T) {
 		last = id
 	}
 }
+
+// A summary for two senders: the mail to one is accepted and recorded on
+// the row before the other is tried, so when the other's server defers it
+// and the process restarts, only the other is mailed, once.
+func TestEmailEachRecipientRecordedAcrossRestart(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sm := startSMTP(t)
+	const boss = "boss@example.jp"
+	sm.refuseRcpt(boss, 1<<20) // deferred until the test says
+	dbPath := filepath.Join(t.TempDir(), "bw.db")
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, dbPath, sm)
+	srv.Append(outlookBounce(t, "a.example@outlook.jp", staff))
+	srv.Append(outlookBounce(t, "b.example@outlook.jp", boss))
+	r := runApp(t, cfg)
+	waitMails(t, sm, 1)
+	waitFor(t, "the mail to the boss deferred a few times", func() bool {
+		sm.mu.Lock()
+		defer sm.mu.Unlock()
+		return sm.failRcpt[boss] < 1<<20-2
+	})
+	r.stop()
+
+	sm.refuseRcpt(boss, 0)
+	r = runApp(t, cfg)
+	waitMails(t, sm, 2)
+	waitFor(t, "the outbox to drain", func() bool { return r.stats(t).OutboxBacklog == 0 })
+	r.stop()
+	got := map[string]int{}
+	for _, m := range sm.received() {
+		for _, to := range m.To {
+			got[to]++
+		}
+	}
+	if got[staff] != 1 || got[boss] != 1 || len(got) != 2 {
+		t.Errorf("mails per recipient = %v, want one each for %s and %s", got, staff, boss)
+	}
+}

@@ -284,27 +284,34 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 		done[p] = true
 	}
 	var refs []string
-	var refused error
+	var deferred, refused error // the first temporary and the first permanent failure
 	for _, addr := range to {
 		if id := s.messageID(it, det.ID, addr); done[id] {
 			refs = append(refs, id)
 			continue
 		}
+		if ctx.Err() != nil {
+			return "", notify.Temporary(ctx.Err(), 0)
+		}
 		ref, err := s.mail(ctx, it, det.ID, addr, func(a email.Addressing) ([]byte, error) { return email.Compose(n, a) }, email.Addressing{})
 		if err != nil {
-			if retry, _ := notify.Retryable(err); !retry {
-				refused = cmp.Or(refused, err) // this address will never take it; go on with the others
-				continue
+			// Go on with the others: the row is retried for a temporary
+			// failure (those mailed are skipped then), abandoned for a
+			// permanent one once everyone else was mailed.
+			if retry, _ := notify.Retryable(err); retry {
+				deferred = cmp.Or(deferred, err)
+			} else {
+				refused = cmp.Or(refused, err)
 			}
-			return "", err
+			continue
 		}
 		if err := s.db.MarkPart(context.WithoutCancel(ctx), it.ID, ref); err != nil {
 			return "", fmt.Errorf("mail to one recipient sent but not recorded (a retry mails them again): %w", err)
 		}
 		refs = append(refs, ref)
 	}
-	if refused != nil {
-		return strings.Join(refs, " "), refused
+	if err := cmp.Or(deferred, refused); err != nil {
+		return "", err
 	}
 	return strings.Join(refs, " "), nil
 }
