@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/logging"
 )
 
 func main() {
@@ -85,10 +86,12 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		lv = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if strings.EqualFold(format, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// Lines bounded, repeated warnings rate-limited (package logging).
+	return slog.New(logging.New(h, logging.Options{}))
 }
 
 // openApp reads the configuration from the environment and builds the app

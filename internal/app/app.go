@@ -77,8 +77,10 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	// Every line bounded, repeated warnings rate-limited: a hostile mail
-	// or a flood of them must not flood the log.
-	opts.Logger = slog.New(logging.New(opts.Logger.Handler(), logging.Options{}))
+	// or a flood of them must not flood the log (main's logger already is).
+	if _, ok := opts.Logger.Handler().(*logging.Handler); !ok {
+		opts.Logger = slog.New(logging.New(opts.Logger.Handler(), logging.Options{}))
+	}
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
