@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/logging"
 )
 
 func main() {
@@ -90,17 +91,19 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		lv = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if strings.EqualFold(format, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// Lines bounded, repeated warnings rate-limited (package logging).
+	return slog.New(logging.New(h, logging.Options{}))
 }
 
 // openApp reads the configuration from the environment and builds the app
 // with a logger at level ("" means LOG_LEVEL). On failure it has already
 // printed why and returns the exit code (2).
 func openApp(ctx context.Context, stdout, stderr io.Writer, level string) (*app.App, app.Config, *slog.Logger, int) {
-	cfg, err := app.LoadConfig()
+	cfg, err := loadConfig()
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncewatch:", err)
 		return nil, cfg, nil, 2
@@ -115,4 +118,17 @@ func openApp(ctx context.Context, stdout, stderr io.Writer, level string) (*app.
 		return nil, cfg, nil, 2
 	}
 	return a, cfg, log, 0
+}
+
+// loadConfig reads the configuration from the environment, which main
+// alone touches: a BOUNCEWATCH_* variable set to the empty string is
+// removed first, so that its default applies (an env file or a Compose
+// file often lists every variable, some empty).
+func loadConfig() (app.Config, error) {
+	for _, kv := range os.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); v == "" && app.EmptyMeansDefault(k) {
+			os.Unsetenv(k)
+		}
+	}
+	return app.LoadConfig()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/bouncewatch/bouncewatch/internal/advice"
 	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/safetext"
 )
 
 // triageLine is one line of `triage --json` (the contract in shared/eval/README.md).
@@ -151,10 +152,14 @@ func analyzeAll(files []string, stdin io.Reader) <-chan triaged {
 				raw, err := readInput(f, stdin)
 				if err != nil {
 					slots[i] <- triaged{file: f, unreadable: true,
-						rep: &bounce.Report{Kind: bounce.KindNone, Recipients: []bounce.Recipient{}, Error: err.Error()}}
+						rep: &bounce.Report{Kind: bounce.KindNone, Recipients: []bounce.Recipient{}, Error: safetext.ClipError(err)}}
 					continue
 				}
-				slots[i] <- triaged{file: f, rep: bounce.Analyze(raw)}
+				rep := bounce.Analyze(raw)
+				// The error may quote the input (a 1 MB malformed header
+				// line): printed bounded.
+				rep.Error = safetext.Clip(rep.Error, safetext.MaxError)
+				slots[i] <- triaged{file: f, rep: rep}
 			}
 		}()
 	}

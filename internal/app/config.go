@@ -7,7 +7,6 @@ package app
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -72,20 +71,12 @@ type Config struct {
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
-// LoadConfig reads the configuration from the environment. A variable set
-// to the empty string counts as unset, so its default applies (it is
-// removed from the environment), except HTTP_ADDR, where empty disables the
-// endpoints.
+// LoadConfig reads the configuration from the BOUNCEWATCH_* environment
+// variables (through envconfig). It does not change the environment: main
+// owns it and, before calling LoadConfig, removes the variables set to the
+// empty string, so that their defaults apply (see EmptyMeansDefault).
 func LoadConfig() (Config, error) {
 	var c Config
-	t := reflect.TypeOf(c)
-	for i := 0; i < t.NumField(); i++ {
-		name := t.Field(i).Tag.Get("envconfig")
-		key := EnvPrefix + "_" + name
-		if v, set := os.LookupEnv(key); set && v == "" && name != "HTTP_ADDR" {
-			os.Unsetenv(key)
-		}
-	}
 	if err := envconfig.Process(EnvPrefix, &c); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
@@ -99,6 +90,23 @@ func (c Config) AdviceOptions() []advice.Option {
 		return nil
 	}
 	return []advice.Option{advice.WithHosting(c.HostingName, c.HostingURL)}
+}
+
+// EmptyMeansDefault says whether an environment variable set to the empty
+// string counts as unset (its default applies): true for every
+// BOUNCEWATCH_* variable but HTTP_ADDR, where empty disables the endpoints.
+func EmptyMeansDefault(name string) bool {
+	rest, ok := strings.CutPrefix(name, EnvPrefix+"_")
+	if !ok || rest == "HTTP_ADDR" {
+		return false
+	}
+	t := reflect.TypeFor[Config]()
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("envconfig") == rest {
+			return true
+		}
+	}
+	return false
 }
 
 // Targets returns the notification targets, validated.

@@ -341,6 +341,7 @@ func detailFlow(t *testing.T, r *running, sm *smtpBox, deliver mailbox, seen int
 // Issue 5 (email mode) and issue 6 (replies by mail), end to end with the
 // in-process IMAP server and a real SMTP server.
 func TestEmailSummaryRepliesAndLoops(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -445,6 +446,7 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 
 // A refused submission (451) is retried and the summary delivered once.
 func TestEmailSummaryRetriedAfterTemporaryRefusal(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -487,6 +489,7 @@ func TestDovecotEmailReplyGetsDetail(t *testing.T) {
 // An incident whose bounces were sent by two people mails each of them once,
 // even when one address is refused for a while.
 func TestEmailEachSenderOnceWhenOneIsRefused(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -516,6 +519,7 @@ func TestEmailEachSenderOnceWhenOneIsRefused(t *testing.T) {
 // A bounce of a forged message (backscatter) names a stranger as the
 // original sender: no summary goes to them; our own sender still gets hers.
 func TestEmailNoSummaryToStrangers(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)

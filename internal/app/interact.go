@@ -21,14 +21,14 @@ import (
 
 // detailNotice is the long version of an incident, for a person who asked.
 func detailNotice(det *store.Detail, lang advice.Lang, note string) notify.Notice {
-	n := notice(det, string(notify.KindDetail), lang, 200)
+	n := notice(det, store.KindDetail, lang, 200)
 	var ms []advice.DetailMember
 	for _, m := range det.Members {
 		ms = append(ms, advice.DetailMember{At: m.At, Report: m.Report, Recipient: m.Recipient})
 	}
 	var tl []advice.TimelineEntry
 	for _, e := range det.Log {
-		tl = append(tl, advice.TimelineEntry{At: e.At, Kind: e.Kind, Actor: e.Actor, Count: e.Count})
+		tl = append(tl, advice.TimelineEntry{At: e.At, Kind: string(e.Kind), Actor: e.Actor, Count: e.Count})
 	}
 	n.Detail = notify.PlainLinks(advice.DetailText(ms, tl, lang, notify.JST()))
 	if note != "" {
@@ -110,7 +110,7 @@ func (h slackHandler) request(ctx context.Context, id int64, p slackPayload, mut
 	js, _ := json.Marshal(p)
 	// The change is applied with the request, in one transaction; the
 	// answer in the thread is an outbox row.
-	rq := store.Request{IncidentID: id, Target: store.TargetSlack, Kind: "answer", Payload: js, MuteUntil: p.Until,
+	rq := store.Request{IncidentID: id, Target: store.TargetSlack, Kind: store.KindAnswer, Payload: js, MuteUntil: p.Until,
 		Resolve: p.Command == cmdResolve, Actor: "slack:" + p.User}
 	if err := h.a.db.Request(ctx, rq, h.a.opts.Now(), h.a.targets); err != nil {
 		h.a.log.Error("slack request not recorded", "incident", id, "err", err)
@@ -131,12 +131,18 @@ func (a *App) extraLoops() []loop {
 		AppToken: a.cfg.SlackAppToken, BotToken: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient,
 	}, slackHandler{a}, a.log.With("component", "slack-socket"))
 	return []loop{{name: "slack-socket", run: func(ctx context.Context) error {
-		// Reconnect with backoff; a refused token is logged once and retried slowly.
-		attempt := 0
+		// Reconnect with backoff; an error is logged when it changes (a
+		// misconfiguration is said once, not every few seconds), and a
+		// refused token is retried slowly.
+		attempt, last := 0, ""
 		for {
+			start := a.opts.Now()
 			err := l.Run(ctx)
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if a.opts.Now().Sub(start) > 10*time.Minute {
+				attempt = 0 // it ran a good while: a fresh failure
 			}
 			attempt++
 			retry, _ := notify.Retryable(err)
@@ -144,11 +150,14 @@ func (a *App) extraLoops() []loop {
 			if !retry {
 				wait = 15 * time.Minute
 			}
-			a.log.Warn("slack socket mode stopped; reconnecting", "err", err, "in", wait.Round(time.Second))
-			select {
-			case <-ctx.Done():
+			if msg := err.Error(); msg != last {
+				a.log.Warn("slack socket mode stopped; reconnecting with backoff", "err", err, "in", wait.Round(time.Second))
+				last = msg
+			} else {
+				a.log.Debug("slack socket mode stopped again", "err", err, "in", wait.Round(time.Second))
+			}
+			if !sleep(ctx, a.opts.Clock, wait) {
 				return ctx.Err()
-			case <-time.After(wait):
 			}
 		}
 	}}}

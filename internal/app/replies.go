@@ -175,7 +175,7 @@ func (r *replies) request(ctx context.Context, raw []byte, now time.Time) (*stor
 	if refs, err := h.MsgIDList("References"); err == nil {
 		p.References = refs
 	}
-	rq := &store.Request{IncidentID: incID, Target: store.TargetEmail, Kind: "reply", Actor: from}
+	rq := &store.Request{IncidentID: incID, Target: store.TargetEmail, Kind: store.KindReply, Actor: from}
 	switch {
 	case changesState(cmd) && verdict != email.AuthPass:
 		p.Refused = true

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,8 +41,9 @@ func (a *App) buildSenders(ctx context.Context) error {
 				advice:  a.cfg.AdviceOptions(),
 				db:      a.db,
 				channel: a.cfg.SlackChannel,
-				n:       slack.New(slack.Config{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient}, a.log.With("component", "slack")),
-				now:     a.opts.Now,
+				n: slack.New(slack.Config{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient,
+					Now: a.opts.Now, Backoff: a.opts.RetryBase}, a.log.With("component", "slack")),
+				now: a.opts.Now,
 			}
 		case store.TargetEmail:
 			key, err := a.secret()
@@ -63,7 +65,7 @@ func (a *App) buildSenders(ctx context.Context) error {
 }
 
 // notice builds the notification of an incident from its stored detail.
-func notice(det *store.Detail, kind string, lang advice.Lang, listed int, opts ...advice.Option) notify.Notice {
+func notice(det *store.Detail, kind store.Kind, lang advice.Lang, listed int, opts ...advice.Option) notify.Notice {
 	n := notify.Notice{
 		IncidentID: det.ID,
 		Kind:       notify.Kind(kind),
@@ -116,7 +118,7 @@ type stdoutSender struct {
 const stdoutDigests = "stdout"
 
 func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
-	if s.text && it.Kind == "first" && det.Key.Side == incident.SideRecipient {
+	if s.text && it.Kind == store.KindFirst && det.Key.Side == incident.SideRecipient {
 		return s.digest(ctx, it, det)
 	}
 	n := notice(det, it.Kind, advice.Japanese, maxListed, s.advice...)
@@ -124,7 +126,7 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.text {
-		title := map[string]string{"first": "新しい配信エラー", "update": "更新", "repeat": "継続中", "resolved": "収束", "muted": "ミュート"}[it.Kind]
+		title := map[store.Kind]string{store.KindFirst: "新しい配信エラー", store.KindUpdate: "更新", store.KindRepeat: "継続中", store.KindResolved: "収束", store.KindMuted: "ミュート"}[it.Kind]
 		// The short shape first (as in Slack and the mails), then the details.
 		var b strings.Builder
 		fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, n.Title())
@@ -141,7 +143,7 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 	}
 	line := struct {
 		Event    string             `json:"event"`
-		Kind     string             `json:"kind"`
+		Kind     store.Kind         `json:"kind"`
 		Incident int64              `json:"incident"`
 		Key      string             `json:"key"`
 		Count    int                `json:"count"`
@@ -255,7 +257,7 @@ type slackSender struct {
 }
 
 func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
-	if it.Kind == "answer" {
+	if it.Kind == store.KindAnswer {
 		return s.answer(ctx, it, det)
 	}
 	if det.Key.Side == incident.SideRecipient {
@@ -270,7 +272,7 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if err := s.listHidden(ctx, it, ts, det, n); err != nil {
 		return "", err
 	}
-	if it.Kind == "first" {
+	if it.Kind == store.KindFirst {
 		// The sender checks in full in the thread; the message has one line.
 		if blocks, fb := slack.ChecksBlocks(n); len(blocks) > 0 {
 			if err := s.replyOnce(ctx, it, ts, "checks", fb, blocks); err != nil {
@@ -288,7 +290,7 @@ func (s *slackSender) show(ctx context.Context, it store.OutboxItem, det *store.
 		return "", err
 	}
 	if !ok {
-		if it.Kind == "muted" {
+		if it.Kind == store.KindMuted {
 			return "skipped", nil // nothing posted yet: nothing to show the mute on
 		}
 		key := it.IdempotencyKey()
@@ -300,7 +302,9 @@ func (s *slackSender) show(ctx context.Context, it store.OutboxItem, det *store.
 			}
 			if found {
 				// Show the current state on it, as an update would.
-				_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now())
+				if err := s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now()); err != nil {
+					return "", fmt.Errorf("slack message %s found but not recorded: %w", ts, err)
+				}
 				return s.update(ctx, det, ts, n)
 			}
 			// Not found, or the history cannot be read (no scope): post.
@@ -310,8 +314,11 @@ func (s *slackSender) show(ctx context.Context, it store.OutboxItem, det *store.
 			return "", err
 		}
 		// Remember the message before the row is marked sent: a retry then
-		// edits it instead of posting a second one.
-		_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now())
+		// edits it instead of posting a second one. When that fails, the
+		// retry finds the message by its key instead.
+		if err := s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now()); err != nil {
+			return "", fmt.Errorf("slack message %s posted but not recorded: %w", ts, err)
+		}
 		return ts, nil
 	}
 	return s.update(ctx, det, ts, n)
@@ -321,7 +328,7 @@ func (s *slackSender) show(ctx context.Context, it store.OutboxItem, det *store.
 // channel message has no room for: every recipient is named somewhere.
 func (s *slackSender) listHidden(ctx context.Context, it store.OutboxItem, ts string, det *store.Detail, n notify.Notice) error {
 	switch it.Kind {
-	case "first", "update", "repeat":
+	case store.KindFirst, store.KindUpdate, store.KindRepeat:
 	default:
 		return nil
 	}
@@ -357,9 +364,9 @@ func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 		return "", err
 	}
 	switch {
-	case ok && it.Kind == "first":
+	case ok && it.Kind == store.KindFirst:
 		return ts, nil // posted with the digest that gathered it
-	case ok && it.Kind == "muted", !ok && it.Kind != "first":
+	case ok && it.Kind == store.KindMuted, !ok && it.Kind != store.KindFirst:
 		return "skipped", nil // a digest has no mute; nothing shown yet to change
 	case ok:
 		return s.editDigest(ctx, ts)
@@ -461,7 +468,7 @@ func recipientItems(ctx context.Context, db *store.DB, ids []int64, opts ...advi
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed, opts...))
+		out = append(out, notice(det, store.KindFirst, advice.Japanese, maxListed, opts...))
 	}
 	return out, nil
 }
@@ -473,7 +480,9 @@ func (s *slackSender) update(ctx context.Context, det *store.Detail, ts string, 
 		return "", err
 	}
 	if outcome == slack.Reposted && newTS != "" {
-		_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, newTS, s.now())
+		if err := s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, newTS, s.now()); err != nil {
+			return "", fmt.Errorf("slack message %s posted anew but not recorded: %w", newTS, err)
+		}
 	}
 	return newTS, nil
 }
@@ -512,21 +521,14 @@ type emailSender struct {
 	cfg     Config
 	s       *email.Sender
 	now     func() time.Time
-
-	// sent remembers, per outbox row, the addresses already mailed by an
-	// earlier attempt of a row that is not done yet, so that a retry after
-	// a partial failure mails only the rest. A cache: after a restart a
-	// retry may mail someone twice (delivery is at least once).
-	mu   sync.Mutex
-	sent map[int64]map[string]string // row -> lowercase address -> Message-ID
 }
 
 func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
 	switch it.Kind {
-	case "resolved", "muted":
+	case store.KindResolved, store.KindMuted:
 		// A mail saying "it stopped" or "muted" is noise in an inbox; Slack shows it.
 		return "skipped", nil
-	case "reply":
+	case store.KindReply:
 		return s.answer(ctx, it, det)
 	}
 	to := s.recipients(det)
@@ -536,51 +538,50 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	n := notice(det, it.Kind, advice.Japanese, maxListed, s.cfg.AdviceOptions()...)
 	s.checks(ctx, det, &n)
 	// One mail per recipient: a refused address does not block the others,
-	// and each gets its own token. Ones already sent in an earlier attempt
-	// of this row are skipped.
+	// and each gets its own token. Each mail accepted is recorded on the row
+	// before the next is tried, so a retry (also after a crash) mails only
+	// those not yet recorded; see the README on the window that remains.
+	done := map[string]bool{}
+	for _, p := range it.Parts {
+		done[p] = true
+	}
 	var refs []string
+	var deferred, refused error // the first temporary and the first permanent failure
 	for _, addr := range to {
-		if ref, ok := s.sentBefore(it.ID, addr); ok {
-			refs = append(refs, ref)
+		if id := s.messageID(it, det.ID, addr); done[id] {
+			refs = append(refs, id)
 			continue
+		}
+		if ctx.Err() != nil {
+			return "", notify.Temporary(ctx.Err(), 0)
 		}
 		ref, err := s.mail(ctx, it, det.ID, addr, func(a email.Addressing) ([]byte, error) { return email.Compose(n, a) }, email.Addressing{})
 		if err != nil {
-			if retry, _ := notify.Retryable(err); !retry {
-				s.forget(it.ID)
+			// Go on with the others: the row is retried for a temporary
+			// failure (those mailed are skipped then), abandoned for a
+			// permanent one once everyone else was mailed.
+			if retry, _ := notify.Retryable(err); retry {
+				deferred = cmp.Or(deferred, err)
+			} else {
+				refused = cmp.Or(refused, err)
 			}
-			return strings.Join(refs, " "), err
+			continue
 		}
-		s.remember(it.ID, addr, ref)
+		if err := s.db.MarkPart(context.WithoutCancel(ctx), it.ID, ref); err != nil {
+			return "", fmt.Errorf("mail to one recipient sent but not recorded (a retry mails them again): %w", err)
+		}
 		refs = append(refs, ref)
 	}
-	s.forget(it.ID)
+	if err := cmp.Or(deferred, refused); err != nil {
+		return "", err
+	}
 	return strings.Join(refs, " "), nil
 }
 
-func (s *emailSender) sentBefore(row int64, addr string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ref, ok := s.sent[row][strings.ToLower(addr)]
-	return ref, ok
-}
-
-func (s *emailSender) remember(row int64, addr, ref string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sent == nil {
-		s.sent = map[int64]map[string]string{}
-	}
-	if s.sent[row] == nil {
-		s.sent[row] = map[string]string{}
-	}
-	s.sent[row][strings.ToLower(addr)] = ref
-}
-
-func (s *emailSender) forget(row int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.sent, row)
+// messageID is the Message-ID of the mail of row it to one address: the
+// same on every attempt.
+func (s *emailSender) messageID(it store.OutboxItem, incidentID int64, to string) string {
+	return email.MessageID(email.MakeToken(s.key, incidentID, nonceFor(it.ID, to)), email.Domain(s.cfg.SMTPFrom))
 }
 
 // mail sends one composed mail to one address, once per outbox row: the
@@ -738,7 +739,7 @@ func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed, a.cfg.AdviceOptions()...))
+		out = append(out, notice(det, store.KindFirst, advice.Japanese, maxListed, a.cfg.AdviceOptions()...))
 	}
 	return out, nil
 }

@@ -43,6 +43,7 @@ func postsNaming(fake *slacktest.Server, addr string) []slacktest.Call {
 // five and naming them; a Gmail bounce is its own message; a restart posts
 // nothing again.
 func TestSlackOneMessagePerIncidentAcrossRestart(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +120,7 @@ func TestSlackOneMessagePerIncidentAcrossRestart(t *testing.T) {
 // every notification is delivered, each incident posted exactly once, and
 // bounces that arrived during the outage are in the message.
 func TestSlackOutageThenRecoveryDeliversOnce(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +182,7 @@ func TestSlackOutageThenRecoveryDeliversOnce(t *testing.T) {
 // same cause opens a new incident; every envelope is acknowledged; other
 // bots are ignored.
 func TestSlackThreadRepliesAndButtons(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -288,6 +291,7 @@ func TestSlackThreadRepliesAndButtons(t *testing.T) {
 // Issue 5: when Slack posted the message but its answer was lost, the retry
 // finds that message instead of posting a second one.
 func TestSlackLostAnswerPostsOnce(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -315,6 +319,7 @@ func TestSlackLostAnswerPostsOnce(t *testing.T) {
 // A thread answer whose answer from Slack is lost is found on the retry, not
 // posted a second time.
 func TestSlackLostThreadAnswerPostsOnce(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)

@@ -304,6 +304,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrNotAttempted marks (wrapped in a retryable Error) a notification that
+// was not tried at all: the receiver is paused as a whole, e.g. a Slack
+// workspace during its Retry-After. The caller postpones the item without
+// counting an attempt.
+var ErrNotAttempted = errors.New("not attempted")
+
 // Temporary wraps err as retryable, with the receiver's hint (0 for none).
 func Temporary(err error, after time.Duration) error {
 	return &Error{Retryable: true, RetryAfter: after, Err: err}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
+	"github.com/bouncewatch/bouncewatch/internal/safetext"
 )
 
 // Cursor returns the recorded UIDVALIDITY and last processed UID of a
@@ -333,7 +334,7 @@ func cutUTF8(s string, n int) string {
 type Request struct {
 	IncidentID int64
 	Target     string
-	Kind       string
+	Kind       Kind
 	Payload    []byte // JSON
 	// MuteUntil, when not zero, mutes the incident until then; a mute
 	// already lasting longer is kept.
@@ -398,6 +399,8 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 			errText = m.Report.Error
 		}
 	}
+	// The error may quote the message (a malformed header line): bounded.
+	errText = safetext.Clip(errText, safetext.MaxError)
 	relocated := false
 	if m.MessageID != "" {
 		var one int
@@ -476,6 +479,11 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 
 func insertReport(ctx context.Context, tx *sql.Tx, msgID int64, m Message, now time.Time) (int64, error) {
 	rep := m.Report
+	if len(rep.Error) > safetext.MaxError {
+		cp := *rep
+		cp.Error = safetext.Clip(rep.Error, safetext.MaxError)
+		rep = &cp
+	}
 	js, err := json.Marshal(rep)
 	if err != nil {
 		return 0, fmt.Errorf("encode report: %w", err)

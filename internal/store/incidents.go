@@ -22,12 +22,6 @@ type Incident struct {
 	UpdatedAt  time.Time
 }
 
-// KindMuted is the log and outbox kind recorded when a person mutes an
-// incident (the payload has "until"). The other kinds written by this package
-// are incident.KindFirst, KindUpdate, KindRepeat and KindResolved (also used,
-// with an actor, when a person resolves).
-const KindMuted = "muted"
-
 // NoticePayload is the JSON payload of first, update, repeat, resolved and
 // muted outbox rows. Senders render the incident's current state (Incident),
 // so the payload only records what the decision saw.
@@ -83,7 +77,7 @@ func loadIncident(ctx context.Context, q querier, id int64) (Incident, error) {
 // LogEntry is one entry of an incident's notification log.
 type LogEntry struct {
 	ID    int64
-	Kind  string // first, update, repeat, resolved, muted
+	Kind  Kind // first, update, repeat, resolved, muted
 	Count int
 	At    time.Time
 	Actor string // the person, for resolved and muted by hand
@@ -109,9 +103,9 @@ func loadLog(ctx context.Context, q querier, id int64) ([]LogEntry, error) {
 }
 
 // record adds a log entry and an outbox row per target.
-func record(ctx context.Context, tx *sql.Tx, id int64, kind string, p NoticePayload, now time.Time, targets []string) (int, error) {
+func record(ctx context.Context, tx *sql.Tx, id int64, kind Kind, p NoticePayload, now time.Time, targets []string) (int, error) {
 	r, err := tx.ExecContext(ctx, `INSERT INTO notifications (incident, kind, count, at, actor) VALUES (?, ?, ?, ?, ?)`,
-		id, kind, p.Count, ms(now), p.Actor)
+		id, string(kind), p.Count, ms(now), p.Actor)
 	if err != nil {
 		return 0, err
 	}
@@ -153,7 +147,7 @@ func evaluate(ctx context.Context, tx *sql.Tx, id int64, now time.Time, t incide
 		}
 		dec := incident.Decide(inc.Incident, nlog, now, t)
 		if dec.Notify {
-			n, err := record(ctx, tx, id, string(dec.Kind), NoticePayload{Count: inc.Count}, now, targets)
+			n, err := record(ctx, tx, id, Kind(dec.Kind), NoticePayload{Count: inc.Count}, now, targets)
 			if err != nil {
 				return 0, err
 			}
@@ -322,7 +316,7 @@ type Member struct {
 type Delivery struct {
 	ID          int64
 	Target      string
-	Kind        string
+	Kind        Kind
 	Attempts    int
 	CreatedAt   time.Time
 	DoneAt      time.Time // zero while pending
@@ -519,7 +513,7 @@ func resolve(ctx context.Context, tx *sql.Tx, id int64, actor string, now time.T
 		next_check_at = 0, updated_at = ? WHERE id = ?`, ms(now), actor, ms(now), id); err != nil {
 		return -1, err
 	}
-	return record(ctx, tx, id, string(incident.KindResolved), NoticePayload{Count: inc.Count, Actor: actor}, now, targets)
+	return record(ctx, tx, id, KindResolved, NoticePayload{Count: inc.Count, Actor: actor}, now, targets)
 }
 
 // RawMessage is the stored bytes of one bounce.

@@ -107,7 +107,7 @@ func outboxKinds(t testing.TB, db *DB, id int64) []string {
 	}
 	var out []string
 	for _, d := range det.Deliveries {
-		out = append(out, d.Target+":"+d.Kind)
+		out = append(out, d.Target+":"+string(d.Kind))
 	}
 	return out
 }
@@ -666,7 +666,7 @@ func TestOutboxLeaseRetryMark(t *testing.T) {
 	det, _ := db.IncidentDetail(ctx, 1, 0)
 	outcomes := map[string]string{}
 	for _, d := range det.Deliveries {
-		outcomes[d.Target+":"+d.Kind] = d.Outcome + "/" + d.ExternalRef
+		outcomes[d.Target+":"+string(d.Kind)] = d.Outcome + "/" + d.ExternalRef
 	}
 	if outcomes["slack:first"] != "sent/1712345678.000100" || outcomes["slack:detail"] != "abandoned/" {
 		t.Errorf("deliveries = %v", outcomes)
