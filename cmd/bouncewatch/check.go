@@ -27,6 +27,17 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	defer a.DB().Close()
 	fmt.Fprintf(stdout, "データベース / database: %s ... ok\n", cfg.DB)
+	if cfg.HTTPAddr != "" {
+		// Not a failure: run watches mail without the endpoints and keeps
+		// trying to bind; this may also be a running bouncewatch.
+		if err := a.CheckHTTP(); err != nil {
+			fmt.Fprintf(stdout, "HTTP %s (/healthz, /readyz, /metrics) ... 使用中 / port busy: %v\n"+
+				"  bouncewatch run が動いていれば問題ありません。他のプログラムなら BOUNCEWATCH_HTTP_ADDR を変えてください。\n"+
+				"  (fine if bouncewatch run is already running; otherwise set BOUNCEWATCH_HTTP_ADDR to a free port)\n", cfg.HTTPAddr, err)
+		} else {
+			fmt.Fprintf(stdout, "HTTP %s (/healthz, /readyz, /metrics) ... ok\n", cfg.HTTPAddr)
+		}
+	}
 	info, err := a.Watcher().Probe(ctx)
 	if err != nil {
 		fmt.Fprintf(stdout, "IMAP %s (%s, %s) ... 失敗 / failed: %v\n", cfg.IMAPAddr, cfg.IMAPTLS, cfg.IMAPUsername, err)

@@ -25,7 +25,7 @@ var kindText = map[advice.Lang]map[bounce.Kind]string{
 
 // printHuman prints a readable report of one message: per failed
 // recipient, the explanation and the recommended actions.
-func printHuman(w io.Writer, file string, rep *bounce.Report, lang advice.Lang) {
+func printHuman(w io.Writer, file string, rep *bounce.Report, lang advice.Lang, opts []advice.Option) {
 	fmt.Fprintf(w, "== %s: %s\n", file, kindText[lang][rep.Kind])
 	if rep.Error != "" {
 		if lang == advice.English {
@@ -39,7 +39,7 @@ func printHuman(w io.Writer, file string, rep *bounce.Report, lang advice.Lang) 
 		return
 	}
 	for _, rc := range rep.Recipients {
-		text := advice.ForRecipient(rep, rc, lang).Text()
+		text := advice.ForRecipient(rep, rc, lang, opts...).Text()
 		for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 			fmt.Fprintf(w, "   %s\n", line)
 		}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/logging"
 )
 
 func main() {
@@ -28,8 +29,11 @@ func usage(w io.Writer) {
 commands:
   run                        watch the mailbox configured by BOUNCEWATCH_* variables
   check                      try the configuration: database, IMAP server, login and mailbox
+  doctor [--json] [--domain D] [--ip IP]...
+                             check the sender domain and IPs (SPF, DMARC, PTR, blocklists) against
+                             what Gmail, Yahoo and Outlook require of senders
   backfill [--since 30d]     import the mail already in the mailbox quietly, print one digest
-  demo [--once]              run the whole pipeline on a built-in IMAP server seeded from testdata/mail
+  demo [--once]              run the whole pipeline on a built-in IMAP server seeded with an office's morning of bounces
   triage [--json] FILE...    explain bounce messages (- reads stdin; --lang en for English)
   env [--markdown]           list the configuration variables`)
 }
@@ -52,6 +56,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdBackfill(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "doctor":
+		return cmdDoctor(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -85,17 +91,19 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 		lv = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if strings.EqualFold(format, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// Lines bounded, repeated warnings rate-limited (package logging).
+	return slog.New(logging.New(h, logging.Options{}))
 }
 
 // openApp reads the configuration from the environment and builds the app
 // with a logger at level ("" means LOG_LEVEL). On failure it has already
 // printed why and returns the exit code (2).
 func openApp(ctx context.Context, stdout, stderr io.Writer, level string) (*app.App, app.Config, *slog.Logger, int) {
-	cfg, err := app.LoadConfig()
+	cfg, err := loadConfig()
 	if err != nil {
 		fmt.Fprintln(stderr, "bouncewatch:", err)
 		return nil, cfg, nil, 2
@@ -110,4 +118,17 @@ func openApp(ctx context.Context, stdout, stderr io.Writer, level string) (*app.
 		return nil, cfg, nil, 2
 	}
 	return a, cfg, log, 0
+}
+
+// loadConfig reads the configuration from the environment, which main
+// alone touches: a BOUNCEWATCH_* variable set to the empty string is
+// removed first, so that its default applies (an env file or a Compose
+// file often lists every variable, some empty).
+func loadConfig() (app.Config, error) {
+	for _, kv := range os.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); v == "" && app.EmptyMeansDefault(k) {
+			os.Unsetenv(k)
+		}
+	}
+	return app.LoadConfig()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,88 @@ func TestTriageJSONContract(t *testing.T) {
 	}
 	if !strings.Contains(lines[1], `"kind":"autoreply"`) {
 		t.Errorf("out-of-office: %s", lines[1])
+	}
+}
+
+// TestTriageJSONAdvice checks the advice object of each recipient: the
+// delivery state agrees with the report, actions say who acts, and a delayed
+// mail is never told to be sent again.
+func TestTriageJSONAdvice(t *testing.T) {
+	type adviceJSON struct {
+		Headline    string `json:"headline"`
+		Summary     string `json:"summary"`
+		Delivery    string `json:"delivery"`
+		Explanation string `json:"explanation"`
+		Actions     []struct {
+			Who   string `json:"who"`
+			Text  string `json:"text"`
+			Short string `json:"short"`
+		} `json:"actions"`
+		Links []struct{ Title, URL string } `json:"links"`
+	}
+	mail := filepath.Join("..", "..", "testdata", "mail")
+	for _, tc := range []struct {
+		file, delivery string
+		who            []string // every one must appear
+		resend         bool     // an action advises to send again
+	}{
+		{"heteml-outlookjp-ratelimit-failed.eml", "expired", []string{"it", "hosting", "sender"}, true},
+		{"heteml-outlookjp-ratelimit-delayed.eml", "retrying", []string{"it", "hosting", "sender"}, false},
+		{"postfix-overquota-452-delayed.eml", "retrying", []string{"sender"}, false},
+		{"greylisted-delayed.eml", "retrying", []string{"sender"}, false},
+		{"docomo-filtered-data.eml", "failed", []string{"sender", "recipient"}, true},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Setenv("BOUNCEWATCH_HOSTING_NAME", "ヘテムル")
+			t.Setenv("BOUNCEWATCH_HOSTING_SUPPORT_URL", "https://support.example.jp/")
+			var out, errb bytes.Buffer
+			if code := run([]string{"triage", "--json", filepath.Join(mail, tc.file)}, nil, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			var line struct {
+				Recipients []struct {
+					Address string     `json:"address"`
+					Reason  string     `json:"reason"`
+					Advice  adviceJSON `json:"advice"`
+				} `json:"recipients"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			if len(line.Recipients) == 0 {
+				t.Fatalf("no recipients: %s", out.String())
+			}
+			for _, r := range line.Recipients {
+				a := r.Advice
+				if a.Delivery != tc.delivery || a.Headline == "" || a.Summary == "" || a.Explanation == "" {
+					t.Errorf("%s: advice = %+v, want delivery %s", r.Address, a, tc.delivery)
+				}
+				who := map[string]bool{}
+				resend := false
+				for _, ac := range a.Actions {
+					who[ac.Who] = true
+					if ac.Text == "" || ac.Short == "" {
+						t.Errorf("%s: empty action text: %+v", r.Address, ac)
+					}
+					if strings.Contains(ac.Text, "送り直してください") {
+						resend = true
+					}
+				}
+				for _, w := range tc.who {
+					if !who[w] {
+						t.Errorf("%s: no action for %s: %+v", r.Address, w, a.Actions)
+					}
+				}
+				if resend != tc.resend {
+					t.Errorf("%s (%s): advises to resend = %v, want %v", r.Address, a.Delivery, resend, tc.resend)
+				}
+				if who["it"] && strings.Contains(fmt.Sprint(a.Actions), "ヘテムル") {
+					if len(a.Links) == 0 || a.Links[0].URL != "https://support.example.jp/" {
+						t.Errorf("%s: the hosting company's page is not linked: %+v", r.Address, a.Links)
+					}
+				}
+			}
+		})
 	}
 }
 

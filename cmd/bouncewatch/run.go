@@ -38,7 +38,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	once := fs.Bool("once", false, "stop when the seeded mail has been triaged and notified")
-	dir := fs.String("mail", "testdata/mail", "directory of .eml files to seed the mailbox with")
+	dir := fs.String("mail", "", "directory of .eml files to seed the mailbox with (default: the built-in office morning)")
 	wait := fs.Duration("group-wait", 2*time.Second, "how long to wait before the first notice of an incident")
 	verbose := fs.Bool("v", false, "log what the pipeline does")
 	page := fs.String("html", "", "with --once: also write the incidents' Slack messages (real Block Kit payloads) as an HTML page to this file")

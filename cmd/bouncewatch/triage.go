@@ -11,13 +11,48 @@ import (
 	"sync"
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
+	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/safetext"
 )
 
 // triageLine is one line of `triage --json` (the contract in shared/eval/README.md).
+// Recipients shadows the report's own list to add each recipient's advice.
 type triageLine struct {
 	File string `json:"file"`
 	*bounce.Report
+	Recipients []triageRecipient `json:"recipients"`
+}
+
+// triageRecipient is one recipient with the advice people read for it: the
+// same advice.Advice the notices are rendered from (without the facts, which
+// repeat the recipient's own fields).
+type triageRecipient struct {
+	bounce.Recipient
+	Advice advice.Advice `json:"advice"`
+}
+
+func newTriageLine(file string, rep *bounce.Report, lang advice.Lang, opts []advice.Option) triageLine {
+	l := triageLine{File: file, Report: rep, Recipients: make([]triageRecipient, 0, len(rep.Recipients))}
+	for _, rc := range rep.Recipients {
+		a := advice.ForRecipient(rep, rc, lang, opts...)
+		a.Facts = nil
+		l.Recipients = append(l.Recipients, triageRecipient{Recipient: rc, Advice: a})
+	}
+	return l
+}
+
+// adviceOptions are the office's settings that shape the advice (its
+// hosting company), read from the environment like `run` does. A broken
+// configuration is reported and the advice stays generic: triage works
+// without any configuration.
+func adviceOptions(stderr io.Writer) []advice.Option {
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncewatch: advice without the office's settings:", err)
+		return nil
+	}
+	return cfg.AdviceOptions()
 }
 
 // maxInput bounds what triage reads of one file.
@@ -40,6 +75,12 @@ func cmdTriage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	l := advice.Lang(*lang)
+	if l != advice.Japanese && l != advice.English {
+		fmt.Fprintf(stderr, "bouncewatch: --lang %q: want ja or en\n", *lang)
+		return 2
+	}
+	opts := adviceOptions(stderr)
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	defer w.Flush()
 	enc := json.NewEncoder(w)
@@ -51,13 +92,13 @@ func cmdTriage(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			status = 1
 		}
 		if *asJSON {
-			if err := enc.Encode(triageLine{File: f, Report: rep}); err != nil {
+			if err := enc.Encode(newTriageLine(f, rep, l, opts)); err != nil {
 				fmt.Fprintln(stderr, "bouncewatch:", err)
 				return 1
 			}
 			continue
 		}
-		printHuman(w, f, rep, advice.Lang(*lang))
+		printHuman(w, f, rep, l, opts)
 	}
 	return status
 }
@@ -111,10 +152,14 @@ func analyzeAll(files []string, stdin io.Reader) <-chan triaged {
 				raw, err := readInput(f, stdin)
 				if err != nil {
 					slots[i] <- triaged{file: f, unreadable: true,
-						rep: &bounce.Report{Kind: bounce.KindNone, Recipients: []bounce.Recipient{}, Error: err.Error()}}
+						rep: &bounce.Report{Kind: bounce.KindNone, Recipients: []bounce.Recipient{}, Error: safetext.ClipError(err)}}
 					continue
 				}
-				slots[i] <- triaged{file: f, rep: bounce.Analyze(raw)}
+				rep := bounce.Analyze(raw)
+				// The error may quote the input (a 1 MB malformed header
+				// line): printed bounded.
+				rep.Error = safetext.Clip(rep.Error, safetext.MaxError)
+				slots[i] <- triaged{file: f, rep: rep}
 			}
 		}()
 	}

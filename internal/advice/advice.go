@@ -4,10 +4,18 @@
 // and who does it, and which official pages help. The texts live in an
 // embedded data file that a non-programmer can correct.
 //
+// Every advice is checked against where the mail stands (Delivery): no
+// resend is advised while the sending server is still retrying, and a
+// failure is never "nothing to do" or "will arrive". Each action names the
+// one who carries it out (sender, it, hosting, recipient). The package tests
+// run every entry of the data file through every delivery state and hold the
+// texts to detectors of these contradictions.
+//
 // The package is pure: no I/O beyond reading its embedded data at start.
 package advice
 
 import (
+	"strings"
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
@@ -25,19 +33,42 @@ const (
 // Actor is who carries out an action.
 type Actor string
 
-// Actors.
+// Actors. Each action names the one who carries it out, not the one it is
+// about: asking the hosting company is the IT person's action, phoning the
+// recipient is the sender's.
 const (
-	ActorSender    Actor = "sender"    // the person who sent the mail
-	ActorHosting   Actor = "hosting"   // the hosting company or mail provider that runs the sending server
-	ActorRecipient Actor = "recipient" // the person the mail was for
-	ActorAdmin     Actor = "admin"     // the office's IT administrator (DNS, SPF/DKIM/DMARC, settings)
+	ActorSender    Actor = "sender"    // whoever sent the mail (送信者)
+	ActorIT        Actor = "it"        // the office's IT person: DNS, SPF/DKIM/DMARC, dealing with the hosting company (情報システム担当)
+	ActorHosting   Actor = "hosting"   // the hosting company running the sending server, for what only it can do (レンタルサーバー会社)
+	ActorRecipient Actor = "recipient" // the person the mail was for, for what they do themselves (相手(受信者))
 )
+
+// Actors lists every actor, in a stable order.
+var Actors = []Actor{ActorSender, ActorIT, ActorHosting, ActorRecipient}
+
+// Delivery is where the mail stands, as far as the bounce tells.
+type Delivery string
+
+// Delivery states. Every text of an advice agrees with its state: no resend
+// is advised while the server is still retrying, and a failure is never
+// "nothing to do" or "will arrive".
+const (
+	DeliveryRetrying  Delivery = "retrying"  // delayed; the sending server keeps trying, the mail may still arrive
+	DeliveryFailed    Delivery = "failed"    // refused for good (5.x.x); not delivered, not retried
+	DeliveryExpired   Delivery = "expired"   // retried until the retry period ran out (4.x.x in a final report); not delivered
+	DeliveryDelivered Delivery = "delivered" // delivered or relayed (or an auto-reply or complaint about a delivered mail)
+	DeliveryUnknown   Delivery = "unknown"   // the report does not say
+)
+
+// Deliveries lists every delivery state, in a stable order.
+var Deliveries = []Delivery{DeliveryRetrying, DeliveryFailed, DeliveryExpired, DeliveryDelivered, DeliveryUnknown}
 
 // Action is one recommended step.
 type Action struct {
-	Actor Actor  `json:"actor"`
-	Label string `json:"actor_label"` // Actor in the chosen language, e.g. 送信者
-	Text  string `json:"text"`
+	Actor Actor  `json:"who"`
+	Label string `json:"-"`     // Actor in the chosen language, e.g. 送信者
+	Text  string `json:"text"`  // the full sentence(s)
+	Short string `json:"short"` // a short form for a one-line post (at most ShortMax columns)
 }
 
 // Link is an official page worth opening.
@@ -55,15 +86,25 @@ type Fact struct {
 // Advice explains one recipient's failure, or one group of failures with one cause.
 type Advice struct {
 	Lang        Lang     `json:"lang"`        // the language of the texts
-	Headline    string   `json:"headline"`    // one line
+	Headline    string   `json:"headline"`    // one line: state, recipient (or provider and count) and cause
+	Summary     string   `json:"summary"`     // a short headline (at most SummaryMax columns): state and cause
 	Title       string   `json:"title"`       // the cause alone, e.g. 送信サーバーのIP評価低下による一時制限 (no state, address or count)
+	Delivery    Delivery `json:"delivery"`    // where the mail stands
 	Explanation string   `json:"explanation"` // the gist of what the receiver said, in plain words
-	Retrying    bool     `json:"retrying"`    // the sending server is still retrying; the mail may still arrive
-	Outlook     string   `json:"outlook"`     // one sentence on whether the mail may still arrive
-	Actions     []Action `json:"actions"`     // in order
+	Retrying    bool     `json:"-"`           // Delivery == DeliveryRetrying (kept for callers)
+	Outlook     string   `json:"outlook"`     // one sentence on whether the mail arrived or may still arrive
+	Actions     []Action `json:"actions"`     // in order; never empty
 	Links       []Link   `json:"links"`
-	Facts       []Fact   `json:"facts"`
+	Facts       []Fact   `json:"facts,omitempty"`
 }
+
+// SummaryMax bounds Advice.Summary, in display columns: a Japanese
+// character counts two, so about 60 Japanese or 120 Latin characters.
+const SummaryMax = 120
+
+// ShortMax bounds Action.Short, in display columns: a Japanese character
+// counts two, so about 32 Japanese or 64 Latin characters.
+const ShortMax = 64
 
 // Member is one bounced recipient inside a group.
 type Member struct {
@@ -90,10 +131,32 @@ type GroupAdvice struct {
 	More       int      `json:"more"`       // how many more (rendered as ほか N 件)
 }
 
+// Option adjusts the advice to the office (see WithHosting).
+type Option func(*options)
+
+type options struct {
+	hostingName string // e.g. ヘテムル; "" means the generic word
+	hostingURL  string // the hosting company's support page (https)
+}
+
+// WithHosting names the office's own hosting company and its support page.
+// Where the advice asks the office to contact the hosting company, the name
+// replaces the generic word (レンタルサーバー会社) and the page is linked.
+// An empty name keeps the generic word; a URL that is not https is ignored.
+func WithHosting(name, supportURL string) Option {
+	return func(o *options) {
+		o.hostingName = name
+		if strings.HasPrefix(supportURL, "https://") {
+			o.hostingURL = supportURL
+		}
+	}
+}
+
 // The API the implementation provides (advise.go, text.go):
 //
-//	func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang) Advice
-//	func ForGroup(g Group, lang Lang, maxRecipients int) GroupAdvice
+//	func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang, opts ...Option) Advice
+//	func ForGroup(g Group, lang Lang, maxRecipients int, opts ...Option) GroupAdvice
+//	func DeliveryOf(rep *bounce.Report, rc bounce.Recipient) Delivery
 //	func (a Advice) Text() string       // plain-text rendering
 //	func (g GroupAdvice) Text() string  // plain-text rendering
 //

@@ -1,6 +1,7 @@
 package advice
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,46 +18,29 @@ import (
 // MTA and the recipient domain.
 const ProviderMicrosoft365 = "microsoft365"
 
+// maxURL bounds the length of a URL taken from a bounce.
+const maxURL = 2048
+
 // maxDiagnostic bounds the receiver's words shown among the facts.
 const maxDiagnostic = 300
 
-// state is where the mail stands.
-type state int
-
-const (
-	stateFailed    state = iota // refused for good (5.x.x)
-	stateGaveUp                 // final failure after temporary errors (4.x.x): retries exhausted
-	stateRetrying               // delayed; the sending server keeps trying
-	stateDelivered              // delivered, relayed, or an auto-reply/complaint about a delivered mail
-)
-
-func (s state) key() string {
-	switch s {
-	case stateRetrying:
-		return "retrying"
-	case stateGaveUp:
-		return "gave_up"
-	case stateDelivered:
-		return "delivered"
-	}
-	return "failed"
-}
-
 // ForRecipient explains one recipient's outcome in rep. rep may be nil. An
 // unknown lang falls back to Japanese.
-func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang) Advice {
+func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang, opts ...Option) Advice {
 	if rep == nil {
 		rep = &bounce.Report{}
 	}
+	o := makeOptions(opts)
 	c := loadCatalog()
 	lt := c.lang(lang)
 	lang = normLang(lang)
 	variant := providerVariant(rc)
 	vals := values(rep, rc)
 	vals["provider_name"] = providerName(c, lt, variant, vals["domain"], lang)
-	st := stateOf(rep, rc)
-	a := build(c, lt, lang, rc, variant, vals, st)
-	vals["state"] = lt.Layout["state_"+st.key()]
+	vals["hosting"] = o.hostingName
+	st := DeliveryOf(rep, rc)
+	a := build(c, lt, lang, rc, variant, vals, st, o)
+	vals["state"] = lt.Layout["state_"+string(st)]
 	vals["headline"] = a.Headline
 	a.Title = a.Headline
 	a.Headline = fill(lt.Layout["recipient_headline"], vals, lt.Placeholders)
@@ -64,14 +48,25 @@ func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang) Advice {
 	return a
 }
 
+func makeOptions(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
+}
+
 // ForGroup explains a group of bounces with one cause. At most maxRecipients
 // addresses are listed (all when maxRecipients <= 0); More counts the rest.
 // Times are shown in the location they carry.
-func ForGroup(g Group, lang Lang, maxRecipients int) GroupAdvice {
+func ForGroup(g Group, lang Lang, maxRecipients int, opts ...Option) GroupAdvice {
 	rep := g.Report
 	if rep == nil {
 		rep = &bounce.Report{}
 	}
+	o := makeOptions(opts)
 	c := loadCatalog()
 	lt := c.lang(lang)
 	lang = normLang(lang)
@@ -111,17 +106,19 @@ func ForGroup(g Group, lang Lang, maxRecipients int) GroupAdvice {
 		vals["domain"] = ""
 	}
 	vals["provider_name"] = providerName(c, lt, variant, vals["domain"], lang)
-	st := stateOf(rep, rc)
-	a := build(c, lt, lang, rc, variant, vals, st)
+	vals["hosting"] = o.hostingName
+	st := DeliveryOf(rep, rc)
+	a := build(c, lt, lang, rc, variant, vals, st, o)
 
 	hv := map[string]string{
-		"state":         lt.Layout["state_"+st.key()],
+		"state":         lt.Layout["state_"+string(st)],
 		"headline":      a.Headline,
 		"provider_name": vals["provider_name"],
 		"count":         strconv.Itoa(count),
 		"period":        period(lt, g.First, g.Last),
 	}
 	if variant == bounce.ProviderOther {
+		// A domain or nothing: never the generic 相手のメールサービス.
 		hv["provider_name"] = vals["domain"]
 	}
 	a.Title = a.Headline
@@ -142,9 +139,20 @@ func normLang(l Lang) Lang {
 	return Japanese
 }
 
-// build fills the explanation, outlook, actions and links of the matching entry.
-func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant string, vals map[string]string, st state) Advice {
-	t := pick(c, rc, variant).text(lang)
+// build fills the explanation, outlook, actions and links of the matching
+// entry for delivery state st. Actions that do not apply in st are left out.
+func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant string, vals map[string]string, st Delivery, o options) Advice {
+	prc := rc
+	if st == DeliveryDelivered {
+		switch rc.Reason {
+		case bounce.ReasonDelivered, bounce.ReasonVacation, bounce.ReasonFeedback:
+		default:
+			// A success report explains the delivery, whatever reason a
+			// parser attached to it.
+			prc.Reason = bounce.ReasonDelivered
+		}
+	}
+	t := pick(c, prc, variant).text(lang)
 	f := func(s string) string {
 		out := fill(s, vals, lt.Placeholders)
 		if lang == English {
@@ -157,21 +165,215 @@ func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant st
 	a := Advice{
 		Lang:        lang,
 		Headline:    f(t.Headline),
+		Delivery:    st,
 		Explanation: f(t.Explanation),
-		Retrying:    st == stateRetrying,
+		Retrying:    st == DeliveryRetrying,
 	}
-	if o := t.Outlook.get(st); o != "" {
-		a.Outlook = f(o)
+	if s := t.Outlook.get(st); s != "" {
+		a.Outlook = f(s)
 	} else {
 		a.Outlook = f(lt.Outlook.get(st))
 	}
-	for _, at := range t.Actions {
-		a.Actions = append(a.Actions, Action{Actor: at.Actor, Label: lt.Actors[at.Actor], Text: f(at.Text)})
+	usesHosting := false
+	acts := t.Actions
+	if !anyApplies(acts, st) {
+		acts = lt.FallbackActions[st]
+	}
+	for _, at := range acts {
+		if !at.appliesIn(st) {
+			continue
+		}
+		if strings.Contains(at.Text, "{hosting") {
+			usesHosting = true
+		}
+		text := f(at.Text)
+		short := f(at.Short)
+		if short == "" {
+			short = shorten(text, ShortMax)
+		}
+		a.Actions = append(a.Actions, Action{Actor: at.Actor, Label: lt.Actors[at.Actor], Text: text, Short: short})
+	}
+	if t.BounceLink != nil {
+		if u := urlIn(rc.Diagnostic, t.BounceLink.Hosts); u != "" {
+			a.Links = append(a.Links, Link{Title: f(t.BounceLink.Title), URL: u})
+		}
 	}
 	for _, l := range t.Links {
+		if len(a.Links) > 0 && sameURL(a.Links[0].URL, l.URL) {
+			continue
+		}
 		a.Links = append(a.Links, Link{Title: f(l.Title), URL: l.URL})
 	}
+	if usesHosting && o.hostingURL != "" {
+		a.Links = append([]Link{{Title: f(lt.Layout["hosting_link"]), URL: o.hostingURL}}, a.Links...)
+	}
+	a.Summary = truncateWidth(fill(lt.Layout["summary"], map[string]string{
+		"state": lt.Layout["state_"+string(st)], "headline": a.Headline}, nil), SummaryMax)
 	return a
+}
+
+// urlIn is the first http(s) URL in s whose host ends with one of hosts
+// ("*" matches any host), as https (links are always https); "" when none.
+// The URL is cut at the first character that cannot end one in running
+// text (space, quote, bracket, trailing punctuation).
+func urlIn(s string, hosts []string) string {
+	lower := strings.ToLower(s) // same byte offsets: only ASCII letters change case here
+	if len(lower) != len(s) {
+		lower = asciiLower(s)
+	}
+	for off := 0; ; {
+		i := strings.Index(lower[off:], "http")
+		if i < 0 {
+			return ""
+		}
+		start := off + i
+		off = start + len("http")
+		if !strings.HasPrefix(lower[start:], "http://") && !strings.HasPrefix(lower[start:], "https://") {
+			continue
+		}
+		rest := s[start:]
+		if len(rest) > maxURL {
+			rest = rest[:maxURL] // bounds the work per candidate
+		}
+		end := strings.IndexFunc(rest, func(r rune) bool {
+			return r <= ' ' || strings.ContainsRune("\"'<>()[]{}|`", r) || r >= 0x80
+		})
+		cand := rest
+		if end >= 0 {
+			cand = rest[:end]
+		}
+		cand = strings.TrimRight(cand, ".,;:!?")
+		u, err := url.Parse(cand)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			continue
+		}
+		host := strings.ToLower(u.Hostname())
+		for _, h := range hosts {
+			if h == "*" || host == h || strings.HasSuffix(host, "."+h) {
+				u.Scheme = "https"
+				u.Host = strings.ToLower(u.Host)
+				return u.String()
+			}
+		}
+	}
+}
+
+// asciiLower lowercases the ASCII letters of s only, keeping byte offsets.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// sameURL reports whether a and b name the same page, up to the scheme and
+// a trailing slash.
+func sameURL(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.TrimPrefix(strings.TrimPrefix(s, "https://"), "http://")
+		return strings.TrimSuffix(s, "/")
+	}
+	return norm(a) == norm(b)
+}
+
+func anyApplies(acts []actionText, st Delivery) bool {
+	for _, at := range acts {
+		if at.appliesIn(st) {
+			return true
+		}
+	}
+	return false
+}
+
+// DeliveryOf says where the mail to rc stands, from the recipient's Action
+// (RFC 3464 section 2.3.3), its status class and the kind of report. A final
+// report with a 4.x.x status (or a 4xx reply) means the server retried until
+// its retry period ran out: expired, not delivered.
+func DeliveryOf(rep *bounce.Report, rc bounce.Recipient) Delivery {
+	if rep == nil {
+		rep = &bounce.Report{}
+	}
+	switch rc.Reason {
+	case bounce.ReasonDelivered, bounce.ReasonVacation, bounce.ReasonFeedback:
+		// A success report, an auto-reply or a complaint is about a mail
+		// that arrived.
+		return DeliveryDelivered
+	}
+	switch strings.ToLower(rc.Action) {
+	case bounce.ActionDelayed:
+		return DeliveryRetrying
+	case bounce.ActionDelivered, bounce.ActionRelayed, bounce.ActionExpanded:
+		return DeliveryDelivered
+	case "":
+		switch rep.Kind {
+		case bounce.KindDelay:
+			return DeliveryRetrying
+		case bounce.KindDelivered, bounce.KindAutoReply, bounce.KindFeedback:
+			return DeliveryDelivered
+		}
+	}
+	if rc.Reason == bounce.ReasonExpired {
+		return DeliveryExpired
+	}
+	temporary := strings.HasPrefix(rc.Status, "4.") || (rc.Status == "" && strings.HasPrefix(rc.ReplyCode, "4"))
+	permanent := strings.HasPrefix(rc.Status, "5.") || (rc.Status == "" && strings.HasPrefix(rc.ReplyCode, "5"))
+	switch {
+	case temporary:
+		return DeliveryExpired
+	case permanent:
+		return DeliveryFailed
+	case strings.EqualFold(rc.Action, bounce.ActionFailed) || rep.Kind == bounce.KindBounce:
+		return DeliveryFailed
+	}
+	return DeliveryUnknown
+}
+
+// shorten is the first sentence of s, cut to n display columns.
+func shorten(s string, n int) string {
+	for _, stop := range []string{"。", ". "} {
+		if i := strings.Index(s, stop); i >= 0 {
+			s = s[:i+len(stop)]
+			break
+		}
+	}
+	return truncateWidth(strings.TrimSpace(s), n)
+}
+
+// truncateWidth cuts s to at most n display columns, ending with … when cut.
+func truncateWidth(s string, n int) string {
+	if Width(s) <= n {
+		return s
+	}
+	w := 0
+	for i, r := range s {
+		w += runeWidth(r)
+		if w > n-1 { // room for …
+			return s[:i] + "…"
+		}
+	}
+	return s
+}
+
+// Width is the display width of s in columns: East Asian wide characters
+// (kana, kanji, full-width forms) count two, others one.
+func Width(s string) int {
+	w := 0
+	for _, r := range s {
+		w += runeWidth(r)
+	}
+	return w
+}
+
+func runeWidth(r rune) int {
+	if r >= 0x1100 && (r <= 0x115f || (r >= 0x2e80 && r <= 0xa4cf) || (r >= 0xac00 && r <= 0xd7a3) ||
+		(r >= 0xf900 && r <= 0xfaff) || (r >= 0xfe30 && r <= 0xfe4f) || (r >= 0xff00 && r <= 0xff60) ||
+		(r >= 0xffe0 && r <= 0xffe6) || (r >= 0x20000 && r <= 0x3fffd)) {
+		return 2
+	}
+	return 1
 }
 
 // pick chooses the entry for rc: the first matching entry of its reason; for
@@ -209,31 +411,6 @@ func fallback(c *catalog, rc bounce.Recipient) *entry {
 		return c.Fallbacks[rc.ReplyCode[:1]+"xx"]
 	}
 	return nil
-}
-
-// stateOf says where the mail stands.
-func stateOf(rep *bounce.Report, rc bounce.Recipient) state {
-	switch rc.Action {
-	case bounce.ActionDelayed:
-		return stateRetrying
-	case bounce.ActionDelivered, bounce.ActionRelayed, bounce.ActionExpanded:
-		return stateDelivered
-	case "":
-		switch rep.Kind {
-		case bounce.KindDelay:
-			return stateRetrying
-		case bounce.KindDelivered, bounce.KindAutoReply, bounce.KindFeedback:
-			return stateDelivered
-		}
-	}
-	switch rc.Reason {
-	case bounce.ReasonDelivered, bounce.ReasonVacation, bounce.ReasonFeedback:
-		return stateDelivered
-	}
-	if strings.HasPrefix(rc.Status, "4.") || (rc.Status == "" && strings.HasPrefix(rc.ReplyCode, "4")) {
-		return stateGaveUp
-	}
-	return stateFailed
 }
 
 // providerVariant is rc's provider, with Microsoft 365 tenants told apart

@@ -73,7 +73,7 @@ func TestMotivatingOutlookThrottling(t *testing.T) {
 		outlook  []string
 		headline string
 	}{
-		{bounce.ActionFailed, false, []string{"届いていません", "あきらめました", "送り直して"}, "【不達・再送打ち切り】"},
+		{bounce.ActionFailed, false, []string{"届いていません", "あきらめました"}, "【不達・再送期限切れ】"},
 		{bounce.ActionDelayed, true, []string{"再送を続けています", "届く可能性"}, "【配送遅延・再送中】"},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
@@ -90,17 +90,25 @@ func TestMotivatingOutlookThrottling(t *testing.T) {
 				mustNotContain(t, "outlook", a.Outlook, "届いていません")
 			}
 
-			if len(a.Actions) != 4 {
-				t.Fatalf("got %d actions, want 4: %+v", len(a.Actions), a.Actions)
-			}
 			want := []struct {
 				actor Actor
 				subs  []string
 			}{
-				{ActorHosting, []string{"レンタルサーバー会社", "203.0.113.25", "解除申請", "送信IPの変更"}},
+				{ActorIT, []string{"レンタルサーバー会社に", "203.0.113.25", "解除申請", "送信IPの変更"}},
+				{ActorHosting, []string{"SNDS", "送信者サポート"}},
 				{ActorSender, []string{"電話"}},
 				{ActorSender, []string{"別の経路", "SMTP", "Microsoft 365", "Gmail"}},
-				{ActorAdmin, []string{"SPF", "DKIM", "DMARC", "example.co.jp"}},
+				{ActorIT, []string{"SPF", "DKIM", "DMARC", "example.co.jp"}},
+			}
+			if !tc.retrying {
+				// Once the server gave up, the mail must be sent again when the cause is gone.
+				want = append(want, struct {
+					actor Actor
+					subs  []string
+				}{ActorSender, []string{"送り直して"}})
+			}
+			if len(a.Actions) != len(want) {
+				t.Fatalf("got %d actions, want %d: %+v", len(a.Actions), len(want), a.Actions)
 			}
 			for i, w := range want {
 				if a.Actions[i].Actor != w.actor {
@@ -108,7 +116,7 @@ func TestMotivatingOutlookThrottling(t *testing.T) {
 				}
 				mustContain(t, "action", a.Actions[i].Text, w.subs...)
 			}
-			if a.Actions[0].Label != "レンタルサーバー会社" {
+			if a.Actions[0].Label != "情報システム担当" || a.Actions[1].Label != "レンタルサーバー会社" {
 				t.Errorf("action 1 label = %q", a.Actions[0].Label)
 			}
 
@@ -134,7 +142,7 @@ func TestMotivatingOutlookThrottling(t *testing.T) {
 
 			text := a.Text()
 			mustContain(t, "Text()", text, a.Headline, a.Explanation, a.Outlook,
-				"1. 【レンタルサーバー会社】", "2. 【送信者】", "4. 【社内の管理者】",
+				"1. 【情報システム担当】", "2. 【レンタルサーバー会社】", "3. 【送信者】", "5. 【情報システム担当】",
 				"https://postmaster.live.com", "- 送信元IP: 203.0.113.25")
 		})
 	}
@@ -149,7 +157,7 @@ func TestMotivatingEnglish(t *testing.T) {
 	mustContain(t, "explanation", a.Explanation, "Microsoft (Outlook.com)", "203.0.113.25", "reputation")
 	mustContain(t, "outlook", a.Outlook, "NOT been delivered", "gave up")
 	text := a.Text()
-	mustContain(t, "Text()", text, "1. [Hosting company]", "What to do:", "- Sending IP: 203.0.113.25")
+	mustContain(t, "Text()", text, "1. [IT person]", "2. [Hosting company]", "What to do:", "- Sending IP: 203.0.113.25")
 	if hasJapanese(strings.ReplaceAll(text, "お見積りの件", "")) {
 		t.Errorf("English rendering contains Japanese:\n%s", text)
 	}
@@ -262,27 +270,31 @@ func TestMicrosoft365IsToldApartFromOutlookCom(t *testing.T) {
 	}
 }
 
-func TestStates(t *testing.T) {
+func TestDeliveryOf(t *testing.T) {
 	cases := []struct {
 		kind           bounce.Kind
 		action, status string
 		reply          string
 		reason         bounce.Reason
-		want           state
+		want           Delivery
 	}{
-		{bounce.KindDelay, bounce.ActionDelayed, "4.7.650", "451", bounce.ReasonBadReputation, stateRetrying},
-		{bounce.KindDelay, "", "4.4.1", "", bounce.ReasonNetworkError, stateRetrying},
-		{bounce.KindBounce, bounce.ActionFailed, "4.7.650", "451", bounce.ReasonBadReputation, stateGaveUp},
-		{bounce.KindBounce, bounce.ActionFailed, "", "421", bounce.ReasonSystemError, stateGaveUp},
-		{bounce.KindBounce, bounce.ActionFailed, "5.1.1", "550", bounce.ReasonUserUnknown, stateFailed},
-		{bounce.KindBounce, bounce.ActionFailed, "", "", bounce.ReasonUndefined, stateFailed},
-		{bounce.KindDelivered, bounce.ActionDelivered, "2.0.0", "250", bounce.ReasonDelivered, stateDelivered},
-		{bounce.KindAutoReply, "", "", "", bounce.ReasonVacation, stateDelivered},
+		{bounce.KindDelay, bounce.ActionDelayed, "4.7.650", "451", bounce.ReasonBadReputation, DeliveryRetrying},
+		{bounce.KindDelay, "", "4.4.1", "", bounce.ReasonNetworkError, DeliveryRetrying},
+		{bounce.KindBounce, bounce.ActionFailed, "4.7.650", "451", bounce.ReasonBadReputation, DeliveryExpired},
+		{bounce.KindBounce, bounce.ActionFailed, "", "421", bounce.ReasonSystemError, DeliveryExpired},
+		{bounce.KindBounce, bounce.ActionFailed, "4.2.0", "450", bounce.ReasonGreylisted, DeliveryExpired}, // greylisting that gave up
+		{bounce.KindBounce, bounce.ActionFailed, "5.4.7", "", bounce.ReasonExpired, DeliveryExpired},
+		{bounce.KindBounce, bounce.ActionFailed, "5.1.1", "550", bounce.ReasonUserUnknown, DeliveryFailed},
+		{bounce.KindBounce, bounce.ActionFailed, "", "", bounce.ReasonUndefined, DeliveryFailed},
+		{bounce.KindBounce, "", "", "", bounce.ReasonUndefined, DeliveryFailed},
+		{bounce.KindDelivered, bounce.ActionDelivered, "2.0.0", "250", bounce.ReasonDelivered, DeliveryDelivered},
+		{bounce.KindAutoReply, "", "", "", bounce.ReasonVacation, DeliveryDelivered},
+		{bounce.KindNone, "", "", "", bounce.ReasonUndefined, DeliveryUnknown},
 	}
 	for _, c := range cases {
-		got := stateOf(&bounce.Report{Kind: c.kind}, bounce.Recipient{Action: c.action, Status: c.status, ReplyCode: c.reply, Reason: c.reason})
+		got := DeliveryOf(&bounce.Report{Kind: c.kind}, bounce.Recipient{Action: c.action, Status: c.status, ReplyCode: c.reply, Reason: c.reason})
 		if got != c.want {
-			t.Errorf("stateOf(%s %q %s %s) = %s, want %s", c.kind, c.action, c.status, c.reply, got.key(), c.want.key())
+			t.Errorf("DeliveryOf(%s %q %s %s) = %s, want %s", c.kind, c.action, c.status, c.reply, got, c.want)
 		}
 	}
 }
@@ -325,7 +337,7 @@ func TestForGroup(t *testing.T) {
 		First: time.Date(2026, 11, 27, 9, 12, 0, 0, jst), Last: time.Date(2026, 11, 27, 10, 40, 0, 0, jst)}
 
 	ga := ForGroup(g, Japanese, 2)
-	if want := "【不達・再送打ち切り】Microsoft(Outlook)宛て 7件: 送信サーバーのIP評価低下による一時制限 (11/27 09:12〜11/27 10:40)"; ga.Headline != want {
+	if want := "【不達・再送期限切れ】Microsoft(Outlook)宛て 7件: 送信サーバーのIP評価低下による一時制限 (11/27 09:12〜11/27 10:40)"; ga.Headline != want {
 		t.Errorf("headline\n got %q\nwant %q", ga.Headline, want)
 	}
 	if strings.Join(ga.Recipients, ",") != "a@outlook.jp,b@hotmail.co.jp" {
@@ -335,11 +347,11 @@ func TestForGroup(t *testing.T) {
 	if ga.More != 4 {
 		t.Errorf("More = %d, want 4", ga.More)
 	}
-	if len(ga.Actions) != 4 || ga.Actions[0].Actor != ActorHosting {
+	if len(ga.Actions) != 6 || ga.Actions[0].Actor != ActorIT || ga.Actions[1].Actor != ActorHosting {
 		t.Errorf("actions = %+v", ga.Actions)
 	}
 	text := ga.Text()
-	mustContain(t, "group Text()", text, "対象の宛先(6件):", "- a@outlook.jp", "- ほか 4 件", "1. 【レンタルサーバー会社】", "- 件数: 7")
+	mustContain(t, "group Text()", text, "対象の宛先(6件):", "- a@outlook.jp", "- ほか 4 件", "1. 【情報システム担当】", "2. 【レンタルサーバー会社】", "- 件数: 7")
 	mustNotContain(t, "group explanation", ga.Explanation, "user@outlook.jp")
 
 	all := ForGroup(g, Japanese, 0)
@@ -370,8 +382,13 @@ func TestForGroupOtherProviderUsesDomain(t *testing.T) {
 	}
 	g.Members[1].Address = "y@example.org"
 	ga = ForGroup(g, Japanese, 5)
-	if !strings.HasPrefix(ga.Headline, "【不達】相手のメールサービス宛て 2件: ") {
+	// No provider and no common domain: the headline names none (never
+	// the placeholder 相手のメールサービス宛て).
+	if !strings.HasPrefix(ga.Headline, "【不達】2件: ") {
 		t.Errorf("headline for mixed domains %q", ga.Headline)
+	}
+	if en := ForGroup(g, English, 5).Headline; !strings.HasPrefix(en, "[Not delivered] 2: ") {
+		t.Errorf("English headline for mixed domains %q", en)
 	}
 }
 
@@ -391,5 +408,28 @@ func BenchmarkForRecipientText(b *testing.B) {
 	rep, rc := motivating(bounce.ActionFailed)
 	for b.Loop() {
 		_ = ForRecipient(rep, rc, Japanese).Text()
+	}
+}
+
+func TestWhoDoesWhatFitsItsWidth(t *testing.T) {
+	rep, rc := motivating(bounce.ActionFailed)
+	a := ForRecipient(rep, rc, Japanese, WithHosting("ヘテムル", "https://support.example.jp/"))
+	full := a.WhoDoesWhat(0)
+	for _, want := range []string{"【情報システム担当】ヘテムルに", "【レンタルサーバー会社】", "【送信者】"} {
+		if !strings.Contains(full, want) {
+			t.Errorf("WhoDoesWhat(0) = %q, lacks %q", full, want)
+		}
+	}
+	if strings.Count(full, "【情報システム担当】") != 1 {
+		t.Errorf("an actor is named twice: %q", full)
+	}
+	for _, w := range []int{20, 60, 100} {
+		got := a.WhoDoesWhat(w)
+		if Width(got) > w || got == "" {
+			t.Errorf("WhoDoesWhat(%d) = %q (%d columns)", w, got, Width(got))
+		}
+	}
+	if got := a.WhoDoesWhat(60); strings.HasSuffix(got, " / ") || strings.Contains(got, "…") {
+		t.Errorf("WhoDoesWhat(60) should drop whole items: %q", got)
 	}
 }

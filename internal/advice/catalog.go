@@ -46,25 +46,32 @@ type langTexts struct {
 	Outlook      outlookTexts      `yaml:"outlook"`
 	Placeholders map[string]string `yaml:"placeholders"`
 	Layout       map[string]string `yaml:"layout"`
+	// FallbackActions are used when none of an entry's actions applies in
+	// the delivery state (e.g. an entry whose only action is to resend,
+	// while the server is still retrying).
+	FallbackActions map[Delivery][]actionText `yaml:"fallback_actions"`
 }
 
 // outlookTexts are the sentences on whether the mail may still arrive, one
 // per delivery state.
 type outlookTexts struct {
 	Retrying  string `yaml:"retrying"`
-	GaveUp    string `yaml:"gave_up"`
+	Expired   string `yaml:"expired"`
 	Failed    string `yaml:"failed"`
 	Delivered string `yaml:"delivered"`
+	Unknown   string `yaml:"unknown"`
 }
 
-func (o outlookTexts) get(s state) string {
+func (o outlookTexts) get(s Delivery) string {
 	switch s {
-	case stateRetrying:
+	case DeliveryRetrying:
 		return o.Retrying
-	case stateGaveUp:
-		return o.GaveUp
-	case stateDelivered:
+	case DeliveryExpired:
+		return o.Expired
+	case DeliveryDelivered:
 		return o.Delivered
+	case DeliveryUnknown:
+		return o.Unknown
 	}
 	return o.Failed
 }
@@ -130,11 +137,35 @@ type entryText struct {
 	Outlook     outlookTexts `yaml:"outlook"` // optional: replaces the language's outlook sentence per state
 	Actions     []actionText `yaml:"actions"`
 	Links       []Link       `yaml:"links"`
+	// BounceLink, when set, links the page the bounce itself names (the
+	// first URL in the receiver's words on one of Hosts, "*" for any host),
+	// ahead of Links: a blocklist's lookup page for our IP, for example.
+	BounceLink *bounceLink `yaml:"bounce_link"`
+}
+
+// bounceLink picks a URL out of the receiver's words.
+type bounceLink struct {
+	Title string   `yaml:"title"`
+	Hosts []string `yaml:"hosts"` // host suffixes, e.g. barracudacentral.org; "*" for any
 }
 
 type actionText struct {
-	Actor Actor  `yaml:"actor"`
-	Text  string `yaml:"text"`
+	Actor Actor      `yaml:"actor"`
+	Text  string     `yaml:"text"`
+	Short string     `yaml:"short"` // optional; else the first sentence of Text, cut
+	When  []Delivery `yaml:"when"`  // delivery states it applies in; empty means all
+}
+
+func (a actionText) appliesIn(st Delivery) bool {
+	if len(a.When) == 0 {
+		return true
+	}
+	for _, w := range a.When {
+		if w == st {
+			return true
+		}
+	}
+	return false
 }
 
 // loadCatalog parses the embedded data once. The data is checked by the

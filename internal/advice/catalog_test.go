@@ -23,16 +23,22 @@ func entryStrings(where string, lang Lang, t *entryText) []textRef {
 		{where + ".headline", lang, t.Headline},
 		{where + ".explanation", lang, t.Explanation},
 	}
-	for i, o := range []string{t.Outlook.Retrying, t.Outlook.GaveUp, t.Outlook.Failed, t.Outlook.Delivered} {
+	for i, o := range []string{t.Outlook.Retrying, t.Outlook.Expired, t.Outlook.Failed, t.Outlook.Delivered, t.Outlook.Unknown} {
 		if o != "" {
 			refs = append(refs, textRef{where + ".outlook." + idx(i), lang, o})
 		}
 	}
 	for i, a := range t.Actions {
 		refs = append(refs, textRef{where + ".actions." + idx(i), lang, a.Text})
+		if a.Short != "" {
+			refs = append(refs, textRef{where + ".actions." + idx(i) + ".short", lang, a.Short})
+		}
 	}
 	for i, l := range t.Links {
 		refs = append(refs, textRef{where + ".links." + idx(i) + ".title", lang, l.Title})
+	}
+	if t.BounceLink != nil {
+		refs = append(refs, textRef{where + ".bounce_link.title", lang, t.BounceLink.Title})
 	}
 	return refs
 }
@@ -102,13 +108,21 @@ func TestCatalogEveryReasonHasACompleteEntry(t *testing.T) {
 
 func TestCatalogLinksActorsAndProviders(t *testing.T) {
 	c := loadCatalog()
-	actors := []Actor{ActorSender, ActorHosting, ActorRecipient, ActorAdmin}
+	actors := []Actor{ActorSender, ActorHosting, ActorRecipient, ActorIT}
 	for name, e := range allEntries(c) {
 		for _, tt := range []*entryText{e.JA, e.EN} {
 			for _, a := range tt.Actions {
 				if !slices.Contains(actors, a.Actor) {
 					t.Errorf("%s: actor %q is not one of %v", name, a.Actor, actors)
 				}
+				for _, w := range a.When {
+					if !slices.Contains(Deliveries, w) {
+						t.Errorf("%s: when %q is not one of %v", name, w, Deliveries)
+					}
+				}
+			}
+			if bl := tt.BounceLink; bl != nil && (len(bl.Hosts) == 0 || bl.Title == "") {
+				t.Errorf("%s: bounce_link needs a title and hosts", name)
 			}
 			for _, l := range tt.Links {
 				u, err := url.Parse(l.URL)
@@ -147,9 +161,9 @@ func TestCatalogLinksActorsAndProviders(t *testing.T) {
 				t.Errorf("%s: no fact label %s", l, k)
 			}
 		}
-		for _, k := range []string{"other_provider", "state_retrying", "state_gave_up", "state_failed", "recipient_headline",
+		for _, k := range []string{"other_provider", "state_retrying", "state_expired", "state_failed", "state_unknown", "recipient_headline", "summary", "hosting_link",
 			"group_headline", "period", "recipients_title", "recipient_line", "more", "actions_title", "action_line",
-			"links_title", "link_line", "facts_title", "fact_line"} {
+			"links_title", "link_line", "facts_title", "fact_line", "short_action_line", "who_sep"} {
 			if lt.Layout[k] == "" {
 				t.Errorf("%s: no layout %s", l, k)
 			}
@@ -159,8 +173,13 @@ func TestCatalogLinksActorsAndProviders(t *testing.T) {
 				t.Errorf("%s: no default text for placeholder {%s}", l, p)
 			}
 		}
-		if lt.Outlook.Retrying == "" || lt.Outlook.GaveUp == "" || lt.Outlook.Failed == "" || lt.Outlook.Delivered == "" {
+		if lt.Outlook.Retrying == "" || lt.Outlook.Expired == "" || lt.Outlook.Failed == "" || lt.Outlook.Delivered == "" || lt.Outlook.Unknown == "" {
 			t.Errorf("%s: an outlook sentence is missing", l)
+		}
+		for _, d := range Deliveries {
+			if len(lt.FallbackActions[d]) == 0 {
+				t.Errorf("%s: no fallback action for %s", l, d)
+			}
 		}
 	}
 }
@@ -177,7 +196,7 @@ func TestCatalogLanguageAndPlaceholders(t *testing.T) {
 	}
 	for _, l := range []Lang{Japanese, English} {
 		o := c.Languages[l].Outlook
-		for i, s := range []string{o.Retrying, o.GaveUp, o.Failed, o.Delivered} {
+		for i, s := range []string{o.Retrying, o.Expired, o.Failed, o.Delivered, o.Unknown} {
 			refs = append(refs, textRef{"languages." + string(l) + ".outlook." + idx(i), l, s})
 		}
 		for a, s := range c.Languages[l].Actors {
@@ -193,7 +212,7 @@ func TestCatalogLanguageAndPlaceholders(t *testing.T) {
 	full := map[string]string{
 		"ip": "203.0.113.25", "provider_name": "Microsoft(Outlook)", "remote_mta": "mx.example.net",
 		"reporting_mta": "mail.example.jp", "status": "5.1.1", "reply_code": "550", "code": "550 5.1.1",
-		"recipient": "user@example.net", "domain": "example.net", "sender_domain": "example.co.jp",
+		"recipient": "user@example.net", "domain": "example.net", "sender_domain": "example.co.jp", "hosting": "ヘテムル",
 	}
 	for _, r := range refs {
 		if r.lang == Japanese && !hasJapanese(r.s) {

@@ -66,16 +66,7 @@ func DetailText(members []DetailMember, timeline []TimelineEntry, lang Lang, loc
 		line("差出人", "From", rep.Original.From)
 		codes := strings.TrimSpace(strings.Join(nonEmpty(rc.Status, rc.ReplyCode), " / "))
 		line("ステータス/応答コード", "Status / reply code", codes)
-		state := "配送をあきらめました(届いていません)"
-		if en {
-			state = "given up (not delivered)"
-		}
-		if rc.Action == bounce.ActionDelayed {
-			state = "再送中(まだ届く可能性があります)"
-			if en {
-				state = "still being retried (may still arrive)"
-			}
-		}
+		state := deliveryLabel(DeliveryOf(rep, rc), en)
 		line("状態", "State", state)
 		line("理由", "Reason", string(rc.Reason))
 		line("相手サーバー", "Remote server", rc.RemoteMTA)
@@ -107,6 +98,28 @@ func DetailText(members []DetailMember, timeline []TimelineEntry, lang Lang, loc
 		}
 	}
 	return b.String()
+}
+
+// deliveryLabel says where the mail stands, for the detail view.
+func deliveryLabel(d Delivery, en bool) string {
+	ja := map[Delivery]string{
+		DeliveryRetrying:  "再送中(まだ届く可能性があります)",
+		DeliveryFailed:    "不達(受け取りを拒否され、届いていません)",
+		DeliveryExpired:   "不達(再送の期限切れで配送をあきらめました。届いていません)",
+		DeliveryDelivered: "配送済み",
+		DeliveryUnknown:   "不明(エラーメールに書かれていません)",
+	}
+	eng := map[Delivery]string{
+		DeliveryRetrying:  "still being retried (may still arrive)",
+		DeliveryFailed:    "not delivered (refused)",
+		DeliveryExpired:   "not delivered (retry period expired, given up)",
+		DeliveryDelivered: "delivered",
+		DeliveryUnknown:   "unknown (the report does not say)",
+	}
+	if en {
+		return eng[d]
+	}
+	return ja[d]
 }
 
 func timelineLabel(kind string, en bool) string {

@@ -26,13 +26,14 @@ var contentPlaceholders = map[string]bool{
 	"recipient":     true, // the recipient's address
 	"domain":        true, // the recipient's domain
 	"sender_domain": true, // the domain of the original From address
+	"hosting":       true, // the office's hosting company (WithHosting), else the generic word
 }
 
 // layoutPlaceholders may appear in languages.<lang>.layout.
 var layoutPlaceholders = map[string]bool{
 	"state": true, "headline": true, "recipient": true, "provider_name": true,
 	"count": true, "period": true, "first": true, "last": true, "n": true,
-	"domain": true, "title": true, "url": true, "label": true, "value": true, "actor": true, "text": true, "i": true,
+	"domain": true, "hosting": true, "title": true, "url": true, "label": true, "value": true, "actor": true, "text": true, "i": true,
 }
 
 // fill expands the placeholders of s.

@@ -25,6 +25,7 @@ type scenario struct {
 	rc       bounce.Recipient
 	noGroup  bool
 	reporter string
+	hosting  bool // render with WithHosting (the office's hosting company named and linked)
 }
 
 func scenarios() []scenario {
@@ -73,6 +74,20 @@ func scenarios() []scenario {
 		{name: "other-undefined-reply-only-en", lang: English, rc: bounce.Recipient{Address: "info@example.net", Action: f, ReplyCode: "554", Reason: bounce.ReasonUndefined, Provider: bounce.ProviderOther, Diagnostic: "554 Transaction failed"}},
 		{name: "other-authfailure-dmarc", from: "sales@example.co.jp", rc: bounce.Recipient{Address: "info@example.net", Action: f, Status: "5.7.1", ReplyCode: "550", Reason: bounce.ReasonAuthFailure, Provider: bounce.ProviderOther, RemoteMTA: "mx.example.net", Diagnostic: "550 5.7.1 Email rejected per DMARC policy for example.co.jp"}},
 		{name: "other-vacation", kind: bounce.KindAutoReply, noGroup: true, rc: bounce.Recipient{Address: "info@example.net", Reason: bounce.ReasonVacation, Provider: bounce.ProviderOther}},
+		// Blocklists: each list by what it lists, linking the page the bounce names.
+		{name: "other-blocked-spamhaus-dbl", ip: "203.0.113.25", rc: bounce.Recipient{Address: "info@example.net", Action: f, Status: "5.7.1", ReplyCode: "554", Reason: bounce.ReasonBlocked, Provider: bounce.ProviderOther, RemoteMTA: "mx.example.net", Diagnostic: "554 5.7.1 Service unavailable; Sender address [sales@example.co.jp] blocked using dbl.spamhaus.org; https://www.spamhaus.org/query/domain/example.co.jp"}},
+		{name: "microsoft365-blocked-spamhaus-s8002", ip: "203.0.113.25", rc: bounce.Recipient{Address: "sales@example.com", Action: f, Status: "5.7.1", ReplyCode: "550", Reason: bounce.ReasonBlocked, Provider: bounce.ProviderMicrosoft, RemoteMTA: "example-com.mail.protection.outlook.com", Diagnostic: "550 5.7.1 Service unavailable, MailFrom domain is listed in Spamhaus. To request removal from this list see https://www.spamhaus.org/query/lookup/ (S8002)"}},
+		{name: "other-blocked-barracuda", ip: "203.0.113.25", hosting: true, rc: bounce.Recipient{Address: "info@example.net", Action: f, Status: "5.7.1", ReplyCode: "554", Reason: bounce.ReasonBlocked, Provider: bounce.ProviderOther, RemoteMTA: "mx.example.net", Diagnostic: "554 Service unavailable; Client host [203.0.113.25] blocked using Barracuda Reputation; http://bbl.barracudacentral.com/q.cgi?ip=203.0.113.25"}},
+		{name: "other-blocked-spamcop", ip: "203.0.113.25", rc: bounce.Recipient{Address: "info@example.net", Action: f, Status: "5.7.1", ReplyCode: "554", Reason: bounce.ReasonBlocked, Provider: bounce.ProviderOther, RemoteMTA: "mx.example.net", Diagnostic: "554 5.7.1 Service unavailable; Client host [203.0.113.25] blocked using bl.spamcop.net; Blocked - see https://www.spamcop.net/bl.shtml?203.0.113.25"}},
+		{name: "other-blocked-uceprotect-en", lang: English, ip: "203.0.113.25", rc: bounce.Recipient{Address: "info@example.net", Action: f, Status: "5.7.1", ReplyCode: "550", Reason: bounce.ReasonBlocked, Provider: bounce.ProviderOther, RemoteMTA: "mx.example.net", Diagnostic: "550 5.7.1 Your IP 203.0.113.25 is BLACKLISTED at UCEPROTECT-LEVEL 1 - See: http://www.uceprotect.net/rblcheck.php?ipr=203.0.113.25"}},
+		{name: "other-blocked-cloudmark", ip: "203.0.113.25", rc: bounce.Recipient{Address: "info@example.net", Action: f, Status: "5.7.1", ReplyCode: "550", Reason: bounce.ReasonBlocked, Provider: bounce.ProviderOther, RemoteMTA: "mx.example.net", Diagnostic: "550 5.7.1 Blocked using Cloudmark Sender Intelligence (Visit http://csi.cloudmark.com/reset-request/?ip=203.0.113.25)."}},
+		// States: greylisting that gave up is a failure; a loop is not temporary.
+		{name: "other-greylisted-expired", rc: bounce.Recipient{Address: "info@example.net", Action: f, Status: "4.2.0", ReplyCode: "450", Reason: bounce.ReasonGreylisted, Temporary: true, Provider: bounce.ProviderOther, RemoteMTA: "mx.example.net", Diagnostic: "450 4.2.0 <info@example.net>: Recipient address rejected: Greylisted"}},
+		{name: "other-networkerror-loop", rc: bounce.Recipient{Address: "info@example.net", Action: f, Status: "5.4.6", ReplyCode: "554", Reason: bounce.ReasonNetworkError, Provider: bounce.ProviderOther, RemoteMTA: "mx.example.net", Diagnostic: "554 5.4.6 Too many hops 26 (25 max)"}},
+		{name: "microsoft-mailboxfull-delayed", kind: bounce.KindDelay, hosting: true, rc: bounce.Recipient{Address: "user@outlook.jp", Action: d, Status: "4.2.2", ReplyCode: "452", Reason: bounce.ReasonMailboxFull, Temporary: true, Provider: bounce.ProviderMicrosoft, RemoteMTA: "apc.olc.protection.outlook.com", Diagnostic: "452 4.2.2 The recipient's mailbox is full"}},
+		// Outlook's 5.7.509 is a DMARC failure, not the 5.7.515 rule.
+		{name: "microsoft365-authfailure-dmarc-509", ip: "203.0.113.25", hosting: true, rc: bounce.Recipient{Address: "sales@example.com", Action: f, Status: "5.7.509", ReplyCode: "550", Reason: bounce.ReasonAuthFailure, Provider: bounce.ProviderMicrosoft, RemoteMTA: "example-com.mail.protection.outlook.com", Diagnostic: "550 5.7.509 Access denied, sending domain example.co.jp does not pass DMARC verification and has a DMARC policy of reject."}},
+		{name: "microsoft-badreputation-hosting", ip: "203.0.113.25", hosting: true, rc: bounce.Recipient{Address: "user@outlook.jp", Action: f, Status: "4.7.650", ReplyCode: "451", Reason: bounce.ReasonBadReputation, Temporary: true, RemoteMTA: "apc.olc.protection.outlook.com", Provider: bounce.ProviderMicrosoft, Diagnostic: s775}},
 	}
 }
 
@@ -124,12 +139,21 @@ func TestGolden(t *testing.T) {
 			if lang == "" {
 				lang = Japanese
 			}
+			var opts []Option
+			if s.hosting {
+				opts = append(opts, WithHosting("ヘテムル", "https://support.example.jp/mail/"))
+			}
 			var b strings.Builder
 			b.WriteString("===== ForRecipient =====\n")
-			b.WriteString(ForRecipient(s.report(), s.rc, lang).Text())
+			a := ForRecipient(s.report(), s.rc, lang, opts...)
+			b.WriteString(a.Text())
+			b.WriteString("\n===== Short =====\n")
+			b.WriteString(a.ShortText())
+			b.WriteString(a.WhoDoesWhat(120))
+			b.WriteString("\n")
 			if !s.noGroup {
 				b.WriteString("\n===== ForGroup (max 2) =====\n")
-				b.WriteString(ForGroup(s.group(), lang, 2).Text())
+				b.WriteString(ForGroup(s.group(), lang, 2, opts...).Text())
 			}
 			got := b.String()
 			path := filepath.Join("testdata", s.name+".golden")

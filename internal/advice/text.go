@@ -76,3 +76,51 @@ func line(b *strings.Builder, lt *langTexts, key string, vals map[string]string)
 	b.WriteString(fill(lt.Layout[key], vals, nil))
 	b.WriteString("\n")
 }
+
+// ShortText renders the advice in a few lines for a short post: the summary,
+// then one line per action with who acts and its short form, e.g.
+// 「【情報システム担当】レンタルサーバー会社に解除申請を依頼する」.
+func (a Advice) ShortText() string {
+	lt := loadCatalog().lang(a.Lang)
+	var b strings.Builder
+	b.WriteString(a.Summary)
+	b.WriteString("\n")
+	for _, ac := range a.Actions {
+		line(&b, lt, "short_action_line", map[string]string{"actor": ac.Label, "text": ac.Short})
+	}
+	return b.String()
+}
+
+// WhoDoesWhat is one line saying who does what first: for each actor, in
+// the order they first appear, the short form of their first action, e.g.
+// 「【情報システム担当】ヘテムルに解除申請を依頼する / 【送信者】急ぎの用件は電話などで伝える」.
+// The line is cut to maxWidth display columns (no limit when maxWidth <= 0);
+// whole items are dropped rather than cut when possible.
+func (a Advice) WhoDoesWhat(maxWidth int) string {
+	lt := loadCatalog().lang(a.Lang)
+	sep := lt.Layout["who_sep"]
+	var items []string
+	seen := map[Actor]bool{}
+	for _, ac := range a.Actions {
+		if seen[ac.Actor] {
+			continue
+		}
+		seen[ac.Actor] = true
+		items = append(items, fill(lt.Layout["short_action_line"], map[string]string{"actor": ac.Label, "text": ac.Short}, nil))
+	}
+	out := ""
+	for i, it := range items {
+		next := it
+		if i > 0 {
+			next = out + sep + it
+		}
+		if maxWidth > 0 && Width(next) > maxWidth {
+			if i == 0 {
+				return shorten(it, maxWidth)
+			}
+			break
+		}
+		out = next
+	}
+	return out
+}

@@ -14,9 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
 	"github.com/bouncewatch/bouncewatch/internal/imapwatch"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
+	"github.com/bouncewatch/bouncewatch/internal/logging"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
 	"github.com/bouncewatch/bouncewatch/internal/store"
 )
@@ -27,10 +30,13 @@ type Options struct {
 	Logger     *slog.Logger
 	Stdout     io.Writer        // where the stdout target writes; default os.Stdout
 	StdoutText bool             // stdout target writes readable text instead of JSON Lines
-	Now        func() time.Time // default time.Now
-	HTTPClient *http.Client     // for OAuth2 and Slack; default http.DefaultClient
-	IMAPTLS    *tls.Config      // overrides BOUNCEWATCH_IMAP_CA_FILE (tests)
-	SMTPTLS    *tls.Config      // for the email target (tests)
+	Now        func() time.Time // default Clock.Now
+	// Clock gives the loops their time and timers; default the system
+	// clock (with Now, when given, as its time).
+	Clock      Clock
+	HTTPClient *http.Client // for OAuth2 and Slack; default http.DefaultClient
+	IMAPTLS    *tls.Config  // overrides BOUNCEWATCH_IMAP_CA_FILE (tests)
+	SMTPTLS    *tls.Config  // for the email target (tests)
 	// Idle is called (from the sender loop) each time the outbox is empty
 	// and the watcher has delivered everything it saw; the demo uses it.
 	Idle func()
@@ -51,6 +57,7 @@ type App struct {
 	sink    *sink
 	senders map[string]sender
 	metrics *metrics
+	checks  *senderChecks // nil when the sender checks are off
 
 	replies *replies // nil unless email notifications are on
 
@@ -68,14 +75,20 @@ type sender interface {
 // New checks the configuration and opens the store. It does no network I/O.
 func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	// Every line bounded, repeated warnings rate-limited: a hostile mail
+	// or a flood of them must not flood the log (main's logger already is).
+	if _, ok := opts.Logger.Handler().(*logging.Handler); !ok {
+		opts.Logger = slog.New(logging.New(opts.Logger.Handler(), logging.Options{}))
 	}
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Clock == nil {
+		opts.Clock = systemClock{now: opts.Now}
 	}
+	opts.Now = opts.Clock.Now
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -106,6 +119,10 @@ func New(ctx context.Context, cfg Config, opts Options) (*App, error) {
 			return nil, fmt.Errorf("BOUNCEWATCH_SMTP_CA_FILE: %w", err)
 		}
 		a.opts.SMTPTLS = tc
+	}
+	if err := a.buildChecks(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if err := a.buildSenders(ctx); err != nil {
 		db.Close()
@@ -197,27 +214,31 @@ func (a *App) Watcher() *imapwatch.Watcher { return a.watcher }
 
 // Run runs the watcher, the incident clock, the sender and the HTTP
 // endpoints until ctx is done, then stops them and closes the store. It
-// returns nil on a normal stop.
+// returns nil on a normal stop (ctx ended), and the first loop's error when
+// a loop fails (the others are then stopped).
 func (a *App) Run(ctx context.Context) error {
 	defer a.db.Close()
 	// Timing may have changed since the last run: re-evaluate every open incident.
 	if err := a.db.RecheckAll(ctx); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	// Notices the previous process had in flight are retried now, not
+	// after their lease (it is gone; the senders look before posting again).
+	if n, err := a.db.ReleaseLeases(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		a.log.Info("notifications in flight at the last stop are retried", "count", n)
+	}
+	g, gctx := errgroup.WithContext(ctx)
 	start := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				a.log.Error("stopped", "component", name, "err", err)
-				errc <- fmt.Errorf("%s: %w", name, err)
-				cancel()
+		g.Go(func() error {
+			err := f(gctx)
+			if err == nil || gctx.Err() != nil && errors.Is(err, context.Canceled) {
+				return nil // a normal stop
 			}
-		}()
+			a.log.Error("stopped", "component", name, "err", err)
+			return fmt.Errorf("%s: %w", name, err)
+		})
 	}
 	start("imap", a.watcher.Run)
 	start("incidents", a.incidentLoop)
@@ -231,14 +252,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	kick(a.kickTick)
 	kick(a.kickSend)
-	<-ctx.Done()
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
-	}
+	return g.Wait()
 }
 
 type loop struct {
@@ -256,7 +270,7 @@ func kick(c chan struct{}) {
 // incidentLoop evaluates open incidents when a batch was committed and when
 // the store says the next decision is due.
 func (a *App) incidentLoop(ctx context.Context) error {
-	timer := time.NewTimer(time.Hour)
+	timer := a.opts.Clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	lastErr := ""
 	for {
@@ -264,7 +278,7 @@ func (a *App) incidentLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.kickTick:
-		case <-timer.C:
+		case <-timer.C():
 		}
 		res, err := a.db.Tick(ctx, a.opts.Now(), a.timing, a.targets)
 		wait := time.Hour
@@ -286,18 +300,8 @@ func (a *App) incidentLoop(ctx context.Context) error {
 				wait = res.NextCheck.Sub(a.opts.Now())
 			}
 		}
-		resetTimer(timer, max(wait, 10*time.Millisecond))
+		timer.Reset(max(wait, 10*time.Millisecond))
 	}
-}
-
-func resetTimer(t *time.Timer, d time.Duration) {
-	if !t.Stop() {
-		select {
-		case <-t.C:
-		default:
-		}
-	}
-	t.Reset(d)
 }
 
 // lease is how long a row handed to a sender is reserved; longer than any send.
@@ -305,7 +309,7 @@ const lease = 2 * time.Minute
 
 // senderLoop delivers outbox rows to their targets with retries.
 func (a *App) senderLoop(ctx context.Context) error {
-	timer := time.NewTimer(time.Hour)
+	timer := a.opts.Clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	errLog := map[string]string{}
 	for {
@@ -313,44 +317,74 @@ func (a *App) senderLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-a.kickSend:
-		case <-timer.C:
+		case <-timer.C():
 		}
+		wait := time.Hour
 		for {
 			items, err := a.db.NextOutbox(ctx, a.opts.Now(), 20, lease, a.targets...)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				a.log.Error("outbox", "err", err)
+				a.logChange(errLog, "outbox", "outbox", err)
+				wait = 5 * time.Second
 				break
 			}
 			if len(items) == 0 {
 				break
 			}
 			for _, it := range items {
-				a.deliver(ctx, it, errLog)
+				if err := a.deliver(ctx, it, errLog); err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					// The store failed to record an outcome: the row's lease
+					// keeps it from being sent again until then.
+					a.logChange(errLog, "outbox", "outbox", err)
+					wait = 5 * time.Second
+				}
+			}
+			if wait < time.Hour {
+				break
 			}
 		}
-		wait := time.Hour
 		if next, ok, err := a.db.NextOutboxAt(ctx); err == nil && ok {
-			wait = next.Sub(a.opts.Now())
+			wait = min(wait, next.Sub(a.opts.Now()))
 		} else if err == nil && !ok && a.opts.Idle != nil {
 			a.opts.Idle()
 		}
-		resetTimer(timer, max(wait, 10*time.Millisecond))
+		timer.Reset(max(wait, 10*time.Millisecond))
 	}
 }
 
-func (a *App) deliver(ctx context.Context, it store.OutboxItem, errLog map[string]string) {
+// logChange logs err under key when it differs from the last one logged
+// there (an error is logged when it changes, not on every attempt).
+func (a *App) logChange(last map[string]string, key, msg string, err error, args ...any) {
+	if m := err.Error(); last[key] != m {
+		a.log.Error(msg, append(args, "err", err)...)
+		last[key] = m
+	}
+}
+
+// deliver hands one leased row to its sender and records the outcome. It
+// returns an error only when the store could not record it.
+func (a *App) deliver(ctx context.Context, it store.OutboxItem, errLog map[string]string) error {
+	// Outcomes are recorded even when ctx ends during the send: the
+	// receiver may have accepted it.
+	rec := context.WithoutCancel(ctx)
 	s, ok := a.senders[it.Target]
 	if !ok {
-		_ = a.db.MarkAbandoned(ctx, it.ID, "target not configured: "+it.Target, a.opts.Now())
-		return
+		if err := a.db.MarkAbandoned(rec, it.ID, "target not configured: "+it.Target, a.opts.Now()); err != nil {
+			return fmt.Errorf("abandon outbox %d: %w", it.ID, err)
+		}
+		return nil
 	}
 	det, err := a.db.IncidentDetail(ctx, it.IncidentID, 200)
 	if err != nil {
-		_ = a.db.MarkFailed(ctx, it.ID, err.Error(), a.opts.Now().Add(time.Minute))
-		return
+		if ferr := a.db.MarkFailed(rec, it.ID, err.Error(), a.opts.Now().Add(time.Minute)); ferr != nil {
+			return fmt.Errorf("outbox %d: %w (and recording it: %w)", it.ID, err, ferr)
+		}
+		return fmt.Errorf("outbox %d: %w", it.ID, err)
 	}
 	ref, err := s.send(ctx, it, det)
 	now := a.opts.Now()
@@ -360,13 +394,21 @@ func (a *App) deliver(ctx context.Context, it store.OutboxItem, errLog map[strin
 			a.log.Info("notifications flow again", "target", it.Target)
 			errLog[it.Target] = ""
 		}
-		if err := a.db.MarkSent(ctx, it.ID, ref, now); err != nil {
-			a.log.Error("mark sent", "id", it.ID, "err", err)
+		if err := a.db.MarkSent(rec, it.ID, ref, now); err != nil {
+			return fmt.Errorf("mark outbox %d sent: %w", it.ID, err)
 		}
-		return
+		return nil
+	}
+	retry, after := notify.Retryable(err)
+	if errors.Is(err, notify.ErrNotAttempted) {
+		// The receiver is paused as a whole (a Slack workspace after a
+		// 429): no attempt was made, the row waits for the pause to end.
+		if err := a.db.Postpone(rec, it.ID, now.Add(after)); err != nil {
+			return fmt.Errorf("postpone outbox %d: %w", it.ID, err)
+		}
+		return nil
 	}
 	a.metrics.notified(it.Target, false)
-	retry, after := notify.Retryable(err)
 	if ctx.Err() != nil {
 		retry = true
 	}
@@ -375,13 +417,18 @@ func (a *App) deliver(ctx context.Context, it store.OutboxItem, errLog map[strin
 		errLog[it.Target] = msg
 	}
 	if !retry {
-		_ = a.db.MarkAbandoned(context.WithoutCancel(ctx), it.ID, err.Error(), now)
-		return
+		if err := a.db.MarkAbandoned(rec, it.ID, err.Error(), now); err != nil {
+			return fmt.Errorf("abandon outbox %d: %w", it.ID, err)
+		}
+		return nil
 	}
 	if after <= 0 {
 		after = backoffFrom(a.opts.RetryBase, it.Attempts)
 	}
-	_ = a.db.MarkFailed(context.WithoutCancel(ctx), it.ID, err.Error(), now.Add(after))
+	if err := a.db.MarkFailed(rec, it.ID, err.Error(), now.Add(after)); err != nil {
+		return fmt.Errorf("mark outbox %d failed: %w", it.ID, err)
+	}
+	return nil
 }
 
 // backoff is capped, jittered exponential backoff for attempt n (1-based).
@@ -438,10 +485,8 @@ func (a *App) housekeepingLoop(ctx context.Context) error {
 		} else if n > 0 {
 			a.log.Info("dropped old delivered notifications", "count", n)
 		}
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, a.opts.Clock, 24*time.Hour) {
 			return ctx.Err()
-		case <-time.After(24 * time.Hour):
 		}
 	}
 }

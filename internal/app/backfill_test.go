@@ -16,6 +16,7 @@ import (
 // all, notifies no one, and prints one digest; `run` afterwards stays quiet
 // about them and reports what arrives next.
 func TestBackfillThenRun(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)

@@ -7,12 +7,13 @@ package app
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/bouncewatch/bouncewatch/internal/advice"
 )
 
 // EnvPrefix is the prefix of every environment variable.
@@ -52,35 +53,60 @@ type Config struct {
 	SMTPPassword   string        `envconfig:"SMTP_PASSWORD" desc:"SMTP AUTH password; never logged"`
 	SMTPFrom       string        `envconfig:"SMTP_FROM" desc:"From address of notification mail"`
 	EmailTo        string        `envconfig:"EMAIL_TO" desc:"fixed recipients of email notifications (comma list); default: the original sender of the bounced mail"`
+	HostingName    string        `envconfig:"HOSTING_NAME" desc:"name of the office's hosting company, used in the advice instead of レンタルサーバー会社, e.g. ヘテムル"`
+	HostingURL     string        `envconfig:"HOSTING_SUPPORT_URL" desc:"https page of the hosting company's support, linked where the advice asks to contact it"`
 	GroupWait      time.Duration `envconfig:"GROUP_WAIT" default:"60s" desc:"wait before the first notice of a new incident"`
 	GroupInterval  time.Duration `envconfig:"GROUP_INTERVAL" default:"10m" desc:"least time between updates of a changed incident"`
 	RepeatInterval time.Duration `envconfig:"REPEAT_INTERVAL" default:"24h" desc:"reminder interval for an incident that stays active"`
 	ResolveAfter   time.Duration `envconfig:"RESOLVE_AFTER" default:"24h" desc:"quiet time after which an incident is closed (収束)"`
 	ReplyAllow     string        `envconfig:"REPLY_ALLOW" desc:"who may reply to summaries for details: comma list of domains or addresses; default the mailbox's domain"`
+	ReplyAuthserv  string        `envconfig:"REPLY_AUTHSERV_ID" desc:"authserv-id of the Authentication-Results that the mailbox's own server adds (e.g. mx.google.com): a reply counts only when they show DMARC, or SPF/DKIM of exactly the From domain, passing; empty or absent: 停止 and 解決 by mail are refused (Slack only)"`
+	ReplyTokenTTL  time.Duration `envconfig:"REPLY_TOKEN_TTL" default:"720h" desc:"how long a summary mail can be answered (its reference expires after this)"`
 	Secret         string        `envconfig:"SECRET" desc:"key that signs summary Message-IDs; default a random key kept beside the database"`
+	DNSServer      string        `envconfig:"DNS_SERVER" desc:"DNS server (host:port) for the sender checks in notices and doctor; default the system resolver (/etc/resolv.conf); off turns the checks off"`
+	DNSBL          string        `envconfig:"DNSBL" desc:"blocklist zones checked, comma list; default zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org, dnsbl-1.uceprotect.net, dbl.spamhaus.org (Spamhaus DQS: KEY.zen.dq.spamhaus.net,KEY.dbl.dq.spamhaus.net); never logged"`
+	DNSTimeout     time.Duration `envconfig:"DNS_TIMEOUT" default:"2s" desc:"deadline of each DNS lookup of the sender checks; a notice waits at most about this long for them"`
 	HTTPAddr       string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"address of /healthz, /readyz and /metrics; empty disables"`
 	LogFormat      string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
-// LoadConfig reads the configuration from the environment. A variable set
-// to the empty string counts as unset, so its default applies (it is
-// removed from the environment), except HTTP_ADDR, where empty disables the
-// endpoints.
+// LoadConfig reads the configuration from the BOUNCEWATCH_* environment
+// variables (through envconfig). It does not change the environment: main
+// owns it and, before calling LoadConfig, removes the variables set to the
+// empty string, so that their defaults apply (see EmptyMeansDefault).
 func LoadConfig() (Config, error) {
 	var c Config
-	t := reflect.TypeOf(c)
-	for i := 0; i < t.NumField(); i++ {
-		name := t.Field(i).Tag.Get("envconfig")
-		key := EnvPrefix + "_" + name
-		if v, set := os.LookupEnv(key); set && v == "" && name != "HTTP_ADDR" {
-			os.Unsetenv(key)
-		}
-	}
 	if err := envconfig.Process(EnvPrefix, &c); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// AdviceOptions are the settings that shape the advice to the office: its
+// hosting company's name and support page.
+func (c Config) AdviceOptions() []advice.Option {
+	if c.HostingName == "" && c.HostingURL == "" {
+		return nil
+	}
+	return []advice.Option{advice.WithHosting(c.HostingName, c.HostingURL)}
+}
+
+// EmptyMeansDefault says whether an environment variable set to the empty
+// string counts as unset (its default applies): true for every
+// BOUNCEWATCH_* variable but HTTP_ADDR, where empty disables the endpoints.
+func EmptyMeansDefault(name string) bool {
+	rest, ok := strings.CutPrefix(name, EnvPrefix+"_")
+	if !ok || rest == "HTTP_ADDR" {
+		return false
+	}
+	t := reflect.TypeFor[Config]()
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("envconfig") == rest {
+			return true
+		}
+	}
+	return false
 }
 
 // Targets returns the notification targets, validated.
@@ -149,6 +175,9 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if c.HostingURL != "" && !strings.HasPrefix(c.HostingURL, "https://") {
+		errs = append(errs, "BOUNCEWATCH_HOSTING_SUPPORT_URL must be an https:// URL")
+	}
 	if c.IMAPProbe <= 0 || c.IMAPProbe > 5*time.Minute {
 		errs = append(errs, "BOUNCEWATCH_IMAP_PROBE_INTERVAL must be between 1s and 5m")
 	}
@@ -160,7 +189,8 @@ func (c Config) Validate() error {
 
 // secretFields are the configuration fields never shown.
 var secretFields = map[string]bool{"IMAPPassword": true, "OAuthSecret": true, "OAuthRefresh": true,
-	"SlackToken": true, "SlackAppToken": true, "SMTPPassword": true, "Secret": true}
+	"SlackToken": true, "SlackAppToken": true, "SMTPPassword": true, "Secret": true,
+	"DNSBL": true} // may hold a Spamhaus DQS key
 
 // Redacted returns a copy with every secret replaced by "[redacted]" (or
 // left empty when unset): safe to print or log.

@@ -341,6 +341,7 @@ func detailFlow(t *testing.T, r *running, sm *smtpBox, deliver mailbox, seen int
 // Issue 5 (email mode) and issue 6 (replies by mail), end to end with the
 // in-process IMAP server and a real SMTP server.
 func TestEmailSummaryRepliesAndLoops(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -349,6 +350,7 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 	sm := startSMTP(t)
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
 	cfg.GroupInterval = 2 * time.Second // a muted incident would otherwise be updated within the test
+	cfg.ReplyAuthserv = "mx.example.jp"
 	r := runApp(t, cfg)
 	deliver := func(m []byte) {
 		if err := srv.Append(m); err != nil {
@@ -411,7 +413,8 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 	// 「停止」: muted for a day, confirmed, and new bounces of it are quiet.
 	before = sm.count()
 	now := time.Now()
-	deliver(reply(staff, "reply.mute@example.jp", sid, "Re: "+summary.Subject, "停止"))
+	deliver(reply(staff, "reply.mute@example.jp", sid, "Re: "+summary.Subject, "停止",
+		"Authentication-Results: mx.example.jp; spf=pass smtp.mailfrom=staff@example.jp; dmarc=pass header.from=example.jp"))
 	seen++
 	msgs = waitMails(t, sm, before+1)
 	if conf := parseMail(t, msgs[before].Data); !strings.Contains(conf.Text, "停止しました") {
@@ -443,6 +446,7 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 
 // A refused submission (451) is retried and the summary delivered once.
 func TestEmailSummaryRetriedAfterTemporaryRefusal(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -485,6 +489,7 @@ func TestDovecotEmailReplyGetsDetail(t *testing.T) {
 // An incident whose bounces were sent by two people mails each of them once,
 // even when one address is refused for a while.
 func TestEmailEachSenderOnceWhenOneIsRefused(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -514,6 +519,7 @@ func TestEmailEachSenderOnceWhenOneIsRefused(t *testing.T) {
 // A bounce of a forged message (backscatter) names a stranger as the
 // original sender: no summary goes to them; our own sender still gets hers.
 func TestEmailNoSummaryToStrangers(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -533,5 +539,41 @@ func TestEmailNoSummaryToStrangers(t *testing.T) {
 				t.Errorf("a summary went to %s", to)
 			}
 		}
+	}
+}
+
+// Staff send as the watched mailbox itself (info@): the summary of an address
+// problem goes to that mailbox. The summary then arriving in the watched
+// mailbox is never triaged, and its own bounce mails nobody (no loop).
+func TestEmailToWatchedMailboxWhenItSent(t *testing.T) {
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sm := startSMTP(t)
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	r := runApp(t, cfg)
+	srv.Append(outlookBounce(t, "a.example@outlook.jp", "事務所 <"+srv.User+">"))
+	msgs := waitMails(t, sm, 1)
+	if len(msgs[0].To) != 1 || msgs[0].To[0] != srv.User {
+		t.Fatalf("summary went to %v, want the watched mailbox %s", msgs[0].To, srv.User)
+	}
+	summary := msgs[0].Data
+	sid := parseMail(t, summary).messageID(t)
+
+	// The mail server delivers the summary into the watched mailbox, and a
+	// copy of it bounces: neither is summarised.
+	srv.Append(summary)
+	srv.Append(summaryBounce(sid))
+	r.waitSeen(t, 3, cfg.GroupWait)
+	time.Sleep(cfg.GroupWait + settle)
+	if n := sm.count(); n != 1 {
+		last := parseMail(t, sm.received()[n-1].Data)
+		t.Errorf("%d mails, want only the first summary (last to %v: %s)", n, last.Header.Get("To"), last.Subject)
+	}
+	st := r.stats(t)
+	if st.Reports != 2 {
+		t.Errorf("%d reports, want 2 (the bounce and the bounce of the summary; the summary itself is no report)", st.Reports)
 	}
 }

@@ -107,20 +107,52 @@ func (a *App) serveHTTP(ctx context.Context) error {
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Addr: a.cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	})
+	defer stop()
+	// The endpoints are not worth the watcher: when the address is taken
+	// (another program, a second bouncewatch), say so once and keep trying.
+	for attempt := 0; ; attempt++ {
+		ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+		if err == nil {
+			if attempt > 0 {
+				a.log.Info("http endpoints up", "addr", a.cfg.HTTPAddr)
+			}
+			err = srv.Serve(ln)
+			if errors.Is(err, http.ErrServerClosed) {
+				return ctx.Err()
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := min(time.Second<<min(attempt, 6), time.Minute)
+		if attempt == 0 {
+			a.log.Error("http endpoints (/healthz, /readyz, /metrics) unavailable; mail is still watched and binding is retried",
+				"addr", a.cfg.HTTPAddr, "err", err)
+		} else {
+			a.log.Debug("http endpoints still unavailable", "addr", a.cfg.HTTPAddr, "attempt", attempt+1, "next", wait)
+		}
+		if !sleep(ctx, a.opts.Clock, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// CheckHTTP says whether the address of the HTTP endpoints can be bound
+// now (for `check`): an error when another program holds it.
+func (a *App) CheckHTTP() error {
+	if a.cfg.HTTPAddr == "" {
+		return nil
+	}
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return ctx.Err()
+	return ln.Close()
 }
 
 // ready: the IMAP session is up and showed life within two probe intervals,

@@ -36,6 +36,7 @@ func get(t *testing.T, url string) (int, string) {
 // database takes writes (and not after the server went away), /metrics
 // exposes the operations metrics.
 func TestHTTPHealthReadyMetrics(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)

@@ -14,54 +14,48 @@ import (
 )
 
 // People ask for more through two doors: a reply to a summary mail (see
-// replies.go) and the Slack thread or buttons (here). Both end as outbox rows,
-// so an answer is retried until delivered and never sent twice; mutes and
-// resolves are applied when the row is handled, idempotently.
+// replies.go) and the Slack thread or buttons (here). Both end as a
+// store.Request: a mute or resolve is applied in the transaction that
+// records the request, and the answer is an outbox row, retried until
+// delivered and never sent twice.
 
 // detailNotice is the long version of an incident, for a person who asked.
 func detailNotice(det *store.Detail, lang advice.Lang, note string) notify.Notice {
-	n := notice(det, string(notify.KindDetail), lang, 200)
+	n := notice(det, store.KindDetail, lang, 200)
 	var ms []advice.DetailMember
 	for _, m := range det.Members {
 		ms = append(ms, advice.DetailMember{At: m.At, Report: m.Report, Recipient: m.Recipient})
 	}
 	var tl []advice.TimelineEntry
 	for _, e := range det.Log {
-		tl = append(tl, advice.TimelineEntry{At: e.At, Kind: e.Kind, Actor: e.Actor, Count: e.Count})
+		tl = append(tl, advice.TimelineEntry{At: e.At, Kind: string(e.Kind), Actor: e.Actor, Count: e.Count})
 	}
-	n.Detail = advice.DetailText(ms, tl, lang, notify.JST())
+	n.Detail = notify.PlainLinks(advice.DetailText(ms, tl, lang, notify.JST()))
 	if note != "" {
 		n.Detail = note + "\n\n" + n.Detail
 	}
 	return n
 }
 
-// applyCommand carries out mute or resolve on an incident (idempotent: an
-// incident already muted that long, or already resolved, is left alone) and
-// returns a sentence saying what was done ("" for detail).
-func (a *App) applyCommand(ctx context.Context, det *store.Detail, cmd string, until time.Time, actor string) (string, error) {
-	now := a.opts.Now()
-	switch cmd {
-	case cmdMute:
-		if !det.MutedUntil.Before(until) {
-			return muteNote(until), nil
+// commandNote is the sentence that answers a command: what was done (the
+// change itself was applied when the request was recorded), or why it was
+// not; "" for detail and raw. until is the mute asked for; the incident may
+// be muted longer already.
+func commandNote(det *store.Detail, cmd string, until time.Time, refused bool) string {
+	switch {
+	case refused && changesState(cmd):
+		return "「停止」「解決」のご依頼はメールでは受け付けていません。このメールが本当にあなたから届いたものか、" +
+			"受信サーバーの認証結果(SPF/DKIM/DMARC)で確かめられなかったためです。Slack の通知のスレッドかボタンからお願いします" +
+			"(Slack をお使いでなければ、IT 担当の方にご相談ください)。この件の詳細は以下のとおりです。"
+	case cmd == cmdMute:
+		if det.MutedUntil.After(until) {
+			until = det.MutedUntil
 		}
-		if err := a.db.Mute(ctx, det.ID, until, actor, now, a.targets); err != nil {
-			return "", err
-		}
-		kick(a.kickTick)
-		kick(a.kickSend)
-		return muteNote(until), nil
-	case cmdResolve:
-		if det.State != "resolved" {
-			if _, err := a.db.Resolve(ctx, det.ID, actor, now, a.targets); err != nil {
-				return "", err
-			}
-			kick(a.kickSend)
-		}
-		return "この件を解決済みにしました。同じ原因のエラーが再び届いた場合は、新しい件として通知します。", nil
+		return muteNote(until)
+	case cmd == cmdResolve:
+		return "この件を解決済みにしました。同じ原因のエラーが再び届いた場合は、新しい件として通知します。"
 	}
-	return "", nil
+	return ""
 }
 
 func muteNote(until time.Time) string {
@@ -114,11 +108,16 @@ func (h slackHandler) request(ctx context.Context, id int64, p slackPayload, mut
 		p.Until = h.a.opts.Now().Add(mute)
 	}
 	js, _ := json.Marshal(p)
-	if err := h.a.db.Enqueue(ctx, id, []string{store.TargetSlack}, "answer", js, h.a.opts.Now()); err != nil {
+	// The change is applied with the request, in one transaction; the
+	// answer in the thread is an outbox row.
+	rq := store.Request{IncidentID: id, Target: store.TargetSlack, Kind: store.KindAnswer, Payload: js, MuteUntil: p.Until,
+		Resolve: p.Command == cmdResolve, Actor: "slack:" + p.User}
+	if err := h.a.db.Request(ctx, rq, h.a.opts.Now(), h.a.targets); err != nil {
 		h.a.log.Error("slack request not recorded", "incident", id, "err", err)
 		return
 	}
 	h.a.log.Info("slack request", "incident", id, "command", p.Command, "user", p.User)
+	kick(h.a.kickTick)
 	kick(h.a.kickSend)
 }
 
@@ -132,12 +131,18 @@ func (a *App) extraLoops() []loop {
 		AppToken: a.cfg.SlackAppToken, BotToken: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient,
 	}, slackHandler{a}, a.log.With("component", "slack-socket"))
 	return []loop{{name: "slack-socket", run: func(ctx context.Context) error {
-		// Reconnect with backoff; a refused token is logged once and retried slowly.
-		attempt := 0
+		// Reconnect with backoff; an error is logged when it changes (a
+		// misconfiguration is said once, not every few seconds), and a
+		// refused token is retried slowly.
+		attempt, last := 0, ""
 		for {
+			start := a.opts.Now()
 			err := l.Run(ctx)
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if a.opts.Now().Sub(start) > 10*time.Minute {
+				attempt = 0 // it ran a good while: a fresh failure
 			}
 			attempt++
 			retry, _ := notify.Retryable(err)
@@ -145,11 +150,14 @@ func (a *App) extraLoops() []loop {
 			if !retry {
 				wait = 15 * time.Minute
 			}
-			a.log.Warn("slack socket mode stopped; reconnecting", "err", err, "in", wait.Round(time.Second))
-			select {
-			case <-ctx.Done():
+			if msg := err.Error(); msg != last {
+				a.log.Warn("slack socket mode stopped; reconnecting with backoff", "err", err, "in", wait.Round(time.Second))
+				last = msg
+			} else {
+				a.log.Debug("slack socket mode stopped again", "err", err, "in", wait.Round(time.Second))
+			}
+			if !sleep(ctx, a.opts.Clock, wait) {
 				return ctx.Err()
-			case <-time.After(wait):
 			}
 		}
 	}}}

@@ -3,7 +3,9 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"regexp"
@@ -31,32 +33,61 @@ const (
 // defaultMute is how long 停止 / mute silences an incident without a duration.
 const defaultMute = 24 * time.Hour
 
+// changesState says whether a command changes the incident (as opposed to
+// asking for information).
+func changesState(cmd string) bool { return cmd == cmdMute || cmd == cmdResolve }
+
+// Caps on answers by mail, per hour. A flood of replies (from one person,
+// with +tags, or about one incident) gets a handful of answers; the rest are
+// recorded and left unanswered.
+const (
+	answersPerAddress  = 5  // per email.NormalAddress
+	answersPerIncident = 10 // per incident, all senders
+	answersInAll       = 30 // everything
+
+	maxRateKeys = 1000 // above this many remembered keys, stale ones are dropped
+)
+
 // replyPayload is the outbox payload of a reply to answer.
 type replyPayload struct {
-	Command    string    `json:"command"`
-	MuteUntil  time.Time `json:"mute_until,omitempty"`
-	From       string    `json:"from"`
-	MessageID  string    `json:"message_id"`
-	References []string  `json:"references,omitempty"`
-	Subject    string    `json:"subject"`
+	Command   string    `json:"command"`
+	MuteUntil time.Time `json:"mute_until,omitempty"`
+	// Refused: a command that changes state, from a sender the mailbox
+	// server did not authenticate; it was not applied, the answer says why.
+	Refused    bool     `json:"refused,omitempty"`
+	From       string   `json:"from"`
+	MessageID  string   `json:"message_id"`
+	References []string `json:"references,omitempty"`
+	Subject    string   `json:"subject"`
+}
+
+// tokenStore is where replies look up when a token was issued.
+type tokenStore interface {
+	Token(ctx context.Context, token string) (incidentID int64, issued time.Time, err error)
 }
 
 // replies recognises replies to our summaries in the watched mailbox and
-// turns the acceptable ones into outbox requests.
+// turns the acceptable ones into requests, recorded with the message.
 type replies struct {
-	key   []byte
-	allow []string // lowercase domains or addresses
-	own   []string // our own addresses: never answered
-	log   *slog.Logger
+	key        []byte
+	tokens     tokenStore
+	allow      []string // lowercase domains or addresses
+	own        []string // our own addresses: never answered
+	authservID string   // trusted authserv-id of Authentication-Results; "" trusts none
+	tokenTTL   time.Duration
+	log        *slog.Logger
 
-	mu   sync.Mutex
-	sent map[string][]time.Time // per-sender answers, for the rate limit
-	rate email.RateLimit
+	mu      sync.Mutex
+	answers map[string][]time.Time // rate-limit key -> times of answers
+	limited map[string]bool        // rate-limit keys whose refusal was logged at warn level
 }
 
-func newReplies(key []byte, cfg Config, log *slog.Logger) *replies {
-	r := &replies{key: key, log: log, sent: map[string][]time.Time{}, rate: email.RateLimit{Max: 10, Per: time.Hour},
-		own: []string{cfg.SMTPFrom, cfg.IMAPUsername}}
+func newReplies(key []byte, tokens tokenStore, cfg Config, log *slog.Logger) *replies {
+	r := &replies{key: key, tokens: tokens, log: log, answers: map[string][]time.Time{}, limited: map[string]bool{},
+		own: []string{cfg.SMTPFrom, cfg.IMAPUsername}, authservID: cfg.ReplyAuthserv, tokenTTL: cfg.ReplyTokenTTL}
+	if r.tokenTTL <= 0 {
+		r.tokenTTL = 30 * 24 * time.Hour
+	}
 	for _, a := range strings.Split(cfg.ReplyAllow, ",") {
 		if a = strings.ToLower(strings.TrimSpace(a)); a != "" {
 			r.allow = append(r.allow, strings.TrimPrefix(a, "@"))
@@ -82,47 +113,61 @@ func (r *replies) isReply(header []byte) bool {
 }
 
 // request decides what to do with a message: nil when it is not a reply to
-// us or must be left alone (forged, from a stranger, machine-written, over
-// the rate limit); each refusal is logged.
-func (r *replies) request(raw []byte, now time.Time) *store.Request {
-	ent, err := message.Read(bytes.NewReader(raw))
+// us or must be left alone (forged, from a stranger, machine-written, its
+// token unknown or expired, its sender not authenticated where the server
+// says, over a rate limit); each refusal is logged. A reply that asks to
+// change the incident (停止, 解決) carries the change, applied in the
+// transaction that records it; where the server gives no authentication
+// results, such a command is answered with a refusal instead. It returns an
+// error only when the token cannot be looked up (the store's I/O).
+func (r *replies) request(ctx context.Context, raw []byte, now time.Time) (*store.Request, error) {
+	ent, _ := message.Read(bytes.NewReader(raw))
 	if ent == nil {
-		return nil
+		return nil, nil
 	}
-	_ = err
 	h := gomail.Header{Header: ent.Header}
-	incID, ok := email.FindToken(r.key, h)
+	token, incID, ok := email.FindReplyToken(r.key, h)
 	if !ok {
 		if hasOurShape(h) {
 			r.log.Warn("reply ignored: its reference to a summary does not verify (forged or altered)", "message_id", h.Get("Message-Id"))
 		}
-		return nil
+		return nil, nil
 	}
 	from := ""
-	if list, err := h.AddressList("From"); err == nil && len(list) > 0 {
+	list, err := h.AddressList("From")
+	if err == nil && len(list) == 1 {
 		from = list[0].Address
 	}
 	switch {
 	case email.AutoGenerated(h):
 		r.log.Info("reply ignored: written by a machine (auto-reply, bounce or list)", "incident", incID, "from", from)
-		return nil
+		return nil, nil
 	case from == "" || email.Suppress(from, r.own...):
-		r.log.Info("reply ignored: no answerable sender", "incident", incID, "from", from)
-		return nil
+		r.log.Info("reply ignored: no answerable sender (one From address is needed)", "incident", incID, "from", from)
+		return nil, nil
 	case !r.allowed(from):
 		r.log.Warn("reply ignored: sender not allowed (BOUNCEWATCH_REPLY_ALLOW)", "incident", incID, "from", from)
-		return nil
+		return nil, nil
 	}
-	r.mu.Lock()
-	k := strings.ToLower(from)
-	okRate, _ := r.rate.Allow(r.sent[k], now)
-	if okRate {
-		r.sent[k] = append(r.sent[k], now)
+	tokInc, issued, err := r.tokens.Token(ctx, token)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && tokInc != incID:
+		r.log.Warn("reply ignored: its summary is unknown to this database (recreated or restored?)", "incident", incID, "from", from)
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case now.Sub(issued) > r.tokenTTL:
+		r.log.Info("reply ignored: its summary is older than BOUNCEWATCH_REPLY_TOKEN_TTL", "incident", incID, "from", from,
+			"issued", issued)
+		return nil, nil
 	}
-	r.mu.Unlock()
-	if !okRate {
-		r.log.Warn("reply ignored: too many requests from this sender", "incident", incID, "from", from)
-		return nil
+	verdict := email.CheckAuth(h, r.authservID, email.Domain(from))
+	if verdict == email.AuthFail {
+		r.log.Warn("reply ignored: the mailbox server did not authenticate its sender (SPF/DKIM/DMARC)", "incident", incID, "from", from)
+		return nil, nil
+	}
+	if !r.allow3(from, incID, now) {
+		return nil, nil
 	}
 	cmd, d := parseCommand(replyText(ent))
 	p := replyPayload{Command: cmd, From: from, MessageID: strings.Trim(h.Get("Message-Id"), "<> ")}
@@ -130,12 +175,71 @@ func (r *replies) request(raw []byte, now time.Time) *store.Request {
 	if refs, err := h.MsgIDList("References"); err == nil {
 		p.References = refs
 	}
-	if cmd == cmdMute {
+	rq := &store.Request{IncidentID: incID, Target: store.TargetEmail, Kind: store.KindReply, Actor: from}
+	switch {
+	case changesState(cmd) && verdict != email.AuthPass:
+		p.Refused = true
+		r.log.Info("reply command refused: sender not authenticated by the mailbox server; answered to use Slack", "incident", incID,
+			"from", from, "command", cmd)
+	case cmd == cmdMute:
 		p.MuteUntil = now.Add(d)
+		rq.MuteUntil = p.MuteUntil
+	case cmd == cmdResolve:
+		rq.Resolve = true
 	}
-	js, _ := json.Marshal(p)
-	r.log.Info("reply to a summary", "incident", incID, "from", from, "command", cmd)
-	return &store.Request{IncidentID: incID, Target: store.TargetEmail, Kind: "reply", Payload: js}
+	rq.Payload, _ = json.Marshal(p)
+	r.log.Info("reply to a summary", "incident", incID, "from", from, "command", cmd, "auth", string(verdict))
+	return rq, nil
+}
+
+// allow3 applies the three rate limits and, when all allow, counts an
+// answer. The first refusal of a key in a window is logged at warn level,
+// the rest at debug: a flood does not flood the log.
+func (r *replies) allow3(from string, incID int64, now time.Time) bool {
+	keys := []struct {
+		key  string
+		rate email.RateLimit
+		what string
+	}{
+		{"addr:" + email.NormalAddress(from), email.RateLimit{Max: answersPerAddress, Per: time.Hour}, "this sender"},
+		{"incident:" + strconv.FormatInt(incID, 10), email.RateLimit{Max: answersPerIncident, Per: time.Hour}, "this incident"},
+		{"all", email.RateLimit{Max: answersInAll, Per: time.Hour}, "all senders"},
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.answers) > maxRateKeys {
+		// Bounded memory: forget keys with no answer in the last hour.
+		for k, ts := range r.answers {
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > time.Hour {
+				delete(r.answers, k)
+				delete(r.limited, k)
+			}
+		}
+	}
+	for _, k := range keys {
+		if ok, _ := k.rate.Allow(r.answers[k.key], now); !ok {
+			level := slog.LevelDebug
+			if !r.limited[k.key] {
+				level = slog.LevelWarn
+				r.limited[k.key] = true
+			}
+			r.log.Log(context.Background(), level, "reply ignored: too many requests from "+k.what+" (further ones are logged at debug level)",
+				"incident", incID, "from", from)
+			return false
+		}
+	}
+	for _, k := range keys {
+		since := now.Add(-k.rate.Per)
+		kept := r.answers[k.key][:0]
+		for _, t := range r.answers[k.key] {
+			if t.After(since) {
+				kept = append(kept, t)
+			}
+		}
+		r.answers[k.key] = append(kept, now)
+		delete(r.limited, k.key)
+	}
+	return true
 }
 
 func (r *replies) allowed(addr string) bool {

@@ -1,12 +1,15 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
+	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,10 +17,14 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
+	"github.com/bouncewatch/bouncewatch/internal/health"
+	"github.com/bouncewatch/bouncewatch/internal/incident"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
 	"github.com/bouncewatch/bouncewatch/internal/notify/email"
 	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
 	"github.com/bouncewatch/bouncewatch/internal/store"
+
+	slackgo "github.com/slack-go/slack"
 )
 
 // maxListed is how many affected recipients a summary names before ほか N 件.
@@ -27,14 +34,16 @@ func (a *App) buildSenders(ctx context.Context) error {
 	for _, t := range a.targets {
 		switch t {
 		case store.TargetStdout:
-			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu}
+			a.senders[t] = &stdoutSender{w: a.opts.Stdout, text: a.opts.StdoutText, mu: &a.stdoutMu, checks: a.withChecks, advice: a.cfg.AdviceOptions(), db: a.db, now: a.opts.Now}
 		case store.TargetSlack:
 			a.senders[t] = &slackSender{
-				app:     a,
+				checks:  a.withChecks,
+				advice:  a.cfg.AdviceOptions(),
 				db:      a.db,
 				channel: a.cfg.SlackChannel,
-				n:       slack.New(slack.Config{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient}, a.log.With("component", "slack")),
-				now:     a.opts.Now,
+				n: slack.New(slack.Config{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackAPIURL, HTTPClient: a.opts.HTTPClient,
+					Now: a.opts.Now, Backoff: a.opts.RetryBase}, a.log.With("component", "slack")),
+				now: a.opts.Now,
 			}
 		case store.TargetEmail:
 			key, err := a.secret()
@@ -48,15 +57,15 @@ func (a *App) buildSenders(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("email: %w", err)
 			}
-			a.senders[t] = &emailSender{app: a, db: a.db, key: key, cfg: a.cfg, s: snd, now: a.opts.Now}
-			a.replies = newReplies(key, a.cfg, a.log.With("component", "replies"))
+			a.replies = newReplies(key, a.db, a.cfg, a.log.With("component", "replies"))
+			a.senders[t] = &emailSender{allowed: a.replies.allowed, db: a.db, key: key, cfg: a.cfg, s: snd, now: a.opts.Now, checks: a.withChecks}
 		}
 	}
 	return nil
 }
 
 // notice builds the notification of an incident from its stored detail.
-func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify.Notice {
+func notice(det *store.Detail, kind store.Kind, lang advice.Lang, listed int, opts ...advice.Option) notify.Notice {
 	n := notify.Notice{
 		IncidentID: det.ID,
 		Kind:       notify.Kind(kind),
@@ -79,32 +88,62 @@ func notice(det *store.Detail, kind string, lang advice.Lang, listed int) notify
 		g.Report = &bounce.Report{SendingIP: det.Key.SendingIP, ReportingMTA: det.Key.ReportingMTA}
 		g.Recipient = bounce.Recipient{Reason: det.Reason, Provider: det.Key.Provider}
 	}
-	n.Advice = advice.ForGroup(g, lang, listed)
+	n.Advice = advice.ForGroup(g, lang, listed, opts...)
+	if det.Key.Side == incident.SideRecipient {
+		n.Task = string(incident.TaskOf(det.Key.Cause))
+	}
+	if det.State == incident.StateResolved && n.Kind != notify.KindDetail {
+		n.Kind = notify.KindResolved
+	}
 	n.ProviderName = advice.ProviderName(g.Recipient, lang)
 	n.Reason = n.Advice.Title
 	n.Diagnostic = g.Recipient.Diagnostic
-	return n
+	// Links in bounce text are the sender's, not ours: plain text unless known.
+	return n.WithPlainLinks()
 }
 
 // stdoutSender prints incident notices: JSON Lines, or readable text.
 type stdoutSender struct {
-	w    io.Writer
-	text bool
-	mu   *sync.Mutex
+	w      io.Writer
+	text   bool
+	mu     *sync.Mutex
+	checks checksFunc
+	advice []advice.Option
+	db     *store.DB
+	now    func() time.Time
 }
 
-func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+// stdoutDigests is the "channel" under which the digests printed as text
+// are recorded.
+const stdoutDigests = "stdout"
+
+func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	if s.text && it.Kind == store.KindFirst && det.Key.Side == incident.SideRecipient {
+		return s.digest(ctx, it, det)
+	}
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.advice...)
+	s.checks(ctx, det, &n)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.text {
-		title := map[string]string{"first": "新しい配信エラー", "update": "更新", "repeat": "継続中", "resolved": "収束", "muted": "ミュート"}[it.Kind]
-		_, err := fmt.Fprintf(s.w, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, strings.TrimRight(n.Advice.Text(), "\n"))
+		title := map[store.Kind]string{store.KindFirst: "新しい配信エラー", store.KindUpdate: "更新", store.KindRepeat: "継続中", store.KindResolved: "収束", store.KindMuted: "ミュート"}[it.Kind]
+		// The short shape first (as in Slack and the mails), then the details.
+		var b strings.Builder
+		fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, n.Title())
+		for _, l := range n.Summary() {
+			b.WriteString(l + "\n")
+		}
+		b.WriteString("  ── 詳細 ──\n")
+		for _, l := range strings.Split(strings.TrimRight(n.Advice.Text(), "\n"), "\n") {
+			b.WriteString("  " + l + "\n")
+		}
+		b.WriteString(checksText(n))
+		_, err := io.WriteString(s.w, b.String())
 		return "", err
 	}
 	line := struct {
 		Event    string             `json:"event"`
-		Kind     string             `json:"kind"`
+		Kind     store.Kind         `json:"kind"`
 		Incident int64              `json:"incident"`
 		Key      string             `json:"key"`
 		Count    int                `json:"count"`
@@ -112,13 +151,65 @@ func (s *stdoutSender) send(_ context.Context, it store.OutboxItem, det *store.D
 		Last     time.Time          `json:"last"`
 		Advice   advice.GroupAdvice `json:"advice"`
 		Text     string             `json:"text"`
-	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text()}
+		Checks   *health.Summary    `json:"checks,omitempty"`
+	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text(), n.Checks}
 	b, err := json.Marshal(line)
 	if err != nil {
 		return "", notify.Permanent(err)
 	}
 	_, err = s.w.Write(append(b, '\n'))
 	return "", err
+}
+
+// digest prints the recipient-side items waiting for their first notice as
+// one digest, as Slack shows them: one line per recipient, grouped by what
+// is to be done, then each cause's explanation and actions once.
+func (s *stdoutSender) digest(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	if ref, ok, err := s.db.DigestRef(ctx, det.ID, stdoutDigests); err != nil || ok {
+		return ref, err // printed with an earlier item
+	}
+	p, err := s.db.PendingDigest(ctx, store.TargetStdout, stdoutDigests, maxDigest)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(p.Items, det.ID) {
+		p.Items = append(p.Items, det.ID)
+	}
+	items, err := recipientItems(ctx, s.db, p.Items, s.advice...)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 (宛先ごと) ━━━\n%s\n", notify.DigestTitle(items))
+	groups, order := notify.ByTask(items)
+	for _, t := range order {
+		fmt.Fprintf(&b, "■ %s\n", notify.TaskLabel(t))
+		for _, n := range groups[t] {
+			fmt.Fprintf(&b, "・%s %s（%s）\n", strings.Join(n.Advice.Recipients, ", "), n.ReasonLabel(), n.DigestState())
+		}
+	}
+	b.WriteString("  ── 詳細 ──\n")
+	for _, t := range order {
+		for _, c := range notify.Causes(groups[t]) {
+			fmt.Fprintf(&b, "  %s（%s）\n", c.Label, strings.Join(c.Recipients, ", "))
+			for _, l := range []string{c.Advice.Explanation, c.Advice.Outlook} {
+				if l != "" {
+					fmt.Fprintf(&b, "    %s\n", l)
+				}
+			}
+			for i, a := range c.Advice.Actions {
+				fmt.Fprintf(&b, "    %d. 【%s】%s\n", i+1, a.Label, a.Text)
+			}
+		}
+	}
+	ref := "digest-" + strconv.FormatInt(it.ID, 10)
+	s.mu.Lock()
+	_, err = io.WriteString(s.w, b.String())
+	s.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	return ref, s.db.SetDigestRef(context.WithoutCancel(ctx), p.Items, stdoutDigests, ref, s.now())
 }
 
 // printReports writes each new bounce or delay report as it is recorded
@@ -157,7 +248,8 @@ func kindLabel(k bounce.Kind) string {
 // slackSender posts one message per incident and edits it as it grows;
 // answers to people go in the incident's thread.
 type slackSender struct {
-	app     *App
+	checks  checksFunc
+	advice  []advice.Option
 	db      *store.DB
 	channel string
 	n       *slack.Notifier
@@ -165,16 +257,40 @@ type slackSender struct {
 }
 
 func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
-	if it.Kind == "answer" {
+	if it.Kind == store.KindAnswer {
 		return s.answer(ctx, it, det)
 	}
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	if det.Key.Side == incident.SideRecipient {
+		return s.digest(ctx, it, det)
+	}
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.advice...)
+	s.checks(ctx, det, &n)
+	ts, err := s.show(ctx, it, det, n)
+	if err != nil || ts == "skipped" {
+		return ts, err
+	}
+	if err := s.listHidden(ctx, it, ts, det, n); err != nil {
+		return "", err
+	}
+	if it.Kind == store.KindFirst {
+		// The sender checks in full in the thread; the message has one line.
+		if blocks, fb := slack.ChecksBlocks(n); len(blocks) > 0 {
+			if err := s.replyOnce(ctx, it, ts, "checks", fb, blocks); err != nil {
+				return "", err
+			}
+		}
+	}
+	return ts, nil
+}
+
+// show posts the incident's message, or edits it when it was posted.
+func (s *slackSender) show(ctx context.Context, it store.OutboxItem, det *store.Detail, n notify.Notice) (string, error) {
 	ts, ok, err := s.db.SlackRef(ctx, det.ID, s.channel)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
-		if it.Kind == "muted" {
+		if it.Kind == store.KindMuted {
 			return "skipped", nil // nothing posted yet: nothing to show the mute on
 		}
 		key := it.IdempotencyKey()
@@ -186,7 +302,9 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 			}
 			if found {
 				// Show the current state on it, as an update would.
-				_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now())
+				if err := s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now()); err != nil {
+					return "", fmt.Errorf("slack message %s found but not recorded: %w", ts, err)
+				}
 				return s.update(ctx, det, ts, n)
 			}
 			// Not found, or the history cannot be read (no scope): post.
@@ -196,11 +314,163 @@ func (s *slackSender) send(ctx context.Context, it store.OutboxItem, det *store.
 			return "", err
 		}
 		// Remember the message before the row is marked sent: a retry then
-		// edits it instead of posting a second one.
-		_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now())
+		// edits it instead of posting a second one. When that fails, the
+		// retry finds the message by its key instead.
+		if err := s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, ts, s.now()); err != nil {
+			return "", fmt.Errorf("slack message %s posted but not recorded: %w", ts, err)
+		}
 		return ts, nil
 	}
 	return s.update(ctx, det, ts, n)
+}
+
+// listHidden names, in the thread of the message at ts, the recipients the
+// channel message has no room for: every recipient is named somewhere.
+func (s *slackSender) listHidden(ctx context.Context, it store.OutboxItem, ts string, det *store.Detail, n notify.Notice) error {
+	switch it.Kind {
+	case store.KindFirst, store.KindUpdate, store.KindRepeat:
+	default:
+		return nil
+	}
+	if slack.Hidden(n) == nil {
+		return nil
+	}
+	all := notice(det, it.Kind, advice.Japanese, 0).Advice // every loaded member
+	blocks, fb := slack.ListBlocks(fmt.Sprintf("この件の宛先（%d件）", len(all.Recipients)+all.More), all.Recipients, all.More)
+	return s.replyOnce(ctx, it, ts, "list", fb, blocks)
+}
+
+// replyOnce posts a reply in the thread of ts, once per outbox row and
+// part: a retry first looks for the reply an earlier attempt posted.
+func (s *slackSender) replyOnce(ctx context.Context, it store.OutboxItem, ts, part, text string, blocks []slackgo.Block) error {
+	key := it.IdempotencyKey() + ":" + part
+	if it.Attempts > 1 {
+		if _, ok, err := s.n.FindReply(ctx, s.channel, ts, key); err == nil && ok {
+			return nil
+		}
+	}
+	_, err := s.n.ReplyKeyed(ctx, s.channel, ts, key, text, blocks)
+	return err
+}
+
+// digest shows a recipient-side item (one recipient's problem) in a digest
+// message shared with the other items waiting for their first notice, one
+// line each, grouped by what is to be done; the explanations and actions go
+// in its thread. Later changes of an item (a delay that failed, resolved)
+// edit the digest that shows it.
+func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
+	ts, ok, err := s.db.DigestRef(ctx, det.ID, s.channel)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case ok && it.Kind == store.KindFirst:
+		return ts, nil // posted with the digest that gathered it
+	case ok && it.Kind == store.KindMuted, !ok && it.Kind != store.KindFirst:
+		return "skipped", nil // a digest has no mute; nothing shown yet to change
+	case ok:
+		return s.editDigest(ctx, ts)
+	}
+	p, err := s.db.PendingDigest(ctx, store.TargetSlack, s.channel, maxDigest)
+	if err != nil {
+		return "", err
+	}
+	if !slices.Contains(p.Items, det.ID) {
+		p.Items = append(p.Items, det.ID)
+	}
+	if p.FirstRow == 0 || it.ID < p.FirstRow {
+		p.FirstRow = it.ID
+	}
+	// The key is the same whichever item's row posts the digest, so that a
+	// digest posted by an attempt whose answer was lost is found by the next
+	// attempt of any of them.
+	key := "bouncewatch-digest-" + strconv.FormatInt(p.FirstRow, 10)
+	retry := p.Tried || it.Attempts > 1
+	items, err := s.items(ctx, p.Items)
+	if err != nil {
+		return "", err
+	}
+	ts = ""
+	if retry {
+		found, ok, err := s.n.FindPosted(ctx, s.channel, key, it.CreatedAt.Add(-time.Hour))
+		if r, _ := notify.Retryable(err); err != nil && r {
+			return "", err
+		}
+		if ok {
+			ts = found
+			blocks, fb := slack.Digest(items)
+			if _, _, err := s.n.UpdateBlocks(ctx, s.channel, ts, blocks, fb); err != nil {
+				return "", err
+			}
+		}
+	}
+	if ts == "" {
+		blocks, fb := slack.Digest(items)
+		if ts, err = s.n.PostBlocksKeyed(ctx, s.channel, key, blocks, fb); err != nil {
+			return "", err
+		}
+	}
+	// The explanations in its thread, once.
+	blocks, fb := slack.DigestThread(items)
+	tkey := key + ":thread"
+	posted := false
+	if retry {
+		if _, ok, err := s.n.FindReply(ctx, s.channel, ts, tkey); err == nil && ok {
+			posted = true
+		}
+	}
+	if !posted {
+		if _, err := s.n.ReplyKeyed(ctx, s.channel, ts, tkey, fb, blocks); err != nil {
+			return "", err
+		}
+	}
+	// Recorded once both are shown: the other items' rows then find it.
+	if err := s.db.SetDigestRef(context.WithoutCancel(ctx), p.Items, s.channel, ts, s.now()); err != nil {
+		return "", err
+	}
+	return ts, nil
+}
+
+// maxDigest is how many items one digest message gathers at most.
+const maxDigest = 40
+
+// editDigest renders the digest at ts again from its items' current state.
+func (s *slackSender) editDigest(ctx context.Context, ts string) (string, error) {
+	ids, err := s.db.DigestItems(ctx, s.channel, ts)
+	if err != nil {
+		return "", err
+	}
+	items, err := s.items(ctx, ids)
+	if err != nil {
+		return "", err
+	}
+	blocks, fb := slack.Digest(items)
+	newTS, outcome, err := s.n.UpdateBlocks(ctx, s.channel, ts, blocks, fb)
+	if err != nil {
+		return "", err
+	}
+	if outcome == slack.Reposted && newTS != "" {
+		_ = s.db.SetDigestRef(context.WithoutCancel(ctx), ids, s.channel, newTS, s.now())
+	}
+	return newTS, nil
+}
+
+// items are the notices of the given recipient-side items.
+func (s *slackSender) items(ctx context.Context, ids []int64) ([]notify.Notice, error) {
+	return recipientItems(ctx, s.db, ids, s.advice...)
+}
+
+// recipientItems are the current notices of the given recipient-side items.
+func recipientItems(ctx context.Context, db *store.DB, ids []int64, opts ...advice.Option) ([]notify.Notice, error) {
+	var out []notify.Notice
+	for _, id := range ids {
+		det, err := db.IncidentDetail(ctx, id, 20)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, notice(det, store.KindFirst, advice.Japanese, maxListed, opts...))
+	}
+	return out, nil
 }
 
 // update edits the incident's message at ts to show n.
@@ -210,7 +480,9 @@ func (s *slackSender) update(ctx context.Context, det *store.Detail, ts string, 
 		return "", err
 	}
 	if outcome == slack.Reposted && newTS != "" {
-		_ = s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, newTS, s.now())
+		if err := s.db.SetSlackRef(context.WithoutCancel(ctx), det.ID, s.channel, newTS, s.now()); err != nil {
+			return "", fmt.Errorf("slack message %s posted anew but not recorded: %w", newTS, err)
+		}
 	}
 	return newTS, nil
 }
@@ -221,10 +493,7 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	if err := json.Unmarshal(it.Payload, &p); err != nil {
 		return "", notify.Permanent(err)
 	}
-	note, err := s.app.applyCommand(ctx, det, p.Command, p.Until, "slack:"+p.User)
-	if err != nil {
-		return "", err
-	}
+	note := commandNote(det, p.Command, p.Until, false)
 	if p.User != "" && note != "" {
 		note = fmt.Sprintf("<@%s> %s", slack.Escape(p.User), note)
 	}
@@ -245,80 +514,74 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 // emailSender mails the summary to the original senders of the bounced
 // mail, or to fixed addresses.
 type emailSender struct {
-	app *App
-	db  *store.DB
-	key []byte
-	cfg Config
-	s   *email.Sender
-	now func() time.Time
-
-	// sent remembers, per outbox row, the addresses already mailed by an
-	// earlier attempt of a row that is not done yet, so that a retry after
-	// a partial failure mails only the rest. A cache: after a restart a
-	// retry may mail someone twice (delivery is at least once).
-	mu   sync.Mutex
-	sent map[int64]map[string]string // row -> lowercase address -> Message-ID
+	checks  checksFunc
+	allowed func(addr string) bool // may receive summaries (BOUNCEWATCH_REPLY_ALLOW)
+	db      *store.DB
+	key     []byte
+	cfg     Config
+	s       *email.Sender
+	now     func() time.Time
 }
 
 func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.Detail) (string, error) {
 	switch it.Kind {
-	case "resolved", "muted":
+	case store.KindResolved, store.KindMuted:
 		// A mail saying "it stopped" or "muted" is noise in an inbox; Slack shows it.
 		return "skipped", nil
-	case "reply":
+	case store.KindReply:
 		return s.answer(ctx, it, det)
 	}
 	to := s.recipients(det)
 	if len(to) == 0 {
-		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender and BOUNCEWATCH_EMAIL_TO is empty"))
+		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender of ours and BOUNCEWATCH_EMAIL_TO is empty"))
 	}
-	n := notice(det, it.Kind, advice.Japanese, maxListed)
+	n := notice(det, it.Kind, advice.Japanese, maxListed, s.cfg.AdviceOptions()...)
+	s.checks(ctx, det, &n)
 	// One mail per recipient: a refused address does not block the others,
-	// and each gets its own token. Ones already sent in an earlier attempt
-	// of this row are skipped.
+	// and each gets its own token. Each mail accepted is recorded on the row
+	// before the next is tried, so a retry (also after a crash) mails only
+	// those not yet recorded; see the README on the window that remains.
+	done := map[string]bool{}
+	for _, p := range it.Parts {
+		done[p] = true
+	}
 	var refs []string
+	var deferred, refused error // the first temporary and the first permanent failure
 	for _, addr := range to {
-		if ref, ok := s.sentBefore(it.ID, addr); ok {
-			refs = append(refs, ref)
+		if id := s.messageID(it, det.ID, addr); done[id] {
+			refs = append(refs, id)
 			continue
+		}
+		if ctx.Err() != nil {
+			return "", notify.Temporary(ctx.Err(), 0)
 		}
 		ref, err := s.mail(ctx, it, det.ID, addr, func(a email.Addressing) ([]byte, error) { return email.Compose(n, a) }, email.Addressing{})
 		if err != nil {
-			if retry, _ := notify.Retryable(err); !retry {
-				s.forget(it.ID)
+			// Go on with the others: the row is retried for a temporary
+			// failure (those mailed are skipped then), abandoned for a
+			// permanent one once everyone else was mailed.
+			if retry, _ := notify.Retryable(err); retry {
+				deferred = cmp.Or(deferred, err)
+			} else {
+				refused = cmp.Or(refused, err)
 			}
-			return strings.Join(refs, " "), err
+			continue
 		}
-		s.remember(it.ID, addr, ref)
+		if err := s.db.MarkPart(context.WithoutCancel(ctx), it.ID, ref); err != nil {
+			return "", fmt.Errorf("mail to one recipient sent but not recorded (a retry mails them again): %w", err)
+		}
 		refs = append(refs, ref)
 	}
-	s.forget(it.ID)
+	if err := cmp.Or(deferred, refused); err != nil {
+		return "", err
+	}
 	return strings.Join(refs, " "), nil
 }
 
-func (s *emailSender) sentBefore(row int64, addr string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ref, ok := s.sent[row][strings.ToLower(addr)]
-	return ref, ok
-}
-
-func (s *emailSender) remember(row int64, addr, ref string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sent == nil {
-		s.sent = map[int64]map[string]string{}
-	}
-	if s.sent[row] == nil {
-		s.sent[row] = map[string]string{}
-	}
-	s.sent[row][strings.ToLower(addr)] = ref
-}
-
-func (s *emailSender) forget(row int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.sent, row)
+// messageID is the Message-ID of the mail of row it to one address: the
+// same on every attempt.
+func (s *emailSender) messageID(it store.OutboxItem, incidentID int64, to string) string {
+	return email.MessageID(email.MakeToken(s.key, incidentID, nonceFor(it.ID, to)), email.Domain(s.cfg.SMTPFrom))
 }
 
 // mail sends one composed mail to one address, once per outbox row: the
@@ -356,20 +619,13 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	if err := json.Unmarshal(it.Payload, &p); err != nil {
 		return "", notify.Permanent(err)
 	}
-	note, err := s.app.applyCommand(ctx, det, p.Command, p.MuteUntil, p.From)
-	if err != nil {
-		return "", err
-	}
+	note := commandNote(det, p.Command, p.MuteUntil, p.Refused)
 	var atts []email.Attachment
 	if p.Command == cmdRaw {
-		raws, err := s.db.RawBounces(ctx, det.ID, 20)
-		if err != nil {
+		var err error
+		if atts, note, err = s.rawAttachments(ctx, det.ID, p.From); err != nil {
 			return "", err
 		}
-		for i, r := range raws {
-			atts = append(atts, email.Attachment{Filename: fmt.Sprintf("bounce-%d.eml", i+1), Data: r.Data})
-		}
-		note = fmt.Sprintf("元のエラーメール %d 通を添付しました。", len(atts))
 	}
 	n := detailNotice(det, advice.Japanese, note)
 	subject := strings.TrimSpace(p.Subject)
@@ -381,14 +637,56 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 		email.Addressing{InReplyTo: p.MessageID, References: refs, Subject: subject})
 }
 
+// Caps of a 原文 answer.
+const (
+	rawMaxCount = 5
+	rawMaxBytes = 1 << 20
+)
+
+// rawAttachments are the stored bounces of an incident's mail that the
+// requester sent (never a colleague's returned mail), within the caps, and
+// the sentence that says what was attached and what was left out.
+func (s *emailSender) rawAttachments(ctx context.Context, incidentID int64, requester string) ([]email.Attachment, string, error) {
+	me := email.NormalAddress(requester)
+	sel, err := s.db.RawBouncesOf(ctx, incidentID, func(from string) bool { return me != "" && email.NormalAddress(from) == me },
+		rawMaxCount, rawMaxBytes)
+	if err != nil {
+		return nil, "", err
+	}
+	var atts []email.Attachment
+	for i, r := range sel.Messages {
+		atts = append(atts, email.Attachment{Filename: fmt.Sprintf("bounce-%d.eml", i+1), Data: r.Data})
+	}
+	note := fmt.Sprintf("あなたが送ったメールのエラーメール %d 通を添付しました。", len(atts))
+	if len(atts) == 0 {
+		note = "あなたが送ったメールのエラーメールは、この件にはありません。"
+	}
+	if sel.OverCap > 0 {
+		note += fmt.Sprintf("ほか %d 通は、一度に送る上限(%d 通・1MB)を超えるため添付していません。", sel.OverCap, rawMaxCount)
+	}
+	if sel.Others > 0 {
+		note += fmt.Sprintf("ほかの方が送ったメールのエラーメール %d 通は、その方の内容を含むため添付していません(要約は以下に含みます)。", sel.Others)
+	}
+	return atts, note, nil
+}
+
+// recipients are the people who act on an incident: the original senders
+// of its bounced mail, or the fixed BOUNCEWATCH_EMAIL_TO addresses. When the
+// mail was sent from the watched mailbox itself or from SMTP_FROM (staff
+// sending as info@), the summary goes there: that is where the office reads
+// it. Mail systems and no-reply addresses are never mailed, nor is anyone
+// about the bounce of one of our own summaries.
 func (s *emailSender) recipients(det *store.Detail) []string {
 	own := []string{s.cfg.SMTPFrom, s.cfg.IMAPUsername}
 	var out []string
 	seen := map[string]bool{}
 	add := func(addr string) {
 		addr = strings.TrimSpace(addr)
+		if bare, err := mail.ParseAddress(addr); err == nil {
+			addr = bare.Address
+		}
 		k := strings.ToLower(addr)
-		if addr == "" || seen[k] || email.Suppress(addr, own...) {
+		if addr == "" || seen[k] || email.Suppress(addr) {
 			return
 		}
 		seen[k] = true
@@ -396,17 +694,32 @@ func (s *emailSender) recipients(det *store.Detail) []string {
 	}
 	if s.cfg.EmailTo != "" {
 		for _, a := range strings.Split(s.cfg.EmailTo, ",") {
-			add(a)
+			if !email.Suppress(a, own...) {
+				add(a)
+			}
 		}
 		return out
 	}
 	for _, m := range det.Members {
-		if m.Report == nil || len(out) >= 10 {
+		if m.Report == nil || len(out) >= 10 || email.IsSummaryID(m.Report.Original.MessageID) {
 			continue
 		}
-		// Only our own people: a bounce of a forged message (backscatter)
-		// names a stranger as the sender, who must not get mail from us.
-		if from := m.Report.Original.From; s.app.replies == nil || s.app.replies.allowed(from) {
+		from := strings.TrimSpace(m.Report.Original.From)
+		if a, err := mail.ParseAddress(from); err == nil {
+			from = a.Address
+		}
+		switch {
+		case from == "":
+		case email.Suppress(from, own...):
+			// Suppressed as one of ours: the watched mailbox or SMTP_FROM
+			// sent the mail; the summary goes to that address.
+			if !email.Suppress(from) {
+				add(from)
+			}
+		case s.allowed == nil || s.allowed(from):
+			// Only our own people: a bounce of a forged message
+			// (backscatter) names a stranger as the sender, who must not
+			// get mail from us.
 			add(from)
 		}
 	}
@@ -426,7 +739,7 @@ func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, string(notify.KindFirst), advice.Japanese, maxListed))
+		out = append(out, notice(det, store.KindFirst, advice.Japanese, maxListed, a.cfg.AdviceOptions()...))
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
 	"github.com/bouncewatch/bouncewatch/internal/imapwatch"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
+	"github.com/bouncewatch/bouncewatch/internal/notify/email"
 	"github.com/bouncewatch/bouncewatch/internal/store"
 )
 
@@ -48,6 +49,12 @@ func (s *sink) Candidate(header []byte, size int64) bool {
 	if s.replies != nil && s.replies.isReply(header) {
 		return true
 	}
+	if email.IsSummaryID(headerMessageID(header)) {
+		// One of our own summaries, delivered to the watched mailbox (the
+		// sender of a bounced mail was the mailbox itself): never triaged,
+		// so a summary is never summarised.
+		return false
+	}
 	return bounce.Candidate(header)
 }
 
@@ -73,11 +80,21 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 			}
 			msg.Report = rep
 			msg.Err = rep.Error
+			if email.IsSummaryID(rep.Original.MessageID) {
+				// The bounce of one of our summaries: recorded, never
+				// grouped or notified (no loop between us and a full mailbox).
+				msg.Quiet = true
+			}
 			if s.quietAll || s.maxAge > 0 && !rep.Date.IsZero() && batch.Now.Sub(rep.Date) > s.maxAge {
 				msg.Quiet = true
 			}
-			if s.replies != nil && rep.Kind != bounce.KindBounce && rep.Kind != bounce.KindDelay {
-				if rq := s.replies.request(m.Body, batch.Now); rq != nil {
+			// A backfill (quietAll) notifies nothing, so it answers no reply either.
+			if s.replies != nil && !s.quietAll && rep.Kind != bounce.KindBounce && rep.Kind != bounce.KindDelay {
+				rq, err := s.replies.request(ctx, m.Body, batch.Now)
+				if err != nil {
+					return nil, err
+				}
+				if rq != nil {
 					msg.Requests = append(msg.Requests, *rq)
 				}
 			}
@@ -108,6 +125,10 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 	}
 	if err != nil {
 		return nil, err
+	}
+	for _, f := range res.Failed {
+		// Recorded with its reason and passed over: one bad message never stops the mailbox.
+		s.log.Warn("message could not be recorded as it is; recorded as not processed and skipped", "uid", f.UID, "reason", f.Reason)
 	}
 	if s.onCommit != nil {
 		s.onCommit(res, reports)

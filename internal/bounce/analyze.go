@@ -103,8 +103,10 @@ func (a *analysis) run() {
 	case a.p.reportTyp == "feedback-report" || a.p.feedback != "":
 		a.feedback()
 		return
-	case a.p.mdn || a.p.reportTyp == "disposition-notification":
-		return // read receipt
+	case a.readReceipt():
+		return
+	case a.nonARFComplaint():
+		return
 	}
 	if a.forwardedByHuman() {
 		return

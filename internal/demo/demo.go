@@ -7,8 +7,10 @@ package demo
 import (
 	"bytes"
 	"context"
+	"embed"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -25,8 +27,27 @@ import (
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/notify"
 	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
 )
+
+// mailFS holds the demo's own messages (written for the demo with RFC 5737
+// addresses and RFC 2606 domains): an office's morning of 11 bounces (4
+// Outlook.com S775 delays and 2 S3140 blocks from one sending IP, 3 unknown
+// users at different providers, 2 full mailboxes), an ordinary mail and an
+// out-of-office reply. Embedded, so a built binary runs the demo anywhere.
+//
+//go:embed mail/*.eml
+var mailFS embed.FS
+
+// Mail returns the demo's built-in messages (.eml files at the top level).
+func Mail() fs.FS {
+	sub, err := fs.Sub(mailFS, "mail")
+	if err != nil {
+		panic(err) // the embedded directory exists: a build error otherwise
+	}
+	return sub
+}
 
 // Server is an in-process IMAP server with one user and an INBOX.
 type Server struct {
@@ -113,7 +134,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 
 // Options of a demo run.
 type Options struct {
-	MailDir string        // .eml files to seed (default testdata/mail)
+	MailDir string        // .eml files to seed; "" for the built-in office morning (Mail)
 	Once    bool          // stop when the seeded mail has been triaged and notified
 	Wait    time.Duration // GROUP_WAIT of the demo (default 2s)
 	Out     io.Writer
@@ -125,18 +146,20 @@ type Options struct {
 // notifications to Out. With Once it returns when everything seeded has been
 // triaged and the incidents' first notices were printed.
 func Run(ctx context.Context, o Options) error {
-	if o.MailDir == "" {
-		o.MailDir = filepath.Join("testdata", "mail")
-	}
 	if o.Wait <= 0 {
 		o.Wait = 2 * time.Second
 	}
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
-	files, err := filepath.Glob(filepath.Join(o.MailDir, "*.eml"))
+	var src fs.FS = Mail()
+	where := "組み込みの「ある朝の事務所」"
+	if o.MailDir != "" {
+		src, where = os.DirFS(o.MailDir), o.MailDir
+	}
+	files, err := fs.Glob(src, "*.eml")
 	if err != nil || len(files) == 0 {
-		return fmt.Errorf("demo: no .eml files in %s (run from the repository root or pass --mail DIR)", o.MailDir)
+		return fmt.Errorf("demo: no .eml files in %s", where)
 	}
 	sort.Strings(files)
 	srv, err := StartServer()
@@ -145,7 +168,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer srv.Close()
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := fs.ReadFile(src, f)
 		if err != nil {
 			return err
 		}
@@ -159,7 +182,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer os.RemoveAll(dir)
 
-	fmt.Fprintf(o.Out, "bouncewatch デモ: 組み込みのIMAPサーバー(%s)に %d 通のメール(エラーメールと通常のメール)を入れました。\n", srv.Addr, len(files))
+	fmt.Fprintf(o.Out, "bouncewatch デモ: 組み込みのIMAPサーバー(%s)に %s の %d 通のメール(エラーメールと通常のメール)を入れました。\n", srv.Addr, where, len(files))
 	fmt.Fprintf(o.Out, "監視を始めます。同じ原因のエラーは %s 待ってから、まとめて1件の通知にします。\n\n", o.Wait)
 
 	cfg := app.Config{
@@ -167,6 +190,7 @@ func Run(ctx context.Context, o Options) error {
 		IMAPAuth: "password", IMAPMailbox: "INBOX", IMAPAfter: "flag", IMAPProbe: 4 * time.Minute,
 		IMAPMaxFetch: 25 << 20, DB: filepath.Join(dir, "demo.db"), Notify: "stdout",
 		GroupWait: o.Wait, GroupInterval: 10 * time.Minute, RepeatInterval: 24 * time.Hour, ResolveAfter: 24 * time.Hour,
+		DNSServer: app.DNSServerOff, // the seeded bounces name made-up domains and IPs
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -247,9 +271,20 @@ func writeHTML(ctx context.Context, a *app.App, path string) error {
 	if err != nil {
 		return err
 	}
+	// As the Slack sender shows them: an incident about our sending server
+	// gets its own message; recipient-side items share one digest.
 	var msgs [][]slackgo.Block
+	var items []notify.Notice
 	for _, n := range ns {
+		if n.Task != "" {
+			items = append(items, n)
+			continue
+		}
 		blocks, _ := slack.Blocks(n)
+		msgs = append(msgs, blocks)
+	}
+	if len(items) > 0 {
+		blocks, _ := slack.Digest(items)
 		msgs = append(msgs, blocks)
 	}
 	page, err := BlockKitHTML("bouncewatch — Slack notifications", msgs)

@@ -97,47 +97,231 @@ func FamilyOf(r bounce.Reason) Family {
 	return FamilyOther
 }
 
-// Key identifies an incident: the same origin (our sending IP, or the
-// reporting MTA when the IP is unknown), the same recipient provider and the
-// same reason family. At most one of SendingIP and ReportingMTA is set.
+// Side says on whose side the cause of a failure lies, and so who acts.
+type Side string
+
+// Sides.
+const (
+	// SideSending: our sending server or domain is refused or throttled
+	// (IP reputation, blocklists, rate limits, authentication, PTR). One
+	// cause hits every mail to that provider: an incident keyed by origin
+	// (sending IP, or sender domain for authentication) × provider × cause.
+	SideSending Side = "sending"
+	// SideRecipient: the problem is one recipient's (unknown address, full
+	// mailbox, carrier filter, moved, too big for them, their own policy).
+	// Each recipient is an item of its own, never merged into an incident
+	// about our IP.
+	SideRecipient Side = "recipient"
+	// SidePath: the mail did not get through for reasons of the route or
+	// the receiving system (delays, expiry, network, greylisting, unknown):
+	// keyed like the sending side (origin × provider × cause).
+	SidePath Side = "path"
+)
+
+// sides maps each reason to its side. Reasons not listed are SidePath.
+// Sources: RFC 3463 (X.1.x address, X.2.x mailbox, X.3.x system, X.7.x
+// security/policy) and KB.md's reason sections: badreputation, blocked,
+// speeding, toomanyconn, authfailure, requireptr are "送信側の問題"; a
+// "filtered" at a Japanese carrier is the recipient's reception setting
+// (受信拒否設定); mesgtoobig is the size the recipient's server accepts.
+var sides = map[bounce.Reason]Side{
+	bounce.ReasonBadReputation:  SideSending,
+	bounce.ReasonBlocked:        SideSending,
+	bounce.ReasonSpeeding:       SideSending,
+	bounce.ReasonTooManyConn:    SideSending,
+	bounce.ReasonAuthFailure:    SideSending,
+	bounce.ReasonSecurityError:  SideSending,
+	bounce.ReasonRequirePTR:     SideSending,
+	bounce.ReasonFailedSTARTTLS: SideSending,
+	bounce.ReasonRejected:       SideSending,
+	bounce.ReasonNoRelaying:     SideSending,
+	bounce.ReasonSpamDetected:   SideSending,
+
+	bounce.ReasonUserUnknown:     SideRecipient,
+	bounce.ReasonHostUnknown:     SideRecipient,
+	bounce.ReasonHasMoved:        SideRecipient,
+	bounce.ReasonSuspend:         SideRecipient,
+	bounce.ReasonNotAccept:       SideRecipient,
+	bounce.ReasonSuppressed:      SideRecipient,
+	bounce.ReasonMailboxFull:     SideRecipient,
+	bounce.ReasonExceedLimit:     SideRecipient,
+	bounce.ReasonMesgTooBig:      SideRecipient,
+	bounce.ReasonFiltered:        SideRecipient,
+	bounce.ReasonPolicyViolation: SideRecipient,
+	bounce.ReasonContentError:    SideRecipient,
+	bounce.ReasonVirusDetected:   SideRecipient,
+	bounce.ReasonNotCompliantRFC: SideRecipient,
+}
+
+// SideOf returns the side of a reason; reasons not listed are SidePath.
+func SideOf(r bounce.Reason) Side {
+	if s, ok := sides[bounce.Reason(strings.ToLower(string(r)))]; ok {
+		return s
+	}
+	return SidePath
+}
+
+// domainKeyed are the sending-side reasons about our domain rather than our
+// IP (SPF/DKIM/DMARC; the envelope sender refused): keyed by sender domain.
+var domainKeyed = map[bounce.Reason]bool{
+	bounce.ReasonAuthFailure: true,
+	bounce.ReasonRejected:    true,
+}
+
+// Task says what a recipient-side item asks for, so that a digest can group
+// its lines by who acts.
+type Task string
+
+// Tasks of recipient-side items.
+const (
+	TaskAddress Task = "address" // check or correct the address (the sender)
+	TaskMailbox Task = "mailbox" // the recipient must make room (tell them another way)
+	TaskFilter  Task = "filter"  // the recipient's reception settings or policy
+	TaskMessage Task = "message" // the mail itself (size, attachment, format)
+)
+
+// TaskOf returns the task of a recipient-side reason ("" for other sides).
+func TaskOf(r bounce.Reason) Task {
+	switch bounce.Reason(strings.ToLower(string(r))) {
+	case bounce.ReasonUserUnknown, bounce.ReasonHostUnknown, bounce.ReasonHasMoved, bounce.ReasonSuspend,
+		bounce.ReasonNotAccept, bounce.ReasonSuppressed:
+		return TaskAddress
+	case bounce.ReasonMailboxFull, bounce.ReasonExceedLimit:
+		return TaskMailbox
+	case bounce.ReasonFiltered, bounce.ReasonPolicyViolation:
+		return TaskFilter
+	case bounce.ReasonMesgTooBig, bounce.ReasonContentError, bounce.ReasonVirusDetected, bounce.ReasonNotCompliantRFC:
+		return TaskMessage
+	}
+	return ""
+}
+
+// Provider slugs that KeyOf adds to bounce's: Microsoft's consumer service
+// (Outlook.com, Hotmail, outlook.jp) and Microsoft 365 tenants are different
+// providers here, with different rules, forms and codes (S3140 and S775 are
+// Outlook.com's; 5.7.606 is a tenant's ban list).
+const (
+	ProviderOutlook      = bounce.ProviderMicrosoft
+	ProviderMicrosoft365 = "microsoft365"
+)
+
+// Key identifies an incident. A sending-side or path incident has an origin
+// (SendingIP; else SenderDomain for domain problems; else ReportingMTA), a
+// Provider and a Cause. A recipient-side item has the Recipient and a Cause.
 type Key struct {
+	Side         Side
 	SendingIP    string
-	ReportingMTA string // set only when SendingIP is unknown
+	SenderDomain string // domain problems (authentication) only
+	ReportingMTA string // set only when no other origin is known
+	Recipient    string // recipient side only, lowercase
 	Provider     string
 	Family       Family
+	Cause        bounce.Reason // the reason: one cause, one explanation
 }
 
 // KeyOf returns the grouping key of one recipient of a report.
 func KeyOf(rep *bounce.Report, rc bounce.Recipient) Key {
-	var k Key
-	if rep != nil {
-		k.SendingIP = strings.TrimSpace(rep.SendingIP)
-		if k.SendingIP == "" {
-			k.ReportingMTA = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(rep.ReportingMTA)), ".")
+	reason := bounce.Reason(strings.ToLower(strings.TrimSpace(string(rc.Reason))))
+	if reason == "" {
+		reason = bounce.ReasonUndefined
+	}
+	k := Key{Side: SideOf(reason), Family: FamilyOf(reason), Cause: reason, Provider: providerOf(rc)}
+	if k.Side == SideRecipient {
+		k.Recipient = strings.ToLower(strings.TrimSpace(rc.Address))
+		if k.Recipient != "" {
+			return k
+		}
+		k.Side = SidePath // no address to hold the item: keep it with its origin
+	}
+	if rep == nil {
+		return k
+	}
+	if domainKeyed[reason] {
+		if d := domainOf(rep.Original.From); d != "" {
+			k.SenderDomain = d
+			return k
 		}
 	}
-	k.Provider = strings.ToLower(strings.TrimSpace(rc.Provider))
-	if k.Provider == "" {
-		k.Provider = bounce.ProviderOther
+	k.SendingIP = strings.TrimSpace(rep.SendingIP)
+	if k.SendingIP == "" {
+		k.ReportingMTA = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(rep.ReportingMTA)), ".")
 	}
-	k.Family = FamilyOf(rc.Reason)
 	return k
 }
 
-// String renders the key as "ip:192.0.2.1|microsoft|reputation",
-// "mta:relay.example.jp|google|address" or "unknown|other|other". It is
-// stable: the store uses it as the incident's grouping column.
+// providerOf is the recipient's provider, with Microsoft 365 tenants told
+// apart from Outlook.com by the receiving host (Microsoft's documented MX
+// names: *.olc.protection.outlook.com for Outlook.com,
+// *.mail.protection.outlook.com for 365 tenants) or else by the consumer
+// domains (outlook.*, hotmail.*, live.*, msn.com).
+func providerOf(rc bounce.Recipient) string {
+	p := strings.ToLower(strings.TrimSpace(rc.Provider))
+	if p == "" {
+		return bounce.ProviderOther
+	}
+	if p != bounce.ProviderMicrosoft {
+		return p
+	}
+	mta := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(rc.RemoteMTA), "."))
+	switch {
+	case strings.HasSuffix(mta, ".olc.protection.outlook.com") || strings.HasSuffix(mta, ".hotmail.com"):
+		return ProviderOutlook
+	case strings.HasSuffix(mta, ".mail.protection.outlook.com") || strings.HasSuffix(mta, ".mx.microsoft"):
+		return ProviderMicrosoft365
+	}
+	d := domainOf(rc.Address)
+	if d == "" {
+		return ProviderOutlook
+	}
+	for _, c := range []string{"outlook.", "hotmail.", "live.", "msn."} {
+		if strings.HasPrefix(d, c) {
+			return ProviderOutlook
+		}
+	}
+	if d == "windowslive.com" || d == "passport.com" {
+		return ProviderOutlook
+	}
+	return ProviderMicrosoft365
+}
+
+// domainOf is the lowercase domain of an address, possibly with a display
+// name ("名前 <a@example.jp>"); "" when there is none.
+func domainOf(addr string) string {
+	addr = strings.TrimSpace(addr)
+	if i := strings.LastIndexByte(addr, '<'); i >= 0 {
+		addr = strings.TrimSuffix(addr[i+1:], ">")
+	}
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 || at == len(addr)-1 {
+		return ""
+	}
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(addr[at+1:])), ".")
+}
+
+// String renders the key as, for example, "ip:192.0.2.1|microsoft|badreputation",
+// "domain:example.jp|google|authfailure", "mta:relay.example.jp|other|expired"
+// or "rcpt:a@example.com|userunknown". It is stable: the store uses it as
+// the incident's grouping column.
 func (k Key) String() string {
+	if k.Side == SideRecipient {
+		return "rcpt:" + k.Recipient + "|" + string(k.Cause)
+	}
 	var origin string
 	switch {
 	case k.SendingIP != "":
 		origin = "ip:" + k.SendingIP
+	case k.SenderDomain != "":
+		origin = "domain:" + k.SenderDomain
 	case k.ReportingMTA != "":
 		origin = "mta:" + k.ReportingMTA
 	default:
 		origin = "unknown"
 	}
-	return origin + "|" + k.Provider + "|" + string(k.Family)
+	provider := k.Provider
+	if provider == "" {
+		provider = bounce.ProviderOther
+	}
+	return origin + "|" + provider + "|" + string(k.Cause)
 }
 
 // State is an incident's life cycle state.

@@ -17,26 +17,64 @@ func TestKeyOf(t *testing.T) {
 		{
 			name: "ip wins over mta",
 			rep:  &bounce.Report{SendingIP: "192.0.2.10", ReportingMTA: "relay.example.jp"},
-			rc:   bounce.Recipient{Provider: "microsoft", Reason: bounce.ReasonBlocked},
-			want: "ip:192.0.2.10|microsoft|reputation",
+			rc:   bounce.Recipient{Provider: "microsoft", Reason: bounce.ReasonBlocked, Address: "a@outlook.jp"},
+			want: "ip:192.0.2.10|microsoft|blocked",
 		},
 		{
 			name: "mta when ip unknown, normalised",
 			rep:  &bounce.Report{ReportingMTA: " Relay.Example.JP. "},
-			rc:   bounce.Recipient{Provider: "google", Reason: bounce.ReasonUserUnknown},
-			want: "mta:relay.example.jp|google|address",
+			rc:   bounce.Recipient{Provider: "google", Reason: bounce.ReasonExpired},
+			want: "mta:relay.example.jp|google|expired",
 		},
 		{
 			name: "nothing known",
 			rep:  &bounce.Report{},
 			rc:   bounce.Recipient{Reason: "somethingnew"},
-			want: "unknown|other|other",
+			want: "unknown|other|somethingnew",
 		},
 		{
-			name: "nil report",
+			name: "recipient side: one item per recipient, whatever the IP",
+			rep:  &bounce.Report{SendingIP: "192.0.2.10"},
+			rc:   bounce.Recipient{Provider: "docomo", Reason: bounce.ReasonMailboxFull, Address: "Hanako.Example@docomo.ne.jp"},
+			want: "rcpt:hanako.example@docomo.ne.jp|mailboxfull",
+		},
+		{
+			name: "recipient side without an address stays with its origin",
 			rep:  nil,
 			rc:   bounce.Recipient{Provider: "docomo", Reason: bounce.ReasonMailboxFull},
-			want: "unknown|docomo|size",
+			want: "unknown|docomo|mailboxfull",
+		},
+		{
+			name: "authentication: keyed by our sender domain",
+			rep:  &bounce.Report{SendingIP: "192.0.2.10", Original: bounce.Original{From: "事務所 <info@Example.JP>"}},
+			rc:   bounce.Recipient{Provider: "google", Reason: bounce.ReasonAuthFailure, Address: "x@gmail.com"},
+			want: "domain:example.jp|google|authfailure",
+		},
+		{
+			name: "PTR: keyed by IP",
+			rep:  &bounce.Report{SendingIP: "192.0.2.10", Original: bounce.Original{From: "info@example.jp"}},
+			rc:   bounce.Recipient{Reason: bounce.ReasonRequirePTR, Address: "x@example.net"},
+			want: "ip:192.0.2.10|other|requireptr",
+		},
+		{
+			name: "Microsoft 365 tenant by its MX",
+			rep:  &bounce.Report{SendingIP: "192.0.2.10"},
+			rc: bounce.Recipient{Provider: "microsoft", Reason: bounce.ReasonBlocked, Address: "a@client.example.com",
+				RemoteMTA: "client-example-com.mail.protection.outlook.com"},
+			want: "ip:192.0.2.10|microsoft365|blocked",
+		},
+		{
+			name: "Microsoft 365 tenant by its domain",
+			rep:  &bounce.Report{SendingIP: "192.0.2.10"},
+			rc:   bounce.Recipient{Provider: "microsoft", Reason: bounce.ReasonBlocked, Address: "a@client.example.com"},
+			want: "ip:192.0.2.10|microsoft365|blocked",
+		},
+		{
+			name: "Outlook.com by its MX",
+			rep:  &bounce.Report{SendingIP: "192.0.2.10"},
+			rc: bounce.Recipient{Provider: "microsoft", Reason: bounce.ReasonBlocked, Address: "a@client.example.com",
+				RemoteMTA: "hotmail-com.olc.protection.outlook.com."},
+			want: "ip:192.0.2.10|microsoft|blocked",
 		},
 	}
 	for _, tt := range tests {
@@ -48,16 +86,58 @@ func TestKeyOf(t *testing.T) {
 	}
 }
 
-func TestKeyOfSameFamilyGroups(t *testing.T) {
+// One cause, one incident: causes with different explanations or states
+// never share a key, even from one IP to one provider.
+func TestKeyOfSeparatesCauses(t *testing.T) {
 	rep := &bounce.Report{SendingIP: "198.51.100.7"}
-	a := KeyOf(rep, bounce.Recipient{Provider: "microsoft", Reason: bounce.ReasonBlocked})
-	b := KeyOf(rep, bounce.Recipient{Provider: "microsoft", Reason: bounce.ReasonBadReputation})
-	c := KeyOf(rep, bounce.Recipient{Provider: "google", Reason: bounce.ReasonBlocked})
-	if a != b {
-		t.Errorf("blocked and badreputation at one provider should share a key: %v vs %v", a, b)
+	outlook := func(r bounce.Reason, status string) Key {
+		return KeyOf(rep, bounce.Recipient{Provider: "microsoft", Reason: r, Status: status, Address: "a@outlook.jp",
+			RemoteMTA: "apc.olc.protection.outlook.com"})
 	}
-	if a == c {
-		t.Errorf("different providers should not share a key: %v", a)
+	s775 := outlook(bounce.ReasonBadReputation, "4.7.650")
+	pairs := []struct {
+		name string
+		a, b Key
+	}{
+		{"S775 reputation vs S3140 block", s775, outlook(bounce.ReasonBlocked, "5.7.1")},
+		{"Outlook.com block vs 365 tenant block (5.7.606)", outlook(bounce.ReasonBlocked, "5.7.1"),
+			KeyOf(rep, bounce.Recipient{Provider: "microsoft", Reason: bounce.ReasonBlocked, Status: "5.7.606",
+				Address: "k@client.example.com", RemoteMTA: "client-example-com.mail.protection.outlook.com"})},
+		{"expired vs greylisting delay", KeyOf(rep, bounce.Recipient{Reason: bounce.ReasonExpired}),
+			KeyOf(rep, bounce.Recipient{Reason: bounce.ReasonGreylisted})},
+		{"another provider", s775, KeyOf(rep, bounce.Recipient{Provider: "google", Reason: bounce.ReasonBadReputation})},
+		{"two unknown users", KeyOf(rep, bounce.Recipient{Reason: bounce.ReasonUserUnknown, Address: "a@example.com"}),
+			KeyOf(rep, bounce.Recipient{Reason: bounce.ReasonUserUnknown, Address: "b@example.com"})},
+	}
+	for _, p := range pairs {
+		if p.a == p.b || p.a.String() == p.b.String() {
+			t.Errorf("%s share a key: %v", p.name, p.a)
+		}
+	}
+	// Four S775 bounces for different Outlook.com users are one incident.
+	if other := KeyOf(rep, bounce.Recipient{Provider: "microsoft", Reason: bounce.ReasonBadReputation, Address: "z@hotmail.co.jp",
+		RemoteMTA: "hotmail-com.olc.protection.outlook.com"}); other != s775 {
+		t.Errorf("two S775 bounces from one IP differ: %v vs %v", s775, other)
+	}
+	// A recipient-side item never carries the IP.
+	if k := KeyOf(rep, bounce.Recipient{Reason: bounce.ReasonUserUnknown, Address: "a@example.com"}); k.SendingIP != "" || k.Side != SideRecipient {
+		t.Errorf("user unknown key = %+v, want a recipient item without IP", k)
+	}
+}
+
+func TestSidesAndTasks(t *testing.T) {
+	for _, r := range bounce.AllReasons {
+		side, task := SideOf(r), TaskOf(r)
+		if (side == SideRecipient) != (task != "") {
+			t.Errorf("reason %q: side %q but task %q", r, side, task)
+		}
+	}
+	if SideOf(bounce.ReasonBadReputation) != SideSending || SideOf("Blocked") != SideSending {
+		t.Errorf("reputation and blocks are the sending side's")
+	}
+	if TaskOf(bounce.ReasonUserUnknown) != TaskAddress || TaskOf(bounce.ReasonMailboxFull) != TaskMailbox ||
+		TaskOf(bounce.ReasonFiltered) != TaskFilter || TaskOf(bounce.ReasonMesgTooBig) != TaskMessage {
+		t.Errorf("tasks of recipient-side reasons are wrong")
 	}
 }
 

@@ -8,9 +8,13 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/advice"
+	"github.com/bouncewatch/bouncewatch/internal/health"
 )
 
 // Kind says why a notification is sent.
@@ -39,9 +43,18 @@ type Notice struct {
 	Diagnostic   string // the receiver's own words for one representative bounce
 	Count        int    // number of bounces in the incident
 	First, Last  time.Time
+	// Task is set for a recipient-side item (one recipient's problem): what
+	// it asks for, one of incident's tasks (address, mailbox, filter,
+	// message). Such items share one digest message; "" for incidents about
+	// our sending server, which get a message each.
+	Task string
 	// Detail is the long version (every bounce with its words, the timeline),
 	// pre-rendered by the advice package; shown only in detail notices.
 	Detail string
+	// Checks are the sender checks (SPF, DMARC, PTR, blocklists) made for
+	// this notice, rendered in Japanese; nil when none were made. Shown as
+	// the 「確認結果」 section.
+	Checks *health.Summary
 }
 
 // Title is the one-line summary used as the Slack header and fallback text,
@@ -90,6 +103,162 @@ func (n Notice) ReasonLabel() string {
 	return n.Advice.Headline
 }
 
+// Summary is the short shape every channel shows first, in plain text
+// (unescaped; each sender escapes for its medium) under the Title, which
+// says what happened and how many: whether
+// the mail arrived or may still arrive, who does what first, and whom it
+// hit. The details follow it (or are in Slack's thread).
+func (n Notice) Summary() []string {
+	var out []string
+	if n.Kind == KindResolved {
+		out = append(out, "この件は解決済みになりました。")
+	}
+	if o := FirstSentence(n.Advice.Outlook); o != "" {
+		out = append(out, "見通し: "+o)
+	}
+	if w := n.Advice.WhoDoesWhat(140); w != "" && !strings.HasSuffix(w, "】") {
+		line := "対応: " + w
+		if len(n.Advice.Actions) > 1 {
+			line += "（詳しくは下に）"
+		}
+		out = append(out, line)
+	} else if len(n.Advice.Actions) > 0 {
+		a := n.Advice.Actions[0]
+		who := a.Label
+		if who == "" {
+			who = string(a.Actor)
+		}
+		line := "対応: "
+		if who != "" {
+			line += "［" + who + "］"
+		}
+		line += FirstSentence(a.Text)
+		if k := len(n.Advice.Actions) - 1; k > 0 {
+			line += fmt.Sprintf("（ほか %d 件は下に）", k)
+		}
+		out = append(out, line)
+	}
+	if rs := n.Advice.Recipients; len(rs) > 0 {
+		shown, more := rs, n.Advice.More
+		if len(shown) > 6 {
+			more += len(shown) - 6
+			shown = shown[:6]
+		}
+		line := "宛先: " + strings.Join(shown, ", ")
+		if more > 0 {
+			line += fmt.Sprintf(" ほか %d 件", more)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// FirstSentence is s up to its first 「。」 (inclusive), trimmed.
+func FirstSentence(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "。"); i >= 0 {
+		return s[:i+len("。")]
+	}
+	return s
+}
+
+// TaskLabel is the heading under which a digest lists the items of a task,
+// saying what is to be done: 宛先の確認, 相手の受信箱, 相手の受信設定, メールの内容.
+func TaskLabel(task string) string {
+	switch task {
+	case "address":
+		return "宛先の確認"
+	case "mailbox":
+		return "相手の受信箱"
+	case "filter":
+		return "相手の受信設定"
+	case "message":
+		return "メールの内容"
+	}
+	return "その他"
+}
+
+// ByTask groups recipient-side items by task: the known tasks in a fixed
+// order (address, mailbox, filter, message), others after them by name.
+func ByTask(items []Notice) (map[string][]Notice, []string) {
+	groups := map[string][]Notice{}
+	for _, it := range items {
+		groups[it.Task] = append(groups[it.Task], it)
+	}
+	known := []string{"address", "mailbox", "filter", "message"}
+	var order, rest []string
+	for _, t := range known {
+		if len(groups[t]) > 0 {
+			order = append(order, t)
+		}
+	}
+	for t := range groups {
+		if !slices.Contains(known, t) {
+			rest = append(rest, t)
+		}
+	}
+	sort.Strings(rest)
+	return groups, append(order, rest...)
+}
+
+// DigestTitle is the one line heading a digest of recipient-side items,
+// e.g. 【宛先ごとの配信エラー】5件：宛先の確認 3件 / 相手の受信箱 2件.
+func DigestTitle(items []Notice) string {
+	groups, order := ByTask(items)
+	var heads []string
+	for _, t := range order {
+		heads = append(heads, fmt.Sprintf("%s %d件", TaskLabel(t), len(groups[t])))
+	}
+	return fmt.Sprintf("【宛先ごとの配信エラー】%d件：%s", len(items), strings.Join(heads, " / "))
+}
+
+// Cause is one explanation shared by several recipient-side items, with the
+// addresses it applies to.
+type Cause struct {
+	Label      string        // ReasonLabel of the items
+	Advice     advice.Advice // the shared explanation, outlook and actions
+	Recipients []string
+}
+
+// Causes groups items by the exact text of their advice (label,
+// explanation, outlook, actions), in the items' order: each explanation is
+// told once, naming the recipients it is true for.
+func Causes(items []Notice) []Cause {
+	var out []Cause
+	index := map[string]int{}
+	for _, it := range items {
+		var k strings.Builder
+		k.WriteString(it.ReasonLabel() + "\x00" + it.Advice.Explanation + "\x00" + it.Advice.Outlook)
+		for _, a := range it.Advice.Actions {
+			k.WriteString("\x00" + string(a.Actor) + "\x00" + a.Text)
+		}
+		i, ok := index[k.String()]
+		if !ok {
+			i = len(out)
+			index[k.String()] = i
+			out = append(out, Cause{Label: it.ReasonLabel(), Advice: it.Advice.Advice})
+		}
+		out[i].Recipients = append(out[i].Recipients, it.Advice.Recipients...)
+	}
+	return out
+}
+
+// DigestState says, for one line of a digest, where the mail stands:
+// 届いていません, 再送中 or 解決済み, with the number of mails when several.
+func (n Notice) DigestState() string {
+	state := "届いていません"
+	if n.Advice.Retrying {
+		state = "再送中"
+	}
+	if n.Kind == KindResolved {
+		state = "解決済み"
+	}
+	if n.Count > 1 {
+		state += fmt.Sprintf("・%d通", n.Count)
+	}
+	return state
+}
+
 // JST is Japan Standard Time. Japan has no daylight saving time, so a fixed
 // zone is exact and needs no tzdata.
 func JST() *time.Location { return time.FixedZone("JST", 9*60*60) }
@@ -134,6 +303,12 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrNotAttempted marks (wrapped in a retryable Error) a notification that
+// was not tried at all: the receiver is paused as a whole, e.g. a Slack
+// workspace during its Retry-After. The caller postpones the item without
+// counting an attempt.
+var ErrNotAttempted = errors.New("not attempted")
 
 // Temporary wraps err as retryable, with the receiver's hint (0 for none).
 func Temporary(err error, after time.Duration) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,27 @@ func TestPeriod(t *testing.T) {
 	}
 	if got := Period(time.Time{}, time.Time{}); got != "" {
 		t.Errorf("zero Period = %q", got)
+	}
+}
+
+// A digest tells each explanation once, for the recipients it is true for:
+// items whose texts differ (another domain named) are told apart.
+func TestCauses(t *testing.T) {
+	item := func(addr, expl string) Notice {
+		return Notice{Reason: "宛先のアドレスが存在しません", Advice: advice.GroupAdvice{
+			Advice:     advice.Advice{Explanation: expl, Actions: []advice.Action{{Actor: advice.ActorSender, Text: "確認してください。"}}},
+			Recipients: []string{addr}}}
+	}
+	cs := Causes([]Notice{
+		item("a@example.org", "example.org に存在しません。"),
+		item("b@example.net", "example.net に存在しません。"),
+		item("c@example.org", "example.org に存在しません。"),
+	})
+	if len(cs) != 2 || strings.Join(cs[0].Recipients, ",") != "a@example.org,c@example.org" || strings.Join(cs[1].Recipients, ",") != "b@example.net" {
+		t.Errorf("Causes = %+v", cs)
+	}
+	got := DigestTitle([]Notice{{Task: "mailbox"}, {Task: "address"}, {Task: "address"}, {Task: "zz"}})
+	if want := "【宛先ごとの配信エラー】4件：宛先の確認 2件 / 相手の受信箱 1件 / その他 1件"; got != want {
+		t.Errorf("DigestTitle = %q, want %q", got, want)
 	}
 }

@@ -3,14 +3,21 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/bouncewatch/bouncewatch/internal/bounce"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
+	"github.com/bouncewatch/bouncewatch/internal/safetext"
 )
 
 // Cursor returns the recorded UIDVALIDITY and last processed UID of a
@@ -124,7 +131,8 @@ type Batch struct {
 
 // CommitResult says what CommitBatch did.
 type CommitResult struct {
-	Recorded   int       // new message rows
+	Recorded   int       // new message rows (including Failed)
+	Failed     []Failed  // messages recorded as failed to process (see CommitBatch)
 	Duplicates int       // messages already recorded (a replay): nothing else was done for them
 	Relocated  int       // recorded, but seen under an earlier UIDVALIDITY (same Message-ID): not analysed again
 	ReportIDs  []int64   // new report rows
@@ -142,6 +150,16 @@ type CommitResult struct {
 // UIDVALIDITY and UID) is counted as a duplicate and otherwise ignored, so
 // replaying a batch after a crash is harmless.
 //
+// A message that cannot be recorded as it is (a constraint fails, say a
+// reply's request names an incident the database no longer has, or any
+// other store error that is not about the database's I/O) is recorded as
+// failed to process instead: its message row only, with kind as analysed and
+// the error "not processed: <reason>", nothing else of it (no report, no
+// grouping, no request), and it is listed in CommitResult.Failed. The batch
+// and the cursor go on, so one bad message never stops the mailbox. Only an
+// I/O failure of the database (disk full, read-only, busy, corrupt, closed,
+// cancelled) fails the batch and holds the cursor, to be retried.
+//
 // It returns ErrUIDValidityChanged when the mailbox is recorded with another
 // UIDVALIDITY.
 func (d *DB) CommitBatch(ctx context.Context, b Batch) (CommitResult, error) {
@@ -153,7 +171,7 @@ func (d *DB) CommitBatch(ctx context.Context, b Batch) (CommitResult, error) {
 		}
 		touched := map[int64]bool{}
 		for _, m := range b.Messages {
-			if err := recordMessage(ctx, tx, b, m, &res, touched); err != nil {
+			if err := recordOrFail(ctx, tx, b, m, &res, touched); err != nil {
 				return fmt.Errorf("uid %d: %w", m.UID, err)
 			}
 		}
@@ -196,12 +214,180 @@ func advanceCursor(ctx context.Context, tx *sql.Tx, b Batch) error {
 	return err
 }
 
-// Request is an outbox row asked for by a message.
+// Failed is a message recorded as failed to process.
+type Failed struct {
+	UID    uint32
+	Reason string // why it could not be recorded as it is
+}
+
+// failedPrefix starts the error of a message recorded as failed to process.
+const failedPrefix = "not processed: "
+
+// maxFailReason bounds the stored reason of a failed message.
+const maxFailReason = 500
+
+// recordOrFail records one message inside a savepoint; when that fails for a
+// reason of the message's own (not I/O), it rolls the savepoint back and
+// records the message as failed to process.
+func recordOrFail(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *CommitResult, touched map[int64]bool) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT message`); err != nil {
+		return err
+	}
+	var part CommitResult
+	mine := map[int64]bool{}
+	err := recordMessage(ctx, tx, b, m, &part, mine)
+	if err == nil {
+		if _, err := tx.ExecContext(ctx, `RELEASE message`); err != nil {
+			return err
+		}
+		res.Recorded += part.Recorded
+		res.Duplicates += part.Duplicates
+		res.Relocated += part.Relocated
+		res.Enqueued += part.Enqueued
+		res.ReportIDs = append(res.ReportIDs, part.ReportIDs...)
+		for id := range mine {
+			touched[id] = true
+		}
+		return nil
+	}
+	if HoldsCursor(err) {
+		return err
+	}
+	if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO message`); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE message`); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	reason := cutUTF8(err.Error(), maxFailReason)
+	kind := bounce.KindNone
+	if m.Report != nil {
+		kind = m.Report.Kind
+	}
+	r, ierr := tx.ExecContext(ctx, `INSERT INTO messages (mailbox, uidvalidity, uid, message_id, size, kind, error, seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING`,
+		b.Mailbox, int64(b.UIDValidity), int64(m.UID), cutUTF8(m.MessageID, 998), m.Size, string(kind), failedPrefix+reason, ms(b.Now))
+	switch {
+	case ierr != nil && HoldsCursor(ierr):
+		return fmt.Errorf("record as failed (%v): %w", err, ierr)
+	case ierr != nil:
+		// Not even the bare row can be written (the message itself breaks
+		// a rule of the table; the failed statement changed nothing): it
+		// is passed over, and the caller logs it.
+		res.Failed = append(res.Failed, Failed{UID: m.UID, Reason: cutUTF8(reason+"; not recorded at all: "+ierr.Error(), 2*maxFailReason)})
+		return nil
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		res.Duplicates++
+		return nil
+	}
+	res.Recorded++
+	res.Failed = append(res.Failed, Failed{UID: m.UID, Reason: reason})
+	return nil
+}
+
+// HoldsCursor says whether a store error is about the database itself (I/O,
+// a full or read-only disk, a lock, corruption, a closed handle, a cancelled
+// context), so that the same batch should be tried again later, rather than
+// about the data being recorded (a constraint, a value SQLite refuses, an
+// encoding error), which no retry would fix.
+func HoldsCursor(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone) || errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_RANGE:
+		return false
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL,
+		sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_PERM,
+		sqlite3.SQLITE_NOLFS, sqlite3.SQLITE_AUTH, sqlite3.SQLITE_ABORT, sqlite3.SQLITE_SCHEMA:
+		return true
+	}
+	return false
+}
+
+// cutUTF8 returns s as valid UTF-8 of at most n bytes.
+func cutUTF8(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// Request is an outbox row asked for by a message (a reply to a summary) or
+// by a person in Slack, with the change of the incident it asks for. The
+// change is applied in the transaction that records the request, so it
+// happens exactly once with it, before the answer is sent.
 type Request struct {
 	IncidentID int64
 	Target     string
-	Kind       string
+	Kind       Kind
 	Payload    []byte // JSON
+	// MuteUntil, when not zero, mutes the incident until then; a mute
+	// already lasting longer is kept.
+	MuteUntil time.Time
+	// Resolve closes the incident (nothing is done when it is closed).
+	Resolve bool
+	// Actor is who asked (for the incident's log).
+	Actor string
+}
+
+// applyRequest carries out a request's change of its incident and queues its
+// outbox row. targets receive the muted or resolved notice. It returns how many outbox rows it queued.
+func applyRequest(ctx context.Context, tx *sql.Tx, rq Request, now time.Time, targets []string) (int, error) {
+	if len(rq.Payload) > 0 && !json.Valid(rq.Payload) {
+		return 0, errors.New("request payload is not JSON")
+	}
+	queued := 0
+	if !rq.MuteUntil.IsZero() {
+		n, err := mute(ctx, tx, rq.IncidentID, rq.MuteUntil, rq.Actor, now, targets, false)
+		if err != nil {
+			return 0, err
+		}
+		queued += n
+	}
+	if rq.Resolve {
+		n, err := resolve(ctx, tx, rq.IncidentID, rq.Actor, now, targets)
+		if err != nil {
+			return 0, err
+		}
+		queued += max(n, 0)
+	}
+	if err := enqueue(ctx, tx, rq.IncidentID, 0, rq.Target, rq.Kind, rq.Payload, now); err != nil {
+		return 0, err
+	}
+	return queued + 1, nil
+}
+
+// Request records a request made outside the mailbox (a Slack thread reply
+// or button): it applies the change it asks for and queues its answer, in
+// one transaction. targets receive the muted or resolved notice. An unknown
+// incident gives an error wrapping ErrNotFound.
+func (d *DB) Request(ctx context.Context, rq Request, now time.Time, targets []string) error {
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := loadIncident(ctx, tx, rq.IncidentID); err != nil {
+			return err
+		}
+		_, err := applyRequest(ctx, tx, rq, now, targets)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: request %s: %w", rq.Kind, err)
+	}
+	return nil
 }
 
 func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *CommitResult, touched map[int64]bool) error {
@@ -213,6 +399,8 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 			errText = m.Report.Error
 		}
 	}
+	// The error may quote the message (a malformed header line): bounded.
+	errText = safetext.Clip(errText, safetext.MaxError)
 	relocated := false
 	if m.MessageID != "" {
 		var one int
@@ -241,13 +429,11 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 	}
 	res.Recorded++
 	for _, rq := range m.Requests {
-		if len(rq.Payload) > 0 && !json.Valid(rq.Payload) {
-			return errors.New("request payload is not JSON")
+		n, err := applyRequest(ctx, tx, rq, b.Now, b.Targets)
+		if err != nil {
+			return fmt.Errorf("request for incident %d: %w", rq.IncidentID, err)
 		}
-		if err := enqueue(ctx, tx, rq.IncidentID, 0, rq.Target, rq.Kind, rq.Payload, b.Now); err != nil {
-			return err
-		}
-		res.Enqueued++
+		res.Enqueued += n
 	}
 	if relocated {
 		res.Relocated++
@@ -274,7 +460,15 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 		if !grouped || !(rc.Failed() || rc.Action == bounce.ActionDelayed) {
 			continue
 		}
-		incID, err := addMember(ctx, tx, incident.KeyOf(m.Report, rc), rc, rcID, b.Now)
+		incID, err := followedIncident(ctx, tx, m.Report, rc)
+		if err != nil {
+			return err
+		}
+		if incID != 0 {
+			err = joinIncident(ctx, tx, incID, rc, rcID, b.Now)
+		} else {
+			incID, err = addMember(ctx, tx, incident.KeyOf(m.Report, rc), rc, rcID, b.Now)
+		}
 		if err != nil {
 			return err
 		}
@@ -285,6 +479,11 @@ func recordMessage(ctx context.Context, tx *sql.Tx, b Batch, m Message, res *Com
 
 func insertReport(ctx context.Context, tx *sql.Tx, msgID int64, m Message, now time.Time) (int64, error) {
 	rep := m.Report
+	if len(rep.Error) > safetext.MaxError {
+		cp := *rep
+		cp.Error = safetext.Clip(rep.Error, safetext.MaxError)
+		rep = &cp
+	}
 	js, err := json.Marshal(rep)
 	if err != nil {
 		return 0, fmt.Errorf("encode report: %w", err)
@@ -326,8 +525,10 @@ func addMember(ctx context.Context, tx *sql.Tx, k incident.Key, rc bounce.Recipi
 	err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE key = ? AND state = 'open'`, key).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		r, err := tx.ExecContext(ctx, `INSERT INTO incidents (key, sending_ip, reporting_mta, provider, family, reason, state,
-			first_at, last_at, count, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, 0, ?)`,
-			key, k.SendingIP, k.ReportingMTA, k.Provider, string(k.Family), string(rc.Reason), ms(now), ms(now), ms(now))
+			first_at, last_at, count, updated_at, side, cause, sender_domain, recipient)
+			VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, 0, ?, ?, ?, ?, ?)`,
+			key, k.SendingIP, k.ReportingMTA, k.Provider, string(k.Family), string(rc.Reason), ms(now), ms(now), ms(now),
+			string(k.Side), string(k.Cause), k.SenderDomain, k.Recipient)
 		if err != nil {
 			return 0, err
 		}
@@ -337,13 +538,38 @@ func addMember(ctx context.Context, tx *sql.Tx, k incident.Key, rc bounce.Recipi
 	} else if err != nil {
 		return 0, err
 	}
+	return id, joinIncident(ctx, tx, id, rc, rcID, now)
+}
+
+// joinIncident adds a recipient to incident id.
+func joinIncident(ctx context.Context, tx *sql.Tx, id int64, rc bounce.Recipient, rcID int64, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET count = count + 1, last_at = max(last_at, ?), reason = ?, updated_at = ?
 		WHERE id = ?`, ms(now), string(rc.Reason), ms(now), id); err != nil {
-		return 0, err
+		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incident_members (incident, recipient, at) VALUES (?, ?, ?)`,
-		id, rcID, ms(now)); err != nil {
-		return 0, err
+	_, err := tx.ExecContext(ctx, `INSERT INTO incident_members (incident, recipient, at) VALUES (?, ?, ?)`, id, rcID, ms(now))
+	return err
+}
+
+// followedIncident returns the open incident that already holds this
+// recipient for the same original message (its Message-ID), or 0: a delay
+// that becomes a failure, or a second delay notice, stays in the incident
+// (and the Slack message) that showed it, even when the reason words differ.
+func followedIncident(ctx context.Context, tx *sql.Tx, rep *bounce.Report, rc bounce.Recipient) (int64, error) {
+	if rep == nil || rep.Original.MessageID == "" || rc.Address == "" {
+		return 0, nil
 	}
-	return id, nil
+	// A recipient's own problem (the address turned out unknown) never
+	// joins an incident about our sending server: it is an item of its own.
+	onlyItems := incident.SideOf(rc.Reason) == incident.SideRecipient
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT i.id FROM reports r JOIN recipients c ON c.report = r.id
+		JOIN incident_members m ON m.recipient = c.id JOIN incidents i ON i.id = m.incident
+		WHERE r.orig_message_id = ? AND c.address = ? COLLATE NOCASE AND i.state = 'open'
+		AND (? = 0 OR i.side = 'recipient')
+		ORDER BY m.at DESC LIMIT 1`, rep.Original.MessageID, rc.Address, boolInt(onlyItems)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
 }

@@ -22,12 +22,6 @@ type Incident struct {
 	UpdatedAt  time.Time
 }
 
-// KindMuted is the log and outbox kind recorded when a person mutes an
-// incident (the payload has "until"). The other kinds written by this package
-// are incident.KindFirst, KindUpdate, KindRepeat and KindResolved (also used,
-// with an actor, when a person resolves).
-const KindMuted = "muted"
-
 // NoticePayload is the JSON payload of first, update, repeat, resolved and
 // muted outbox rows. Senders render the incident's current state (Incident),
 // so the payload only records what the decision saw.
@@ -38,19 +32,27 @@ type NoticePayload struct {
 }
 
 const incidentCols = `id, key, sending_ip, reporting_mta, provider, family, reason, state, first_at, last_at, count,
-	muted_until, resolved_at, resolved_by, next_check_at, updated_at`
+	muted_until, resolved_at, resolved_by, next_check_at, updated_at, side, cause, sender_domain, recipient`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanIncident(row scanner) (Incident, error) {
 	var inc Incident
-	var key, family, reason, state string
+	var key, family, reason, state, side, cause string
 	var firstAt, lastAt, mutedUntil, resolvedAt, nextCheck, updatedAt int64
 	if err := row.Scan(&inc.ID, &key, &inc.Key.SendingIP, &inc.Key.ReportingMTA, &inc.Key.Provider, &family, &reason, &state,
-		&firstAt, &lastAt, &inc.Count, &mutedUntil, &resolvedAt, &inc.ResolvedBy, &nextCheck, &updatedAt); err != nil {
+		&firstAt, &lastAt, &inc.Count, &mutedUntil, &resolvedAt, &inc.ResolvedBy, &nextCheck, &updatedAt,
+		&side, &cause, &inc.Key.SenderDomain, &inc.Key.Recipient); err != nil {
 		return Incident{}, err
 	}
 	inc.Key.Family = incident.Family(family)
+	inc.Key.Side, inc.Key.Cause = incident.Side(side), bounce.Reason(cause)
+	if inc.Key.Side == "" { // recorded before incidents had a side
+		inc.Key.Side, inc.Key.Cause = incident.SideOf(bounce.Reason(reason)), bounce.Reason(reason)
+		if inc.Key.Side == incident.SideRecipient {
+			inc.Key.Side = incident.SidePath // keyed by origin, not by one recipient
+		}
+	}
 	inc.Reason = bounce.Reason(reason)
 	inc.State = incident.State(state)
 	inc.FirstAt, inc.LastAt = fromMS(firstAt), fromMS(lastAt)
@@ -75,7 +77,7 @@ func loadIncident(ctx context.Context, q querier, id int64) (Incident, error) {
 // LogEntry is one entry of an incident's notification log.
 type LogEntry struct {
 	ID    int64
-	Kind  string // first, update, repeat, resolved, muted
+	Kind  Kind // first, update, repeat, resolved, muted
 	Count int
 	At    time.Time
 	Actor string // the person, for resolved and muted by hand
@@ -101,9 +103,9 @@ func loadLog(ctx context.Context, q querier, id int64) ([]LogEntry, error) {
 }
 
 // record adds a log entry and an outbox row per target.
-func record(ctx context.Context, tx *sql.Tx, id int64, kind string, p NoticePayload, now time.Time, targets []string) (int, error) {
+func record(ctx context.Context, tx *sql.Tx, id int64, kind Kind, p NoticePayload, now time.Time, targets []string) (int, error) {
 	r, err := tx.ExecContext(ctx, `INSERT INTO notifications (incident, kind, count, at, actor) VALUES (?, ?, ?, ?, ?)`,
-		id, kind, p.Count, ms(now), p.Actor)
+		id, string(kind), p.Count, ms(now), p.Actor)
 	if err != nil {
 		return 0, err
 	}
@@ -145,7 +147,7 @@ func evaluate(ctx context.Context, tx *sql.Tx, id int64, now time.Time, t incide
 		}
 		dec := incident.Decide(inc.Incident, nlog, now, t)
 		if dec.Notify {
-			n, err := record(ctx, tx, id, string(dec.Kind), NoticePayload{Count: inc.Count}, now, targets)
+			n, err := record(ctx, tx, id, Kind(dec.Kind), NoticePayload{Count: inc.Count}, now, targets)
 			if err != nil {
 				return 0, err
 			}
@@ -314,7 +316,7 @@ type Member struct {
 type Delivery struct {
 	ID          int64
 	Target      string
-	Kind        string
+	Kind        Kind
 	Attempts    int
 	CreatedAt   time.Time
 	DoneAt      time.Time // zero while pending
@@ -440,32 +442,44 @@ func loadDeliveries(ctx context.Context, q querier, id int64) ([]Delivery, error
 // due while muted are decided when the mute ends.
 func (d *DB) Mute(ctx context.Context, id int64, until time.Time, actor string, now time.Time, targets []string) error {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		inc, err := loadIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET muted_until = ?, updated_at = ? WHERE id = ?`, ms(until), ms(now), id); err != nil {
-			return err
-		}
-		if _, err := record(ctx, tx, id, KindMuted, NoticePayload{Count: inc.Count, Actor: actor, Until: until}, now, targets); err != nil {
-			return err
-		}
-		if inc.State != incident.StateOpen {
-			return nil
-		}
-		// Recompute the next check (the mute end) without notifying now:
-		// Tick at that time decides.
-		next := until
-		if next.Before(now) {
-			next = now
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE incidents SET next_check_at = ? WHERE id = ?`, msCeil(next), id)
+		_, err := mute(ctx, tx, id, until, actor, now, targets, true)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: mute incident %d: %w", id, err)
 	}
 	return nil
+}
+
+// mute is Mute inside a transaction. Unless always, a mute that already
+// lasts until or beyond until is left alone (a repeated request changes
+// nothing). It returns how many outbox rows it queued.
+func mute(ctx context.Context, tx *sql.Tx, id int64, until time.Time, actor string, now time.Time, targets []string, always bool) (int, error) {
+	inc, err := loadIncident(ctx, tx, id)
+	if err != nil {
+		return 0, err
+	}
+	if !always && !inc.MutedUntil.Before(until) {
+		return 0, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET muted_until = ?, updated_at = ? WHERE id = ?`, ms(until), ms(now), id); err != nil {
+		return 0, err
+	}
+	n, err := record(ctx, tx, id, KindMuted, NoticePayload{Count: inc.Count, Actor: actor, Until: until}, now, targets)
+	if err != nil {
+		return 0, err
+	}
+	if inc.State != incident.StateOpen {
+		return n, nil
+	}
+	// Recompute the next check (the mute end) without notifying now:
+	// Tick at that time decides.
+	next := until
+	if next.Before(now) {
+		next = now
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE incidents SET next_check_at = ? WHERE id = ?`, msCeil(next), id)
+	return n, err
 }
 
 // Resolve closes an incident by hand: no further notices. It records a
@@ -475,27 +489,31 @@ func (d *DB) Mute(ctx context.Context, id int64, until time.Time, actor string, 
 func (d *DB) Resolve(ctx context.Context, id int64, actor string, now time.Time, targets []string) (bool, error) {
 	done := false
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		inc, err := loadIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if inc.State == incident.StateResolved {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?,
-			next_check_at = 0, updated_at = ? WHERE id = ?`, ms(now), actor, ms(now), id); err != nil {
-			return err
-		}
-		if _, err := record(ctx, tx, id, string(incident.KindResolved), NoticePayload{Count: inc.Count, Actor: actor}, now, targets); err != nil {
-			return err
-		}
-		done = true
-		return nil
+		n, err := resolve(ctx, tx, id, actor, now, targets)
+		done = n >= 0
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: resolve incident %d: %w", id, err)
 	}
 	return done, nil
+}
+
+// resolve is Resolve inside a transaction; it returns how many outbox rows
+// it queued, -1 when the incident was already resolved.
+func resolve(ctx context.Context, tx *sql.Tx, id int64, actor string, now time.Time, targets []string) (int, error) {
+	inc, err := loadIncident(ctx, tx, id)
+	if err != nil {
+		return -1, err
+	}
+	if inc.State == incident.StateResolved {
+		return -1, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?,
+		next_check_at = 0, updated_at = ? WHERE id = ?`, ms(now), actor, ms(now), id); err != nil {
+		return -1, err
+	}
+	return record(ctx, tx, id, KindResolved, NoticePayload{Count: inc.Count, Actor: actor}, now, targets)
 }
 
 // RawMessage is the stored bytes of one bounce.
@@ -505,35 +523,6 @@ type RawMessage struct {
 	Data      []byte // at most MaxRawBytes
 	Size      int64  // size of the whole message
 	Truncated bool   // Data is shorter than the message
-}
-
-// RawBounces returns the stored bytes of up to limit (all when <= 0) distinct
-// bounces of an incident, newest first, for attaching to a detail reply.
-func (d *DB) RawBounces(ctx context.Context, incidentID int64, limit int) ([]RawMessage, error) {
-	if limit <= 0 {
-		limit = -1
-	}
-	rows, err := d.db.QueryContext(ctx, `SELECT r.id, r.subject, r.raw, r.raw_size FROM reports r
-		WHERE r.raw IS NOT NULL AND r.id IN (
-			SELECT c.report FROM incident_members m JOIN recipients c ON c.id = m.recipient WHERE m.incident = ?)
-		ORDER BY r.id DESC LIMIT ?`, incidentID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
-	}
-	defer rows.Close()
-	var out []RawMessage
-	for rows.Next() {
-		var m RawMessage
-		if err := rows.Scan(&m.ReportID, &m.Subject, &m.Data, &m.Size); err != nil {
-			return nil, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
-		}
-		m.Truncated = int64(len(m.Data)) < m.Size
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
-	}
-	return out, nil
 }
 
 // SlackRef returns the ts of the Slack message showing an incident in a
@@ -590,16 +579,160 @@ func (d *DB) PutToken(ctx context.Context, token string, incidentID int64, now t
 	return nil
 }
 
-// IncidentByToken returns the incident of an email token; an error wrapping
-// ErrNotFound when unknown. Tokens are never logged.
-func (d *DB) IncidentByToken(ctx context.Context, token string) (int64, error) {
-	var id int64
-	err := d.db.QueryRowContext(ctx, `SELECT incident FROM email_tokens WHERE token = ?`, token).Scan(&id)
+// Token returns the incident of an email token and when the token was
+// issued; an error wrapping ErrNotFound when unknown (never issued by this
+// database: forged, or the database was recreated). Tokens are never logged.
+func (d *DB) Token(ctx context.Context, token string) (incidentID int64, issued time.Time, err error) {
+	var at int64
+	err = d.db.QueryRowContext(ctx, `SELECT incident, created_at FROM email_tokens WHERE token = ?`, token).Scan(&incidentID, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("store: token: %w", ErrNotFound)
+		return 0, time.Time{}, fmt.Errorf("store: token: %w", ErrNotFound)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("store: token: %w", err)
+		return 0, time.Time{}, fmt.Errorf("store: token: %w", err)
 	}
-	return id, nil
+	return incidentID, fromMS(at), nil
+}
+
+// RawSelection is what RawBouncesOf chose.
+type RawSelection struct {
+	Messages []RawMessage // newest first
+	Others   int          // bounces of mail someone else sent: left out
+	OverCap  int          // bounces of the requester's mail left out by the caps
+}
+
+// RawBouncesOf returns the stored bytes of the bounces of an incident whose
+// original message was sent by the requester (mine says so of the stored
+// original From), newest first, at most limit of them and at most maxBytes
+// in all; it counts the ones it left out.
+func (d *DB) RawBouncesOf(ctx context.Context, incidentID int64, mine func(origFrom string) bool, limit int, maxBytes int64) (RawSelection, error) {
+	var sel RawSelection
+	rows, err := d.db.QueryContext(ctx, `SELECT r.id, r.orig_from, length(r.raw) FROM reports r
+		WHERE r.raw IS NOT NULL AND r.id IN (
+			SELECT c.report FROM incident_members m JOIN recipients c ON c.id = m.recipient WHERE m.incident = ?)
+		ORDER BY r.id DESC`, incidentID)
+	if err != nil {
+		return sel, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
+	}
+	var pick []int64
+	var total int64
+	for rows.Next() {
+		var id, n int64
+		var from string
+		if err := rows.Scan(&id, &from, &n); err != nil {
+			rows.Close()
+			return sel, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
+		}
+		switch {
+		case !mine(from):
+			sel.Others++
+		case len(pick) >= limit || total+n > maxBytes:
+			sel.OverCap++
+		default:
+			pick = append(pick, id)
+			total += n
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return sel, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
+	}
+	if err := rows.Err(); err != nil {
+		return sel, fmt.Errorf("store: raw bounces %d: %w", incidentID, err)
+	}
+	for _, id := range pick {
+		var m RawMessage
+		if err := d.db.QueryRowContext(ctx, `SELECT id, subject, raw, raw_size FROM reports WHERE id = ?`, id).Scan(
+			&m.ReportID, &m.Subject, &m.Data, &m.Size); err != nil {
+			return sel, fmt.Errorf("store: raw bounce %d: %w", id, err)
+		}
+		m.Truncated = int64(len(m.Data)) < m.Size
+		sel.Messages = append(sel.Messages, m)
+	}
+	return sel, nil
+}
+
+// DigestRef returns the ts of the Slack digest message that shows a
+// recipient-side item in a channel; ok is false when none was posted yet.
+func (d *DB) DigestRef(ctx context.Context, incidentID int64, channel string) (ts string, ok bool, err error) {
+	err = d.db.QueryRowContext(ctx, `SELECT ts FROM slack_digests WHERE incident = ? AND channel = ?`, incidentID, channel).Scan(&ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("store: digest ref %d: %w", incidentID, err)
+	}
+	return ts, true, nil
+}
+
+// SetDigestRef records that one digest message at ts shows the given
+// items in a channel (replacing earlier refs). Call it right after
+// chat.postMessage succeeded, before MarkSent.
+func (d *DB) SetDigestRef(ctx context.Context, incidentIDs []int64, channel, ts string, now time.Time) error {
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range incidentIDs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO slack_digests (incident, channel, ts, created_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT (incident, channel) DO UPDATE SET ts = excluded.ts, created_at = excluded.created_at`,
+				id, channel, ts, ms(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: set digest ref: %w", err)
+	}
+	return nil
+}
+
+// DigestItems returns the items a digest message shows, in ascending order.
+func (d *DB) DigestItems(ctx context.Context, channel, ts string) ([]int64, error) {
+	ids, err := queryIDs(ctx, d.db, `SELECT incident FROM slack_digests WHERE channel = ? AND ts = ? ORDER BY incident`, channel, ts)
+	if err != nil {
+		return nil, fmt.Errorf("store: digest items %s: %w", ts, err)
+	}
+	return ids, nil
+}
+
+// Pending is what one new digest message gathers: the recipient-side items
+// whose first notice for a target is not sent yet and that no digest in the
+// channel shows.
+type Pending struct {
+	Items []int64 // ascending
+	// FirstRow is the lowest outbox row among the items' first notices: a
+	// key for the digest that stays the same whichever row posts it.
+	FirstRow int64
+	// Tried says an earlier attempt at one of these rows failed: the digest
+	// may have been posted with its answer lost.
+	Tried bool
+}
+
+// PendingDigest returns what a new digest for target in channel gathers,
+// at most limit items.
+func (d *DB) PendingDigest(ctx context.Context, target, channel string, limit int) (Pending, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT o.incident, min(o.id), max(o.last_error <> '' OR o.attempts > 1)
+		FROM outbox o JOIN incidents i ON i.id = o.incident
+		WHERE o.target = ? AND o.kind = 'first' AND o.done_at = 0 AND i.side = 'recipient'
+		AND NOT EXISTS (SELECT 1 FROM slack_digests s WHERE s.incident = o.incident AND s.channel = ?)
+		GROUP BY o.incident ORDER BY o.incident LIMIT ?`, target, channel, limit)
+	if err != nil {
+		return Pending{}, fmt.Errorf("store: pending digest: %w", err)
+	}
+	defer rows.Close()
+	var p Pending
+	for rows.Next() {
+		var id, row int64
+		var tried bool
+		if err := rows.Scan(&id, &row, &tried); err != nil {
+			return Pending{}, fmt.Errorf("store: pending digest: %w", err)
+		}
+		p.Items = append(p.Items, id)
+		if p.FirstRow == 0 || row < p.FirstRow {
+			p.FirstRow = row
+		}
+		p.Tried = p.Tried || tried
+	}
+	if err := rows.Err(); err != nil {
+		return Pending{}, fmt.Errorf("store: pending digest: %w", err)
+	}
+	return p, nil
 }

@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/incident"
+	"github.com/bouncewatch/bouncewatch/internal/safetext"
 )
 
 // Notification targets.
@@ -15,6 +19,25 @@ const (
 	TargetStdout = "stdout"
 	TargetSlack  = "slack"
 	TargetEmail  = "email"
+)
+
+// Kind says what an outbox row (and an entry of an incident's notification
+// log) is about: the one vocabulary of notification kinds. Package incident
+// decides the notices (first, update, repeat, resolved; incident.Kind
+// converts to Kind) and people ask for the rest; senders convert to their
+// own rendering types (notify.Kind) at the edge.
+type Kind string
+
+// Kinds of outbox rows.
+const (
+	KindFirst         = Kind(incident.KindFirst)    // a new incident
+	KindUpdate        = Kind(incident.KindUpdate)   // more bounces in a known incident
+	KindRepeat        = Kind(incident.KindRepeat)   // a reminder about a known incident
+	KindResolved      = Kind(incident.KindResolved) // closed, by the clock or a person
+	KindMuted    Kind = "muted"                     // a person muted the incident (the payload has "until")
+	KindDetail   Kind = "detail"                    // the long version, on request
+	KindAnswer   Kind = "answer"                    // an answer in a Slack thread to a person's request
+	KindReply    Kind = "reply"                     // an answer by mail to a person's reply
 )
 
 // OutboxItem is one message to deliver to one target.
@@ -33,11 +56,14 @@ type OutboxItem struct {
 	ID         int64
 	IncidentID int64 // 0 when the item concerns no incident
 	Target     string
-	Kind       string          // first, update, repeat, resolved, muted, or a caller's kind (detail, reply, ...)
+	Kind       Kind
 	Payload    json.RawMessage // NoticePayload for notices; the caller's JSON for Enqueue
 	Attempts   int             // attempts so far, including the one this lease is for
 	CreatedAt  time.Time
 	LastError  string // error of the previous attempt
+	// Parts are the references recorded with MarkPart by earlier attempts
+	// (for email: the Message-IDs of the mails already accepted), in order.
+	Parts []string
 }
 
 // IdempotencyKey is a stable identifier of the item across attempts.
@@ -45,7 +71,7 @@ func (o OutboxItem) IdempotencyKey() string {
 	return "bouncewatch-outbox-" + strconv.FormatInt(o.ID, 10)
 }
 
-func enqueue(ctx context.Context, tx *sql.Tx, incidentID, notificationID int64, target, kind string, payload []byte, now time.Time) error {
+func enqueue(ctx context.Context, tx *sql.Tx, incidentID, notificationID int64, target string, kind Kind, payload []byte, now time.Time) error {
 	var inc, nid any
 	if incidentID != 0 {
 		inc = incidentID
@@ -57,13 +83,13 @@ func enqueue(ctx context.Context, tx *sql.Tx, incidentID, notificationID int64, 
 		payload = []byte("{}")
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (incident, notification, target, kind, payload, created_at, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, inc, nid, target, kind, string(payload), ms(now), ms(now))
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, inc, nid, target, string(kind), string(payload), ms(now), ms(now))
 	return err
 }
 
 // Enqueue adds an outbox row per target for an incident (0 for none), e.g.
 // a detail reply. payload must be JSON (nil means {}).
-func (d *DB) Enqueue(ctx context.Context, incidentID int64, targets []string, kind string, payload []byte, now time.Time) error {
+func (d *DB) Enqueue(ctx context.Context, incidentID int64, targets []string, kind Kind, payload []byte, now time.Time) error {
 	if len(payload) > 0 && !json.Valid(payload) {
 		return errors.New("store: enqueue: payload is not JSON")
 	}
@@ -89,7 +115,8 @@ const unblocked = `NOT EXISTS (SELECT 1 FROM outbox p WHERE p.incident = o.incid
 // NextOutbox leases up to limit items due at now for targets (all targets
 // when none are given): not done, next attempt due, not leased by someone
 // else, and with no earlier undone item for the same incident and target (so
-// a first notice is delivered before its updates). Each item's attempt is
+// a first notice is delivered before its updates). The oldest come first:
+// after an outage the first incident is told first. Each item's attempt is
 // counted and it is leased until now+lease; after that, an item neither
 // marked sent nor failed (a crashed sender) is handed out again. lease must
 // exceed the time a send may take.
@@ -100,7 +127,7 @@ func (d *DB) NextOutbox(ctx context.Context, now time.Time, limit int, lease tim
 	var items []OutboxItem
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		items = nil
-		q := `SELECT o.id, coalesce(o.incident, 0), o.target, o.kind, o.payload, o.attempts, o.created_at, o.last_error
+		q := `SELECT o.id, coalesce(o.incident, 0), o.target, o.kind, o.payload, o.attempts, o.created_at, o.last_error, o.external_ref
 			FROM outbox o
 			WHERE o.done_at = 0 AND o.next_attempt_at <= ?1 AND o.lease_until <= ?1 AND ` + unblocked
 		args := []any{ms(now)}
@@ -115,7 +142,7 @@ func (d *DB) NextOutbox(ctx context.Context, now time.Time, limit int, lease tim
 			}
 			q += `)`
 		}
-		q += ` ORDER BY o.next_attempt_at, o.id LIMIT ?`
+		q += ` ORDER BY o.id LIMIT ?`
 		args = append(args, limit)
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
@@ -123,11 +150,14 @@ func (d *DB) NextOutbox(ctx context.Context, now time.Time, limit int, lease tim
 		}
 		for rows.Next() {
 			var it OutboxItem
-			var payload string
+			var payload, parts string
 			var created int64
-			if err := rows.Scan(&it.ID, &it.IncidentID, &it.Target, &it.Kind, &payload, &it.Attempts, &created, &it.LastError); err != nil {
+			if err := rows.Scan(&it.ID, &it.IncidentID, &it.Target, &it.Kind, &payload, &it.Attempts, &created, &it.LastError, &parts); err != nil {
 				rows.Close()
 				return err
+			}
+			if parts != "" {
+				it.Parts = strings.Split(parts, " ")
 			}
 			it.Payload = json.RawMessage(payload)
 			it.CreatedAt = fromMS(created)
@@ -161,18 +191,55 @@ func (d *DB) MarkSent(ctx context.Context, id int64, externalRef string, now tim
 		WHERE id = ? AND done_at = 0`, ms(now), externalRef, id)
 }
 
+// MarkPart records that one part of an item was delivered (for email: one
+// recipient's mail, ref its Message-ID, which must not contain a space)
+// before the next part is tried: a retry, also after a crash, finds it in
+// OutboxItem.Parts and skips it. MarkSent replaces the parts with the
+// final reference.
+func (d *DB) MarkPart(ctx context.Context, id int64, ref string) error {
+	if ref == "" || strings.ContainsAny(ref, " \r\n") {
+		return fmt.Errorf("store: outbox %d: part reference %q is empty or has a space", id, ref)
+	}
+	return d.finish(ctx, id, `UPDATE outbox SET external_ref = CASE WHEN external_ref = '' THEN ?1 ELSE external_ref || ' ' || ?1 END
+		WHERE id = ?2 AND done_at = 0`, ref, id)
+}
+
+// Postpone hands an item back without counting the attempt it was leased
+// for: the sender did not try it (the receiver is paused as a whole, see
+// notify.ErrNotAttempted). It is due again at retryAt.
+func (d *DB) Postpone(ctx context.Context, id int64, retryAt time.Time) error {
+	return d.finish(ctx, id, `UPDATE outbox SET attempts = max(attempts - 1, 0), next_attempt_at = ?, lease_until = 0
+		WHERE id = ? AND done_at = 0`, ms(retryAt), id)
+}
+
+// ReleaseLeases frees every item leased by an earlier process, so that a
+// notice in flight when that process died is retried at once instead of
+// after its lease. Call it once at start, before the first NextOutbox: it
+// assumes that one process at a time delivers from a database.
+func (d *DB) ReleaseLeases(ctx context.Context) (int64, error) {
+	r, err := d.db.ExecContext(ctx, `UPDATE outbox SET lease_until = 0 WHERE done_at = 0 AND lease_until <> 0`)
+	if err != nil {
+		return 0, fmt.Errorf("store: release leases: %w", err)
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: release leases: %w", err)
+	}
+	return n, nil
+}
+
 // MarkFailed records a failed attempt that is worth retrying at retryAt (the
 // caller computes the backoff and honours Retry-After).
 func (d *DB) MarkFailed(ctx context.Context, id int64, errText string, retryAt time.Time) error {
 	return d.finish(ctx, id, `UPDATE outbox SET last_error = ?, next_attempt_at = ?, lease_until = 0 WHERE id = ? AND done_at = 0`,
-		errText, ms(retryAt), id)
+		safetext.Clip(errText, safetext.MaxError), ms(retryAt), id)
 }
 
 // MarkAbandoned records that an item will not be delivered (a permanent
 // error); it no longer counts as backlog or blocks later items.
 func (d *DB) MarkAbandoned(ctx context.Context, id int64, errText string, now time.Time) error {
 	return d.finish(ctx, id, `UPDATE outbox SET done_at = ?, outcome = 'abandoned', last_error = ?, lease_until = 0
-		WHERE id = ? AND done_at = 0`, ms(now), errText, id)
+		WHERE id = ? AND done_at = 0`, ms(now), safetext.Clip(errText, safetext.MaxError), id)
 }
 
 // finish runs an update on one undone outbox row; ErrNotFound when the row

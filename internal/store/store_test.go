@@ -107,7 +107,7 @@ func outboxKinds(t testing.TB, db *DB, id int64) []string {
 	}
 	var out []string
 	for _, d := range det.Deliveries {
-		out = append(out, d.Target+":"+d.Kind)
+		out = append(out, d.Target+":"+string(d.Kind))
 	}
 	return out
 }
@@ -176,14 +176,26 @@ func TestCommitBatchAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// UID 0 violates a CHECK constraint after other rows of the batch were
-	// written: nothing of the batch may remain.
+	// The disk fills up (SQLite's page limit stands in for it) after other
+	// rows of the batch were written: nothing of the batch may remain. (A
+	// constraint violation is no longer such a case: the message is
+	// recorded as failed to process, see TestPoisonedRequestRecordedAsFailed.)
+	db.db.SetMaxOpenConns(1) // the page limit is per connection
+	var pages int64
+	if err := db.db.QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.db.Exec(fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+8)); err != nil {
+		t.Fatal(err)
+	}
+	huge := bounceMsg(12, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "d@outlook.example.com")
+	huge.Raw = bytes.Repeat([]byte("x"), 400<<10)
 	bad := batch(20, t0.Add(time.Minute),
 		bounceMsg(10, "192.0.2.1", "microsoft", bounce.ReasonBlocked, "b@outlook.example.com"),
 		bounceMsg(11, "198.51.100.9", "google", bounce.ReasonUserUnknown, "c@gmail.example.com"),
-		plainMsg(0))
+		huge)
 	if _, err := db.CommitBatch(ctx, bad); err == nil {
-		t.Fatal("CommitBatch with UID 0 succeeded")
+		t.Fatal("CommitBatch to a full disk succeeded")
 	}
 	assertUnchanged := func(what string) {
 		t.Helper()
@@ -207,7 +219,7 @@ func TestCommitBatchAtomic(t *testing.T) {
 			t.Errorf("%s: incident count = %d, want 1", what, n)
 		}
 	}
-	assertUnchanged("constraint violation")
+	assertUnchanged("full disk")
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
@@ -218,7 +230,7 @@ func TestCommitBatchAtomic(t *testing.T) {
 	}
 	assertUnchanged("cancelled context")
 
-	// The same batch without the bad message then commits.
+	// The same batch without the message too big for the disk then commits.
 	res := mustCommit(t, db, good)
 	if res.Recorded != 2 || len(res.ReportIDs) != 2 || len(res.Incidents) != 2 {
 		t.Errorf("retry: %+v", res)
@@ -314,11 +326,7 @@ func TestSeenManyUIDs(t *testing.T) {
 func fiveMicrosoft() []Message {
 	var msgs []Message
 	for i := uint32(1); i <= 5; i++ {
-		reason := bounce.ReasonBlocked
-		if i%2 == 0 {
-			reason = bounce.ReasonBadReputation // same family
-		}
-		msgs = append(msgs, bounceMsg(i, "192.0.2.1", "microsoft", reason, fmt.Sprintf("u%d@outlook.example.com", i)))
+		msgs = append(msgs, bounceMsg(i, "192.0.2.1", "microsoft", bounce.ReasonBlocked, fmt.Sprintf("u%d@outlook.example.com", i)))
 	}
 	msgs = append(msgs, bounceMsg(6, "192.0.2.1", "google", bounce.ReasonBlocked, "g@gmail.example.com"))
 	msgs = append(msgs, plainMsg(7))
@@ -347,7 +355,7 @@ func TestGroupingAndGroupWait(t *testing.T) {
 		byProvider[inc.Key.Provider] = inc
 	}
 	ms, g := byProvider["microsoft"], byProvider["google"]
-	if ms.Count != 5 || ms.Key.String() != "ip:192.0.2.1|microsoft|reputation" {
+	if ms.Count != 5 || ms.Key.String() != "ip:192.0.2.1|microsoft|blocked" {
 		t.Errorf("microsoft incident = %+v", ms)
 	}
 	if g.Count != 1 || g.ID == ms.ID {
@@ -658,7 +666,7 @@ func TestOutboxLeaseRetryMark(t *testing.T) {
 	det, _ := db.IncidentDetail(ctx, 1, 0)
 	outcomes := map[string]string{}
 	for _, d := range det.Deliveries {
-		outcomes[d.Target+":"+d.Kind] = d.Outcome + "/" + d.ExternalRef
+		outcomes[d.Target+":"+string(d.Kind)] = d.Outcome + "/" + d.ExternalRef
 	}
 	if outcomes["slack:first"] != "sent/1712345678.000100" || outcomes["slack:detail"] != "abandoned/" {
 		t.Errorf("deliveries = %v", outcomes)
@@ -708,9 +716,10 @@ func TestDetailRawSlackTokens(t *testing.T) {
 		t.Errorf("member = %+v\nreport = %+v", m, m.Report)
 	}
 
-	raws, err := db.RawBounces(ctx, 1, 0)
+	sel, err := db.RawBouncesOf(ctx, 1, func(string) bool { return true }, 10, 10*MaxRawBytes)
+	raws := sel.Messages
 	if err != nil || len(raws) != 3 {
-		t.Fatalf("RawBounces = %d, %v", len(raws), err)
+		t.Fatalf("RawBouncesOf = %d, %v", len(raws), err)
 	}
 	if raws[1].ReportID >= raws[0].ReportID || !raws[1].Truncated || len(raws[1].Data) != MaxRawBytes || raws[1].Size != MaxRawBytes+100 {
 		t.Errorf("big raw: id %d truncated %v len %d size %d", raws[1].ReportID, raws[1].Truncated, len(raws[1].Data), raws[1].Size)
@@ -737,15 +746,18 @@ func TestDetailRawSlackTokens(t *testing.T) {
 	if err := db.PutToken(ctx, "tok-abc", 1, t0); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := db.IncidentByToken(ctx, "tok-abc"); id != 1 || err != nil {
-		t.Errorf("IncidentByToken = %d, %v", id, err)
+	if id, at, err := db.Token(ctx, "tok-abc"); id != 1 || !at.Equal(t0) || err != nil {
+		t.Errorf("Token = %d, %v, %v", id, at, err)
 	}
 	// A retried send records its token again.
 	if err := db.PutToken(ctx, "tok-abc", 1, t0.Add(time.Minute)); err != nil {
 		t.Errorf("PutToken again = %v, want nil", err)
 	}
-	if _, err := db.IncidentByToken(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("IncidentByToken unknown = %v", err)
+	if id, at, _ := db.Token(ctx, "tok-abc"); id != 1 || !at.Equal(t0) {
+		t.Errorf("a token recorded again changed: %d, %v", id, at)
+	}
+	if _, _, err := db.Token(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Token unknown = %v", err)
 	}
 	if err := db.PutToken(ctx, "tok-x", 42, t0); err == nil {
 		t.Error("PutToken for an unknown incident succeeded (foreign keys off?)")
@@ -857,5 +869,60 @@ func TestTickAfterLongDowntime(t *testing.T) {
 	want := []string{"slack:first", "email:first", "slack:resolved", "email:resolved"}
 	if got := outboxKinds(t, db, 1); !equalStrings(got, want) {
 		t.Errorf("outbox = %v, want %v", got, want)
+	}
+}
+
+// Issue 11: a delay that becomes a failure for the same recipient and
+// message stays in its incident, even when the failure's reason differs; a
+// recipient-side item of the same batch is an incident of its own.
+func TestDelayBecomesFailureInSameIncident(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	delay := bounceMsg(1, "192.0.2.1", "microsoft", bounce.ReasonBadReputation, "a@outlook.example.com")
+	delay.Report.Kind = bounce.KindDelay
+	delay.Report.Recipients[0].Action = bounce.ActionDelayed
+	delay.Report.Recipients[0].Status = "4.7.650"
+	unknown := bounceMsg(2, "192.0.2.1", "microsoft", bounce.ReasonUserUnknown, "b@outlook.example.com")
+	mustCommit(t, db, batch(2, t0, delay, unknown))
+
+	failed := bounceMsg(3, "192.0.2.1", "microsoft", bounce.ReasonExpired, "A@outlook.example.com")
+	failed.Report.Original.MessageID = delay.Report.Original.MessageID
+	res := mustCommit(t, db, batch(3, t0.Add(time.Hour), failed))
+	open, err := db.OpenIncidents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) != 2 {
+		t.Fatalf("open incidents = %d, want 2 (the IP incident and the unknown user)", len(open))
+	}
+	var ip, rcpt Incident
+	for _, inc := range open {
+		if inc.Key.Side == incident.SideRecipient {
+			rcpt = inc
+		} else {
+			ip = inc
+		}
+	}
+	if len(res.Incidents) != 1 || res.Incidents[0] != ip.ID {
+		t.Errorf("the failure joined %v, want the delay's incident %d", res.Incidents, ip.ID)
+	}
+	if ip.Count != 2 || ip.Reason != bounce.ReasonExpired || ip.Key.Cause != bounce.ReasonBadReputation {
+		t.Errorf("IP incident = %+v, want 2 members, latest reason expired, cause badreputation", ip)
+	}
+	if rcpt.Key.String() != "rcpt:b@outlook.example.com|userunknown" || rcpt.Key.SendingIP != "" || rcpt.Count != 1 {
+		t.Errorf("recipient item = %+v", rcpt)
+	}
+
+	// The same message to c@ was delayed for the IP's reputation, then
+	// refused as an unknown address: that failure is an item of its own.
+	delay2 := bounceMsg(4, "192.0.2.1", "microsoft", bounce.ReasonBadReputation, "c@outlook.example.com")
+	delay2.Report.Kind = bounce.KindDelay
+	delay2.Report.Recipients[0].Action = bounce.ActionDelayed
+	mustCommit(t, db, batch(4, t0.Add(2*time.Hour), delay2))
+	unknown2 := bounceMsg(5, "192.0.2.1", "microsoft", bounce.ReasonUserUnknown, "c@outlook.example.com")
+	unknown2.Report.Original.MessageID = delay2.Report.Original.MessageID
+	res = mustCommit(t, db, batch(5, t0.Add(3*time.Hour), unknown2))
+	if len(res.Incidents) != 1 || res.Incidents[0] == ip.ID {
+		t.Errorf("an unknown address joined the IP incident %d: %v", ip.ID, res.Incidents)
 	}
 }

@@ -262,11 +262,13 @@ func sevenBit(data []byte) ([]byte, bool) {
 // single clean line or paragraph, with untrusted control characters gone.
 type view struct {
 	Title, Headline, Explanation, Outlook string
+	Summary                               []string // the short shape, shown first
 	Facts                                 [][2]string
 	Recipients                            []string
 	More                                  int
 	Actions                               []string
 	Diagnostic                            string
+	Checks                                []string // 確認結果: when, findings, actions
 	Detail                                string
 	Links                                 [][2]string
 	Footer                                []string
@@ -281,6 +283,11 @@ func newView(n notify.Notice) view {
 	}
 	if h := clean(n.Advice.Headline); h != n.ReasonLabel() {
 		v.Headline = h
+	}
+	if !detail {
+		for _, l := range n.Summary() {
+			v.Summary = append(v.Summary, oneLine(l))
+		}
 	}
 	seen := map[string]bool{}
 	fact := func(label, value string) {
@@ -329,6 +336,7 @@ func newView(n notify.Notice) view {
 		dl = detailDiagnostic
 	}
 	v.Diagnostic = cut(clean(n.Diagnostic), dl)
+	v.Checks = checkLines(n)
 	if detail {
 		v.Detail = cut(strings.TrimSpace(n.Detail), 200<<10)
 	}
@@ -358,6 +366,10 @@ func Text(n notify.Notice) string {
 		}
 	}
 	para(v.Title, "")
+	if len(v.Summary) > 0 {
+		para(v.Summary...)
+		b.WriteString("\n（以下は詳しい説明です）\n\n")
+	}
 	b.WriteString("■ 何が起きたか\n")
 	para(v.Headline, v.Explanation, v.Outlook)
 	b.WriteString("\n■ 概要\n")
@@ -372,6 +384,10 @@ func Text(n notify.Notice) string {
 		if v.More > 0 {
 			fmt.Fprintf(&b, "ほか %d 件\n", v.More)
 		}
+	}
+	if len(v.Checks) > 0 {
+		b.WriteString("\n■ 確認結果\n")
+		para(v.Checks...)
 	}
 	if len(v.Actions) > 0 {
 		b.WriteString("\n■ 対応\n")
@@ -398,6 +414,7 @@ const htmlTemplate = `<!DOCTYPE html>
 <html lang="ja"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
 <body style="font-family:sans-serif;line-height:1.6">
 <h2>{{.Title}}</h2>
+{{if .Summary}}<div style="border-left:4px solid #c33;padding-left:.8em">{{range .Summary}}<p style="margin:.2em 0">{{.}}</p>{{end}}</div>{{end}}
 <h3>何が起きたか</h3>
 {{if .Headline}}<p><strong>{{.Headline}}</strong></p>{{end}}
 {{if .Explanation}}<p style="white-space:pre-wrap">{{.Explanation}}</p>{{end}}
@@ -406,6 +423,8 @@ const htmlTemplate = `<!DOCTYPE html>
 <table>{{range .Facts}}<tr><th style="text-align:left;padding-right:1em">{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>
 {{if .Recipients}}<h3>届かなかった宛先</h3>
 <ul>{{range .Recipients}}<li>{{.}}</li>{{end}}</ul>{{if .More}}<p>ほか {{.More}} 件</p>{{end}}{{end}}
+{{if .Checks}}<h3>確認結果</h3>
+{{range .Checks}}<p>{{.}}</p>{{end}}{{end}}
 {{if .Actions}}<h3>対応</h3>
 {{range .Actions}}<p>{{.}}</p>{{end}}{{end}}
 {{if .Diagnostic}}<h3>受信側の応答（原文）</h3>

@@ -574,3 +574,28 @@ func TestSendClassification(t *testing.T) {
 		}
 	})
 }
+
+// Issue 11: a summary mail starts with the short shape (what happened,
+// whether it may still arrive, the first action, whom it hit); the long
+// explanation comes after it. A detail mail has no summary block.
+func TestTextShortSummaryFirst(t *testing.T) {
+	n := sampleNotice()
+	text := Text(n)
+	lines := strings.Split(text, "\n")
+	if len(lines) < 6 {
+		t.Fatalf("text too short:\n%s", text)
+	}
+	head := strings.Join(lines[:6], "\n")
+	for _, want := range []string{"見通し: ", "対応: ［", "宛先: "} {
+		if !strings.Contains(head, want) {
+			t.Errorf("the first lines lack %q:\n%s", want, head)
+		}
+	}
+	if i, j := strings.Index(text, "対応: ［"), strings.Index(text, "■ 何が起きたか"); i < 0 || j < 0 || i > j {
+		t.Errorf("the summary does not come before the details:\n%s", text)
+	}
+	n.Kind = notify.KindDetail
+	if strings.Contains(Text(n), "見通し: ") {
+		t.Errorf("a detail mail repeats the summary")
+	}
+}

@@ -80,15 +80,31 @@ func NewNonce() (string, error) {
 // FindToken looks for a valid token among the message IDs in a reply's
 // In-Reply-To and References fields, newest first, and returns its incident.
 func FindToken(key []byte, h mail.Header) (incidentID int64, ok bool) {
+	_, id, ok := FindReplyToken(key, h)
+	return id, ok
+}
+
+// FindReplyToken is FindToken that also returns the token itself, in the
+// form MakeToken made it (to look up when it was issued).
+func FindReplyToken(key []byte, h mail.Header) (token string, incidentID int64, ok bool) {
 	for _, field := range []string{"In-Reply-To", "References"} {
 		ids := msgIDs(strings.Join(h.Values(field), " "))
 		for i := len(ids) - 1; i >= 0; i-- {
 			if id, ok := VerifyToken(key, ids[i]); ok {
-				return id, true
+				return tokenOf(ids[i]), id, true
 			}
 		}
 	}
-	return 0, false
+	return "", 0, false
+}
+
+// tokenOf is the token part of a Message-ID that VerifyToken accepted.
+func tokenOf(s string) string {
+	s = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "<"), ">")
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		s = s[:at]
+	}
+	return strings.ToLower(s)
 }
 
 // msgIDs extracts "<...>" items from a header value, leniently: mail

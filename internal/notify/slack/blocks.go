@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	slackgo "github.com/slack-go/slack"
 
+	"github.com/bouncewatch/bouncewatch/internal/advice"
+	"github.com/bouncewatch/bouncewatch/internal/health"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
 )
 
@@ -48,11 +52,16 @@ const zwsp = "\u200b"
 
 // Blocks renders a notice as Block Kit blocks plus the plain fallback text
 // Slack shows in notifications. Every string taken from the notice is
-// escaped for mrkdwn (& < >); the result stays within Slack's limits whatever
-// the size of the input. Kind detail renders the long version for a thread
-// (more recipients, the full diagnostic, no buttons).
+// escaped for mrkdwn (& < > and the formatting marks * _ ~ `); the result
+// stays within Slack's limits whatever the size of the input. A channel
+// message is short (Short); kind detail renders the long version for a
+// thread (explanation, every action, recipients, the receiver's words,
+// links, no buttons).
 func Blocks(n notify.Notice) ([]slackgo.Block, string) {
-	detail := n.Kind == notify.KindDetail
+	if n.Kind != notify.KindDetail {
+		return Short(n)
+	}
+	detail := true
 	var body []slackgo.Block
 
 	body = append(body, slackgo.NewHeaderBlock(plain(truncate(n.Title(), MaxHeaderText))))
@@ -91,6 +100,8 @@ func Blocks(n notify.Notice) ([]slackgo.Block, string) {
 		}
 		body = append(body, slackgo.NewSectionBlock(mrkdwn(codeBlock(bold("受信側の応答（原文）")+"\n", d, limit)), nil, nil))
 	}
+
+	body = append(body, checks(n)...)
 
 	if len(n.Advice.Actions) > 0 {
 		lines := []string{bold("対応")}
@@ -264,16 +275,35 @@ func sections(text string) []slackgo.Block {
 // the whole at most limit long. Backticks inside are replaced so the text
 // cannot close the block.
 func codeBlock(prefix, s string, limit int) string {
-	s = strings.ReplaceAll(escape(s), "`", "ˋ")
+	// No formatting applies inside a code block: only Slack's control
+	// characters are escaped, and backticks, which could close it.
+	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r\n", "\n", "\r", "", "`", "ˋ").Replace(strings.ToValidUTF8(s, "\uFFFD"))
 	room := limit - slackLen(prefix) - 6
 	return prefix + "```" + truncate(s, room) + "```"
 }
 
 // escape makes untrusted text safe inside mrkdwn and plain text fields:
-// Slack's three control characters, and carriage returns.
+// Slack's three control characters (& < >), carriage returns, and the
+// formatting marks, so that a bounce's *x*, _x_, ~x~ or `x` shows as
+// written instead of bold, italic, struck or code. Slack has no escape for
+// the marks (https://api.slack.com/reference/surfaces/formatting), so they
+// become look-alikes: ∗ ∼ ˋ always, and ＿ where an underscore could open or
+// close italics (at a word's edge; user_name@example.jp keeps its "_").
 func escape(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r\n", "\n", "\r", "").Replace(s)
+	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r\n", "\n", "\r", "",
+		"*", "∗", "~", "∼", "`", "ˋ").Replace(s)
+	if !strings.Contains(s, "_") {
+		return s
+	}
+	rs := []rune(s)
+	word := func(i int) bool { return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i])) }
+	for i, r := range rs {
+		if r == '_' && (!word(i-1) || !word(i+1)) {
+			rs[i] = '＿'
+		}
+	}
+	return string(rs)
 }
 
 // bold marks escaped text bold with zero-width spaces outside the markers.
@@ -328,3 +358,370 @@ func mrkdwn(s string) *slackgo.TextBlockObject {
 // a Reply's text: Slack's control characters & < > become entities, so the
 // text can neither mention @channel nor forge links.
 func Escape(s string) string { return escape(s) }
+
+// Limits of the short channel messages: a person reads about five lines.
+const (
+	shortAction     = 90  // characters of the first action shown in the channel
+	shortWho        = 140 // display columns of the line of who does what
+	shortRecipients = 6   // addresses a sending-side message names; the rest go to the thread
+	digestLines     = 10  // recipient lines a digest shows; the rest go to the thread
+	digestLine      = 70  // characters of one digest line after the address
+	MaxVisible      = 700 // visible characters of a channel message (header, texts, buttons)
+)
+
+// Short renders the channel message of an incident about our sending server
+// (or the route): about five lines saying what happened, whether the mail
+// arrived or may still arrive, who does what first, whom it hit and how
+// many. Everything else (the explanation, every action, the receiver's
+// words, links) is in the detail (Blocks of kind detail), posted in the
+// thread on request.
+func Short(n notify.Notice) ([]slackgo.Block, string) {
+	blocks, _ := shortFit(n)
+	return blocks, fallback(n)
+}
+
+// shortFit renders Short naming as many recipients (up to shortRecipients)
+// as fit in MaxVisible, and returns how many it named.
+func shortFit(n notify.Notice) ([]slackgo.Block, int) {
+	k := min(shortRecipients, len(n.Advice.Recipients))
+	for {
+		blocks := shortBlocks(n, k)
+		if k == 0 || VisibleLen(blocks) <= MaxVisible {
+			return blocks, k
+		}
+		k--
+	}
+}
+
+func shortBlocks(n notify.Notice, named int) []slackgo.Block {
+	var lines []string
+	if n.Kind == notify.KindResolved {
+		lines = append(lines, "この件は解決済みになりました。")
+	}
+	if o := firstSentence(n.Advice.Outlook); o != "" {
+		lines = append(lines, escape(truncate(o, 120)))
+	}
+	if c := checksLine(n); c != "" {
+		lines = append(lines, c)
+	}
+	if a := whoDoesWhat(n); a != "" {
+		lines = append(lines, bold("対応")+" "+a)
+	}
+	if rs := inlineRecipients(n.Advice.Recipients, n.Advice.More, named); rs != "" {
+		lines = append(lines, bold("宛先")+" "+rs)
+	}
+	var facts []string
+	if n.SendingIP != "" {
+		facts = append(facts, "送信元IP "+escape(truncate(n.SendingIP, 45)))
+	}
+	if p := notify.Period(n.First, n.Last); p != "" {
+		facts = append(facts, p)
+	}
+	if len(facts) > 0 {
+		lines = append(lines, strings.Join(facts, " ・ "))
+	}
+	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(n.Title(), MaxHeaderText)))}
+	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
+	return append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn(contextText(n))), buttons(n))
+}
+
+// Hidden lists the recipients a Short message does not name (nil when it
+// names them all), for a reply in its thread: nothing is lost.
+func Hidden(n notify.Notice) []string {
+	_, named := shortFit(n)
+	if len(n.Advice.Recipients) <= named && n.Advice.More == 0 {
+		return nil
+	}
+	return n.Advice.Recipients[named:]
+}
+
+// ListBlocks renders a thread reply naming recipients a channel message
+// could not show.
+func ListBlocks(title string, addrs []string, more int) ([]slackgo.Block, string) {
+	var lines []string
+	for _, a := range addrs {
+		lines = append(lines, "• "+code(a))
+	}
+	if more > 0 {
+		lines = append(lines, fmt.Sprintf("ほか %d 件（「詳細を見る」で一覧を表示します）", more))
+	}
+	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(title, MaxHeaderText)))}
+	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
+	if len(blocks) > MaxBlocks {
+		blocks = append(blocks[:MaxBlocks-1], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil))
+	}
+	return blocks, truncate(escape(title), MaxFallbackText)
+}
+
+// Digest renders one channel message for the recipient-side items of a
+// batch (each item is one recipient's problem), grouped by what is to be
+// done, one line per recipient: 「宛先の確認 3件 / 相手の受信箱 2件」. The
+// explanations and actions are in DigestThread, posted in its thread.
+func Digest(items []notify.Notice) ([]slackgo.Block, string) {
+	for limit := digestLines; ; limit-- {
+		blocks, fb := digestBlocks(items, limit)
+		if limit <= 1 || VisibleLen(blocks) <= MaxVisible {
+			return blocks, fb
+		}
+	}
+}
+
+// digestBlocks renders Digest with at most limit recipient lines.
+func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
+	groups, order := notify.ByTask(items)
+	title := notify.DigestTitle(items)
+	// Lines are shared out between the groups in turn, so that every group
+	// shows at least its first recipients.
+	quota := map[string]int{}
+	for left := limit; left > 0; {
+		gave := false
+		for _, t := range order {
+			if left > 0 && quota[t] < len(groups[t]) {
+				quota[t]++
+				left--
+				gave = true
+			}
+		}
+		if !gave {
+			break
+		}
+	}
+	var lines []string
+	hidden := false
+	for _, t := range order {
+		lines = append(lines, bold(escape(notify.TaskLabel(t))))
+		for _, it := range groups[t][:quota[t]] {
+			lines = append(lines, "• "+digestLineOf(it))
+		}
+		if rest := len(groups[t]) - quota[t]; rest > 0 {
+			lines = append(lines, fmt.Sprintf("ほか %d 件", rest))
+			hidden = true
+		}
+	}
+	if hidden {
+		lines = append(lines, "（全員の一覧はスレッドに）")
+	}
+	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(title, MaxHeaderText)))}
+	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
+	blocks = append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn("bouncewatch ・ 説明と対応はスレッドに")))
+	return blocks, truncate(escape(title), MaxFallbackText)
+}
+
+// DigestThread renders the thread reply of a digest: per task, the
+// explanation and actions of each distinct cause, and every recipient.
+func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
+	groups, order := notify.ByTask(items)
+	body := []slackgo.Block{slackgo.NewHeaderBlock(plain("説明と対応"))}
+	for _, t := range order {
+		lines := []string{bold(escape(notify.TaskLabel(t)) + fmt.Sprintf(" %d件", len(groups[t])))}
+		for _, it := range groups[t] {
+			lines = append(lines, "• "+digestLineOf(it))
+		}
+		for _, c := range notify.Causes(groups[t]) {
+			var rs []string
+			for _, r := range c.Recipients {
+				rs = append(rs, code(r))
+			}
+			lines = append(lines, "", bold(escape(c.Label))+" "+strings.Join(rs, " "))
+			if e := c.Advice.Explanation; e != "" {
+				lines = append(lines, escape(e))
+			}
+			if o := c.Advice.Outlook; o != "" {
+				lines = append(lines, escape(o))
+			}
+			for i, a := range c.Advice.Actions {
+				lines = append(lines, fmt.Sprintf("%d. %s", i+1, actionText(a)))
+			}
+		}
+		body = append(body, sections(strings.Join(lines, "\n"))...)
+	}
+	if len(body) > MaxBlocks {
+		body = append(body[:MaxBlocks-1], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil))
+	}
+	return body, "説明と対応"
+}
+
+// digestLineOf is one recipient's line: the address, the cause and whether
+// the mail may still arrive.
+func digestLineOf(n notify.Notice) string {
+	addr := ""
+	if len(n.Advice.Recipients) > 0 {
+		addr = n.Advice.Recipients[0]
+	}
+	return code(addr) + " " + escape(truncate(n.ReasonLabel()+"（"+n.DigestState()+"）", digestLine))
+}
+
+// whoDoesWhat is the one line of who does what: each actor once with the
+// short form of their first action (advice.WhoDoesWhat), or else the first
+// action cut to its first sentence.
+func whoDoesWhat(n notify.Notice) string {
+	if w := n.Advice.WhoDoesWhat(shortWho); w != "" && !strings.Contains(w, "】\u3000") && !strings.HasSuffix(w, "】") {
+		return escape(w)
+	}
+	return firstAction(n.Advice.Actions)
+}
+
+// checksLine is the one line a channel message gives the sender checks
+// (確認結果): how many findings and what follows; the section itself is
+// posted in the thread (ChecksBlocks).
+func checksLine(n notify.Notice) string {
+	if n.Checks == nil || len(n.Checks.Lines) == 0 {
+		return ""
+	}
+	first := escape(truncate(n.Checks.Lines[0], 80))
+	if k := len(n.Checks.Lines) - 1; k > 0 {
+		return bold(health.Heading) + " " + first + fmt.Sprintf("（ほか %d 件と対応はスレッドに）", k)
+	}
+	return bold(health.Heading) + " " + first
+}
+
+// ChecksBlocks renders the 確認結果 section as a thread reply (nil when the
+// notice has no findings).
+func ChecksBlocks(n notify.Notice) ([]slackgo.Block, string) {
+	if n.Checks == nil || len(n.Checks.Lines) == 0 {
+		return nil, ""
+	}
+	// As checks renders it, under the header instead of a bold heading.
+	var lines []string
+	if w := n.Checks.When(notify.JST()); w != "" {
+		lines = append(lines, escape(w))
+	}
+	for _, l := range n.Checks.Lines {
+		lines = append(lines, "• "+escape(l))
+	}
+	for _, a := range n.Checks.Actions {
+		lines = append(lines, "→ "+escape(a.Role.Label()+a.Text))
+	}
+	blocks := append([]slackgo.Block{slackgo.NewHeaderBlock(plain(health.Heading))}, sections(strings.Join(lines, "\n"))...)
+	if len(blocks) > MaxBlocks {
+		blocks = blocks[:MaxBlocks]
+	}
+	return blocks, health.Heading
+}
+
+// firstAction is the first action, shortened to its first sentence.
+func firstAction(as []advice.Action) string {
+	if len(as) == 0 {
+		return ""
+	}
+	a := as[0]
+	a.Text = truncate(firstSentence(a.Text), shortAction)
+	return actionText(a)
+}
+
+// actionText is "［who］text", escaped.
+func actionText(a advice.Action) string {
+	who := a.Label
+	if who == "" {
+		who = string(a.Actor)
+	}
+	s := ""
+	if who != "" {
+		s = "［" + escape(who) + "］"
+	}
+	return s + escape(a.Text)
+}
+
+// firstSentence is s up to its first 「。」 (inclusive).
+func firstSentence(s string) string { return notify.FirstSentence(s) }
+
+// inlineRecipients names the first addresses on one line, then ほか N 件.
+func inlineRecipients(rs []string, more, named int) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	more += len(rs) - named
+	var parts []string
+	for _, r := range rs[:named] {
+		parts = append(parts, code(r))
+	}
+	s := strings.Join(parts, " ")
+	if more > 0 {
+		s = strings.TrimSpace(s + fmt.Sprintf(" ほか %d 件（スレッドに一覧）", more))
+	}
+	return s
+}
+
+// code shows untrusted text (an address) exactly as written, in inline code
+// where no formatting applies; backticks inside become look-alikes so the
+// text cannot close the span.
+func code(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "`", "ˋ", "\n", " ", "\r", "").Replace(strings.ToValidUTF8(s, "\uFFFD"))
+	return "`" + truncate(s, 200) + "`"
+}
+
+// Visible is the text a person sees in blocks, without markup: headers,
+// sections, fields, context texts and button labels, with mrkdwn marks,
+// zero-width spaces and link targets removed and entities decoded. Its
+// length is what MaxVisible bounds.
+func Visible(blocks []slackgo.Block) string {
+	var b strings.Builder
+	add := func(t *slackgo.TextBlockObject) {
+		if t == nil {
+			return
+		}
+		s := t.Text
+		if t.Type == slackgo.MarkdownType {
+			s = visibleMrkdwn(s)
+		}
+		b.WriteString(s)
+		b.WriteByte('\n')
+	}
+	for _, bl := range blocks {
+		switch x := bl.(type) {
+		case *slackgo.HeaderBlock:
+			add(x.Text)
+		case *slackgo.SectionBlock:
+			add(x.Text)
+			for _, f := range x.Fields {
+				add(f)
+			}
+		case *slackgo.ContextBlock:
+			for _, e := range x.ContextElements.Elements {
+				if t, ok := e.(*slackgo.TextBlockObject); ok {
+					add(t)
+				}
+			}
+		case *slackgo.ActionBlock:
+			for _, e := range x.Elements.ElementSet {
+				if btn, ok := e.(*slackgo.ButtonBlockElement); ok {
+					add(btn.Text)
+				}
+			}
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// VisibleLen is the number of characters of VisibleText(blocks).
+func VisibleLen(blocks []slackgo.Block) int { return utf8.RuneCountInString(Visible(blocks)) }
+
+func visibleMrkdwn(s string) string {
+	// <url|title> shows the title.
+	var out strings.Builder
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			out.WriteString(s)
+			break
+		}
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			out.WriteString(s)
+			break
+		}
+		out.WriteString(s[:i])
+		link := s[i+1 : i+j]
+		if _, title, ok := strings.Cut(link, "|"); ok {
+			out.WriteString(title)
+		} else {
+			out.WriteString(link)
+		}
+		s = s[i+j+1:]
+	}
+	return strings.NewReplacer(zwsp, "", "*", "", "`", "", "&amp;", "&", "&lt;", "<", "&gt;", ">").Replace(out.String())
+}

@@ -3,6 +3,7 @@ package slack
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,8 +35,8 @@ func sampleNotice() notify.Notice {
 				Explanation: "受信側が送信元IPの評価が低いとして受け取りを拒否しました。",
 				Outlook:     "このメールは届きません。再送が必要です。",
 				Actions: []advice.Action{
-					{Actor: advice.ActorHosting, Label: "ホスティング会社", Text: "送信IPの除外申請を依頼してください。"},
-					{Actor: advice.ActorSender, Label: "送信者", Text: "解除後に再送してください。"},
+					{Actor: advice.ActorHosting, Label: "ホスティング会社", Text: "送信IPの除外申請を依頼してください。", Short: "除外申請を依頼する"},
+					{Actor: advice.ActorSender, Label: "送信者", Text: "解除後に再送してください。", Short: "解除後に再送する"},
 				},
 				Links: []advice.Link{
 					{Title: "Sender Support", URL: "https://sender.office.com/"},
@@ -98,7 +99,21 @@ func asMaps(t *testing.T, blocks []slackgo.Block) []map[string]any {
 
 func TestBlocksStructure(t *testing.T) {
 	n := sampleNotice()
+	n.Kind = notify.KindDetail
+	det, _ := Blocks(n)
+	dall, _ := texts(t, det)
+	djoined := strings.Join(dall, "\n")
+	for _, want := range []string{"192.0.2.25", "550 5.7.1", "taro@example.com", "1. ［ホスティング会社］送信IPの除外申請", "2. ［送信者］",
+		"<https://sender.office.com/|Sender Support>", "受信側の応答", "受け取りを拒否しました"} {
+		if !strings.Contains(djoined, want) {
+			t.Errorf("detail lacks %q", want)
+		}
+	}
+	n.Kind = notify.KindFirst
 	blocks, fb := Blocks(n)
+	if l := VisibleLen(blocks); l > MaxVisible {
+		t.Errorf("channel message of %d visible characters, want at most %d:\n%s", l, MaxVisible, Visible(blocks))
+	}
 	ms := asMaps(t, blocks)
 	for _, p := range slacktest.CheckBlocks(ms) {
 		t.Error(p)
@@ -114,14 +129,19 @@ func TestBlocksStructure(t *testing.T) {
 	}
 	all, _ := texts(t, blocks)
 	joined := strings.Join(all, "\n")
-	for _, want := range []string{"192.0.2.25", "Microsoft(Outlook)", "5件", "2026/11/27 09:05〜11:30", "550 5.7.1",
-		"taro@example.com", "1. ［ホスティング会社］送信IPの除外申請", "2. ［送信者］", "<https://sender.office.com/|Sender Support>",
-		"インシデント #42", "受信側の応答"} {
+	for _, want := range []string{"192.0.2.25", "Microsoft(Outlook)", "5件", "2026/11/27 09:05〜11:30",
+		"`taro@example.com`", "`hanako@example.net`", "このメールは届きません。",
+		"インシデント #42", "【ホスティング会社】除外申請を依頼する", "【送信者】解除後に再送する"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("rendered blocks lack %q", want)
 		}
 	}
-	if strings.Contains(joined, "http://example.com/") {
+	for _, not := range []string{"550 5.7.1", "受け取りを拒否しました", "sender.office.com"} {
+		if strings.Contains(joined, not) {
+			t.Errorf("the channel message shows %q, which belongs in the thread", not)
+		}
+	}
+	if strings.Contains(joined+djoined, "http://example.com/") {
 		t.Error("a non-https link was rendered")
 	}
 	last := ms[len(ms)-1]
@@ -197,9 +217,11 @@ func TestBlocksLargeIncident(t *testing.T) {
 		}
 		all, _ := texts(t, blocks)
 		joined := strings.Join(all, "\n")
-		listed, more := 10, 510
+		listed, more := 6, 514
 		if kind == notify.KindDetail {
 			listed, more = 100, 420
+		} else if l := VisibleLen(blocks); l > MaxVisible {
+			t.Errorf("%s: %d visible characters, want at most %d", kind, l, MaxVisible)
 		}
 		if !strings.Contains(joined, fmt.Sprintf("user%03d@example.com", listed-1)) || strings.Contains(joined, fmt.Sprintf("user%03d@example.com", listed)) {
 			t.Errorf("%s: want exactly the first %d recipients listed", kind, listed)
@@ -207,19 +229,19 @@ func TestBlocksLargeIncident(t *testing.T) {
 		if !strings.Contains(joined, fmt.Sprintf("ほか %d 件", more)) {
 			t.Errorf("%s: lacks ほか %d 件", kind, more)
 		}
-		if !strings.Contains(joined, "…") {
+		if !strings.Contains(joined, "…") && kind == notify.KindDetail {
 			t.Errorf("%s: nothing was marked as truncated", kind)
 		}
 		if strings.Contains(joined, "&amp…") || strings.Contains(joined, "&lt…") || strings.Contains(joined, "&g…") {
 			t.Errorf("%s: an entity was cut", kind)
 		}
 	}
-	n.Kind = notify.KindFirst
+	n.Kind = notify.KindDetail
 	for i := range 2000 {
 		n.Advice.Actions = append(n.Advice.Actions, advice.Action{Label: "管理者", Text: fmt.Sprintf("追加手順%d: %s", i, strings.Repeat("設定", 60))})
 	}
-	if ms := asMaps(t, mustBlocks(n)); len(ms) != MaxBlocks || !strings.Contains(fmt.Sprint(ms[len(ms)-3]), "省略") {
-		t.Errorf("got %d blocks; want %d ending in an omission note before context and buttons", len(ms), MaxBlocks)
+	if ms := asMaps(t, mustBlocks(n)); len(ms) != MaxBlocks || !strings.Contains(fmt.Sprint(ms[len(ms)-2]), "省略") {
+		t.Errorf("got %d blocks; want %d ending in an omission note before the context", len(ms), MaxBlocks)
 	}
 }
 
@@ -231,7 +253,10 @@ func TestBlocksEscape(t *testing.T) {
 	n.Advice.Links = []advice.Link{{Title: "a|b<c>", URL: "https://example.com/?a=1&b=2"}}
 	blocks, fb := Blocks(n)
 	all, _ := texts(t, blocks)
-	joined := strings.Join(all, "\n") + "\n" + fb
+	n.Kind = notify.KindDetail
+	detail, _ := Blocks(n)
+	dall, _ := texts(t, detail)
+	joined := strings.Join(all, "\n") + "\n" + fb + "\n" + strings.Join(dall, "\n")
 	for _, bad := range []string{"<!channel>", "<!here>", "<@U123>", "<https://evil.example/", "a|b<c>"} {
 		if strings.Contains(joined, bad) {
 			t.Errorf("unescaped %q reached Slack", bad)
@@ -244,6 +269,86 @@ func TestBlocksEscape(t *testing.T) {
 	}
 	if strings.Count(joined, "```") != 2 {
 		t.Errorf("the diagnostic broke out of its code block: %d fences", strings.Count(joined, "```"))
+	}
+}
+
+// Issue 13 item 6: Slack's formatting marks in bounce text show as written
+// (never bold, italic, struck or code); an address keeps its own underscores.
+func TestBlocksFormattingMarksEscaped(t *testing.T) {
+	n := sampleNotice()
+	n.Advice.Outlook = "*太字* _斜体_ ~取消~ `コード` *届きません*。"
+	n.Advice.Recipients = []string{"taro_yamada@example.com", "*boss*@example.com"}
+	n.Advice.Actions = []advice.Action{{Label: "送信者", Text: "_すぐに_ ~確認~ してください。"}}
+	for _, kind := range []notify.Kind{notify.KindFirst, notify.KindDetail} {
+		n.Kind = kind
+		_, mrk := texts(t, mustBlocks(n))
+		joined := strings.Join(mrk, "\n")
+		for _, bad := range []string{"*太字*", "_斜体_", "~取消~", "`コード`", "*届きません*", "_すぐに_", "~確認~"} {
+			if strings.Contains(joined, bad) {
+				t.Errorf("%s: %q would render as formatting", kind, bad)
+			}
+		}
+		if !strings.Contains(joined, "∗太字∗") || !strings.Contains(joined, "ˋコードˋ") {
+			t.Errorf("%s: the marks are not shown as look-alikes:\n%s", kind, joined)
+		}
+		if !strings.Contains(joined, "taro_yamada@example.com") {
+			t.Errorf("%s: an address lost its underscore:\n%s", kind, joined)
+		}
+	}
+	// Inside the code block of the receiver's words nothing formats: they
+	// are shown exactly.
+	n.Kind = notify.KindDetail
+	n.Diagnostic = "550 *spam* _score_ ~9~"
+	_, mrk := texts(t, mustBlocks(n))
+	if !strings.Contains(strings.Join(mrk, "\n"), "```550 *spam* _score_ ~9~```") {
+		t.Errorf("the receiver's words are altered in their code block:\n%s", strings.Join(mrk, "\n"))
+	}
+	if got, want := escape("a_b _c_ x_"), "a_b ＿c＿ x＿"; got != want {
+		t.Errorf("escape = %q, want %q", got, want)
+	}
+}
+
+func TestDigest(t *testing.T) {
+	item := func(addr, task, reason string, retrying bool) notify.Notice {
+		return notify.Notice{Kind: notify.KindFirst, Task: task, Reason: reason, Count: 1,
+			Advice: advice.GroupAdvice{Advice: advice.Advice{Retrying: retrying, Explanation: reason + "の説明。",
+				Outlook: "見通し。", Actions: []advice.Action{{Label: "送信者", Text: reason + "の対応。"}}}, Recipients: []string{addr}}}
+	}
+	items := []notify.Notice{
+		item("a@example.com", "address", "宛先のアドレスが存在しません", false),
+		item("b@example.net", "mailbox", "相手の受信箱が満杯です", true),
+		item("d@example.net", "mailbox", "相手の受信箱が満杯です", false),
+		item("c@example.org", "address", "宛先のアドレスが存在しません", false),
+	}
+	items[2].Count = 3 // three mails to one full mailbox
+	for i := range 11 {
+		items = append(items, item(fmt.Sprintf("x%02d@example.jp", i), "address", "宛先のドメインが存在しません", false))
+	}
+	blocks, fb := Digest(items)
+	if l := VisibleLen(blocks); l > MaxVisible {
+		t.Errorf("digest of %d visible characters, want at most %d:\n%s", l, MaxVisible, Visible(blocks))
+	}
+	vis := Visible(blocks)
+	if !strings.HasPrefix(vis, "【宛先ごとの配信エラー】15件：宛先の確認 13件 / 相手の受信箱 2件") || !strings.Contains(fb, "宛先の確認 13件") {
+		t.Errorf("digest header:\n%s", vis)
+	}
+	if !strings.Contains(vis, "b@example.net 相手の受信箱が満杯です（再送中）") || !strings.Contains(vis, "d@example.net 相手の受信箱が満杯です（届いていません・3通）") || !strings.Contains(vis, "ほか 5 件") || !strings.Contains(vis, "全員の一覧はスレッドに") {
+		t.Errorf("digest lines:\n%s", vis)
+	}
+	thread, _ := DigestThread(items)
+	tv := Visible(thread)
+	for _, it := range items {
+		if !strings.Contains(tv, it.Advice.Recipients[0]) {
+			t.Errorf("thread does not name %s", it.Advice.Recipients[0])
+		}
+	}
+	if strings.Count(tv, "宛先のアドレスが存在しませんの説明。") != 1 || !strings.Contains(tv, "1. ［送信者］相手の受信箱が満杯ですの対応。") {
+		t.Errorf("thread explains each cause once with its actions:\n%s", tv)
+	}
+	for _, msg := range [][]slackgo.Block{blocks, thread} {
+		for _, p := range slacktest.CheckBlocks(asMaps(t, msg)) {
+			t.Error(p)
+		}
 	}
 }
 
@@ -271,7 +376,9 @@ func TestBlocksBoldBoundaries(t *testing.T) {
 	if markers == 0 {
 		t.Fatal("no bold markers rendered at all")
 	}
-	if !strings.Contains(strings.Join(mrk, "\n"), "\u200b*送信元IP*\u200b") {
+	n.Kind = notify.KindDetail
+	_, dmrk := texts(t, mustBlocks(n))
+	if !strings.Contains(strings.Join(dmrk, "\n"), "\u200b*送信元IP*\u200b") {
 		t.Error("field label is not bold with zero-width spaces around it")
 	}
 }
@@ -298,5 +405,41 @@ func TestTruncate(t *testing.T) {
 func TestEscape(t *testing.T) {
 	if got, want := Escape("<!channel> a&b <https://x.example|y>"), "&lt;!channel&gt; a&amp;b &lt;https://x.example|y&gt;"; got != want {
 		t.Errorf("Escape = %q, want %q", got, want)
+	}
+}
+
+// Long addresses never push a channel message past MaxVisible: the ones
+// that do not fit are left to the thread (Hidden).
+func TestShortAndDigestFitLongAddresses(t *testing.T) {
+	long := func(i int) string {
+		return fmt.Sprintf("%s%02d@%s.example.com", strings.Repeat("a", 60), i, strings.Repeat("b", 60))
+	}
+	n := sampleNotice()
+	n.Advice.Recipients = nil
+	for i := range 8 {
+		n.Advice.Recipients = append(n.Advice.Recipients, long(i))
+	}
+	blocks, _ := Short(n)
+	if l := VisibleLen(blocks); l > MaxVisible {
+		t.Errorf("short message of %d visible characters:\n%s", l, Visible(blocks))
+	}
+	vis := Visible(blocks)
+	hidden := Hidden(n)
+	for _, a := range n.Advice.Recipients {
+		if strings.Contains(vis, a) == slices.Contains(hidden, a) {
+			t.Errorf("%s is named in the message: %v, and in the hidden list: %v", a, strings.Contains(vis, a), slices.Contains(hidden, a))
+		}
+	}
+	var items []notify.Notice
+	for i := range 12 {
+		items = append(items, notify.Notice{Task: "address", Reason: "宛先のアドレスが存在しません", Count: 1,
+			Advice: advice.GroupAdvice{Recipients: []string{long(i)}}})
+	}
+	blocks, _ = Digest(items)
+	if l := VisibleLen(blocks); l > MaxVisible {
+		t.Errorf("digest of %d visible characters:\n%s", l, Visible(blocks))
+	}
+	if !strings.Contains(Visible(blocks), long(0)) || !strings.Contains(Visible(blocks), "全員の一覧はスレッドに") {
+		t.Errorf("digest:\n%s", Visible(blocks))
 	}
 }

@@ -87,6 +87,7 @@ func (l *Listener) Run(ctx context.Context) error {
 	wg.Go(func() { l.work(ctx, q) })
 
 	smc := socketmode.New(api)
+	st := &runState{}
 	runErr := make(chan error, 1)
 	wg.Go(func() { runErr <- smc.RunContext(ctx) })
 
@@ -100,7 +101,7 @@ func (l *Listener) Run(ctx context.Context) error {
 			}
 			return classifySocket(err)
 		case evt := <-smc.Events:
-			l.handle(ctx, smc, q, self, evt)
+			l.handle(ctx, smc, q, self, st, evt)
 		}
 	}
 }
@@ -121,17 +122,32 @@ func classifySocket(err error) error {
 	return classify("socket mode", err)
 }
 
+// runState is what one Run remembers between events (used by its event
+// loop goroutine only).
+type runState struct {
+	lastConnErr string // the connection error last logged as a warning
+}
+
 // handle acknowledges an envelope and queues what the handler must see. It
 // never blocks on the handler.
-func (l *Listener) handle(ctx context.Context, smc *socketmode.Client, q *queue, me self, evt socketmode.Event) {
+func (l *Listener) handle(ctx context.Context, smc *socketmode.Client, q *queue, me self, st *runState, evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
 		l.log.DebugContext(ctx, "slack socket mode connecting")
 	case socketmode.EventTypeConnected:
 		l.log.InfoContext(ctx, "slack socket mode connected")
+		st.lastConnErr = ""
 	case socketmode.EventTypeConnectionError:
 		if ce, ok := evt.Data.(*slackgo.ConnectionErrorEvent); ok {
-			l.log.WarnContext(ctx, "slack socket mode connection failed", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
+			// Logged when it changes: a misconfiguration is said once,
+			// not on every reconnection attempt.
+			msg := fmt.Sprint(ce.ErrorObj)
+			if msg != st.lastConnErr {
+				l.log.WarnContext(ctx, "slack socket mode connection failed; retrying with backoff", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
+				st.lastConnErr = msg
+			} else {
+				l.log.DebugContext(ctx, "slack socket mode connection failed again", "attempt", ce.Attempt, "backoff", ce.Backoff)
+			}
 		}
 	case socketmode.EventTypeInvalidAuth:
 		l.log.ErrorContext(ctx, "slack socket mode: app token refused")

@@ -25,19 +25,50 @@ type Config struct {
 	Token      string       // bot token (xoxb-...); never logged
 	APIURL     string       // Web API base URL ending in "/"; "" means Slack's
 	HTTPClient *http.Client // nil means a client with a 30 s timeout
+	// Now is the clock of the workspace gate; nil means time.Now.
+	Now func() time.Time
+	// Backoff is the first pause of the workspace after a retryable failure
+	// that came without Retry-After (doubling per consecutive failure, up
+	// to 5 minutes); 0 means 1 s.
+	Backoff time.Duration
 }
 
 // Notifier posts and edits incident messages. It never retries on its own:
 // every error it returns is classified (see notify.Retryable) and the caller
-// decides. Safe for concurrent use.
+// decides. Rate limits and outages apply to the whole workspace: after a
+// 429 (for its Retry-After) or another retryable failure (for a backoff),
+// every call fails at once, without a request, with an error that wraps
+// notify.ErrNotAttempted and says how long the pause lasts. Safe for
+// concurrent use; one Notifier per workspace token.
 type Notifier struct {
-	api *slackgo.Client
-	log *slog.Logger
+	api  *slackgo.Client
+	log  *slog.Logger
+	gate *gate
 }
 
 // New returns a Notifier. It does no I/O.
 func New(cfg Config, log *slog.Logger) *Notifier {
-	return &Notifier{api: newAPI(cfg.Token, cfg.APIURL, cfg.HTTPClient), log: log}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = time.Second
+	}
+	return &Notifier{api: newAPI(cfg.Token, cfg.APIURL, cfg.HTTPClient), log: log, gate: &gate{now: cfg.Now, base: cfg.Backoff}}
+}
+
+// call makes one Web API request through the workspace gate and returns
+// its classified error.
+func (s *Notifier) call(op string, f func() error) error {
+	if err := s.gate.enter(op); err != nil {
+		return err
+	}
+	err := f()
+	if err != nil {
+		err = classify(op, err)
+	}
+	s.gate.leave(err)
+	return err
 }
 
 func newAPI(token, apiURL string, hc *http.Client, opts ...slackgo.Option) *slackgo.Client {
@@ -55,9 +86,13 @@ func newAPI(token, apiURL string, hc *http.Client, opts ...slackgo.Option) *slac
 // which later Update and Reply calls use.
 func (s *Notifier) Post(ctx context.Context, channel string, n notify.Notice) (string, error) {
 	blocks, text := Blocks(n)
-	_, ts, err := s.api.PostMessageContext(ctx, channel, msgOptions(blocks, text)...)
+	var ts string
+	err := s.call("chat.postMessage", func() (err error) {
+		_, ts, err = s.api.PostMessageContext(ctx, channel, msgOptions(blocks, text)...)
+		return err
+	})
 	if err != nil {
-		return "", classify("chat.postMessage", err)
+		return "", err
 	}
 	return ts, nil
 }
@@ -70,13 +105,22 @@ const metadataType = "bouncewatch_notice"
 // answer was lost did post it.
 func (s *Notifier) PostKeyed(ctx context.Context, channel, key string, n notify.Notice) (string, error) {
 	blocks, text := Blocks(n)
+	return s.PostBlocksKeyed(ctx, channel, key, blocks, text)
+}
+
+// PostBlocksKeyed is PostKeyed for blocks rendered by the caller (a digest).
+func (s *Notifier) PostBlocksKeyed(ctx context.Context, channel, key string, blocks []slackgo.Block, text string) (string, error) {
 	opts := msgOptions(blocks, text)
 	if key != "" {
 		opts = append(opts, slackgo.MsgOptionMetadata(slackgo.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": key}}))
 	}
-	_, ts, err := s.api.PostMessageContext(ctx, channel, opts...)
+	var ts string
+	err := s.call("chat.postMessage", func() (err error) {
+		_, ts, err = s.api.PostMessageContext(ctx, channel, opts...)
+		return err
+	})
 	if err != nil {
-		return "", classify("chat.postMessage", err)
+		return "", err
 	}
 	return ts, nil
 }
@@ -87,11 +131,15 @@ func (s *Notifier) PostKeyed(ctx context.Context, channel, key string, n notify.
 // groups:history). Its errors are classified; a permanent one (a missing
 // scope) means the question cannot be answered.
 func (s *Notifier) FindPosted(ctx context.Context, channel, key string, since time.Time) (string, bool, error) {
-	res, err := s.api.GetConversationHistoryContext(ctx, &slackgo.GetConversationHistoryParameters{
-		ChannelID: channel, Oldest: fmt.Sprintf("%d.000000", since.Unix()), Limit: 200, IncludeAllMetadata: true,
+	var res *slackgo.GetConversationHistoryResponse
+	err := s.call("conversations.history", func() (err error) {
+		res, err = s.api.GetConversationHistoryContext(ctx, &slackgo.GetConversationHistoryParameters{
+			ChannelID: channel, Oldest: fmt.Sprintf("%d.000000", since.Unix()), Limit: 200, IncludeAllMetadata: true,
+		})
+		return err
 	})
 	if err != nil {
-		return "", false, classify("conversations.history", err)
+		return "", false, err
 	}
 	for _, m := range res.Messages {
 		if m.Metadata.EventType == metadataType && m.Metadata.EventPayload["key"] == key {
@@ -105,11 +153,15 @@ func (s *Notifier) FindPosted(ctx context.Context, channel, key string, since ti
 // returns its ts (conversations.replies; needs channels:history or
 // groups:history). Its errors are classified.
 func (s *Notifier) FindReply(ctx context.Context, channel, threadTS, key string) (string, bool, error) {
-	msgs, _, _, err := s.api.GetConversationRepliesContext(ctx, &slackgo.GetConversationRepliesParameters{
-		ChannelID: channel, Timestamp: threadTS, Limit: 200, IncludeAllMetadata: true,
+	var msgs []slackgo.Message
+	err := s.call("conversations.replies", func() (err error) {
+		msgs, _, _, err = s.api.GetConversationRepliesContext(ctx, &slackgo.GetConversationRepliesParameters{
+			ChannelID: channel, Timestamp: threadTS, Limit: 200, IncludeAllMetadata: true,
+		})
+		return err
 	})
 	if err != nil {
-		return "", false, classify("conversations.replies", err)
+		return "", false, err
 	}
 	for _, m := range msgs {
 		if m.Metadata.EventType == metadataType && m.Metadata.EventPayload["key"] == key {
@@ -148,10 +200,20 @@ func (o UpdateOutcome) String() string {
 // posts a new message and returns its ts with Reposted.
 func (s *Notifier) Update(ctx context.Context, channel, ts string, n notify.Notice) (string, UpdateOutcome, error) {
 	blocks, text := Blocks(n)
+	return s.UpdateBlocks(ctx, channel, ts, blocks, text)
+}
+
+// UpdateBlocks is Update for blocks rendered by the caller (a digest).
+func (s *Notifier) UpdateBlocks(ctx context.Context, channel, ts string, blocks []slackgo.Block, text string) (string, UpdateOutcome, error) {
+	if err := s.gate.enter("chat.update"); err != nil {
+		return "", Edited, err
+	}
 	_, _, _, err := s.api.UpdateMessageContext(ctx, channel, ts, msgOptions(blocks, text)...)
 	if err == nil {
+		s.gate.leave(nil)
 		return ts, Edited, nil
 	}
+	s.gate.leave(classify("chat.update", err))
 	var se slackgo.SlackErrorResponse
 	if !errors.As(err, &se) {
 		return "", Edited, classify("chat.update", err)
@@ -163,7 +225,7 @@ func (s *Notifier) Update(ctx context.Context, channel, ts string, n notify.Noti
 		return rts, Replied, err
 	case "message_not_found":
 		s.log.DebugContext(ctx, "slack message gone, posting anew", "channel", channel, "ts", ts)
-		nts, err := s.Post(ctx, channel, n)
+		nts, err := s.PostBlocksKeyed(ctx, channel, "", blocks, text)
 		return nts, Reposted, err
 	}
 	return "", Edited, classify("chat.update", err)
@@ -184,9 +246,13 @@ func (s *Notifier) ReplyKeyed(ctx context.Context, channel, threadTS, key, text 
 	if key != "" {
 		opts = append(opts, slackgo.MsgOptionMetadata(slackgo.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"key": key}}))
 	}
-	_, ts, err := s.api.PostMessageContext(ctx, channel, opts...)
+	var ts string
+	err := s.call("chat.postMessage", func() (err error) {
+		_, ts, err = s.api.PostMessageContext(ctx, channel, opts...)
+		return err
+	})
 	if err != nil {
-		return "", classify("chat.postMessage", err)
+		return "", err
 	}
 	return ts, nil
 }

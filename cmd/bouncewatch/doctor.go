@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/health"
+	"github.com/bouncewatch/bouncewatch/internal/notify"
+)
+
+// listFlag collects a repeatable flag; each value may also be a comma list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+// cmdDoctor checks the office's sender domain and sending IPs against what
+// Gmail, Yahoo and Outlook require of senders. Exit status 0 when nothing
+// fails, 1 when a check fails, 2 on a usage or configuration error.
+func cmdDoctor(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of the Japanese table")
+	domain := fs.String("domain", "", "sender domain to check (default: the domain of BOUNCEWATCH_IMAP_USERNAME)")
+	var ips, selectors listFlag
+	fs.Var(&ips, "ip", "sending IP to check; repeatable (default: the sending IPs of the last 30 days' bounces)")
+	fs.Var(&selectors, "selector", "DKIM selector of the domain to check; repeatable")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bouncewatch doctor: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncewatch:", err)
+		return 2
+	}
+	ctx, stop := signalContext(stderr)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	rep, err := app.Doctor(ctx, cfg, app.DoctorOptions{Domain: *domain, IPs: ips, Selectors: selectors,
+		Logger: newLogger(stderr, cfg.LogFormat, "error")})
+	if err != nil {
+		fmt.Fprintln(stderr, "bouncewatch doctor:", err)
+		return 2
+	}
+	if *asJSON {
+		if err := writeDoctorJSON(stdout, rep); err != nil {
+			fmt.Fprintln(stderr, "bouncewatch doctor:", err)
+			return 2
+		}
+	} else {
+		fmt.Fprint(stdout, health.DoctorText(rep.Domain, rep.IPs, rep.Results, notify.JST()))
+	}
+	if health.Failed(rep.Results) {
+		return 1
+	}
+	return 0
+}
+
+// doctorJSON is the one object `doctor --json` prints.
+type doctorJSON struct {
+	Domain string      `json:"domain"`
+	IP     string      `json:"ip"` // the IPs checked, comma-separated ("" when none)
+	Checks []checkJSON `json:"checks"`
+}
+
+type checkJSON struct {
+	Check  health.Check  `json:"check"`
+	List   string        `json:"list,omitempty"` // dnsbl only
+	Status health.Status `json:"status"`
+	Detail string        `json:"detail"`
+}
+
+func writeDoctorJSON(w io.Writer, rep app.DoctorReport) error {
+	out := doctorJSON{Domain: rep.Domain, IP: strings.Join(rep.IPs, ","), Checks: []checkJSON{}}
+	for _, r := range rep.Results {
+		out.Checks = append(out.Checks, checkJSON{Check: r.Check, List: r.List, Status: r.Status, Detail: r.Detail})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,211 @@
+package health
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Requirement is one line of doctor's table: what the large mailbox
+// providers require of senders, who must meet it, whether the office does,
+// and the fix.
+type Requirement struct {
+	Name   string // e.g. SPF または DKIM で認証されている
+	Who    string // whom the providers require it of
+	Status Status // the worst status of the checks behind it; "" when nothing was checked
+	Fix    string // the first action that follows, "" when it passes
+}
+
+// StatusLabel is a status in Japanese: 合格, 注意, 不合格, 確認不可.
+func StatusLabel(s Status) string {
+	switch s {
+	case StatusOK:
+		return "合格"
+	case StatusWarn:
+		return "注意"
+	case StatusFail:
+		return "不合格"
+	case StatusError:
+		return "確認不可"
+	}
+	return "未確認"
+}
+
+// Requirements sums results up as the requirements Gmail, Yahoo and Outlook
+// state for senders (KB.md 3, 4, 5.1; Google's sender guidelines, Yahoo's
+// sender best practices, Outlook's high-volume sender requirements):
+// authentication with SPF or DKIM for all senders (SPF and DKIM for bulk
+// senders); valid forward and reverse DNS for the sending IPs; a DMARC record
+// aligned with From for bulk senders (5,000 or more a day to Gmail or Yahoo,
+// Outlook's high-volume senders); and, as every receiver checks, not being on
+// the major blocklists.
+func Requirements(rs []Result) []Requirement {
+	auth := Requirement{Name: "SPF または DKIM で認証されている", Who: "Gmail・Yahoo: すべての送信者（大量送信者は両方）／Outlook: 大量送信者"}
+	ptr := Requirement{Name: "送信IPの逆引き(PTR)があり、正引きと一致する", Who: "Gmail・Yahoo: すべての送信者"}
+	dmarc := Requirement{Name: "DMARCレコードがあり（p=none可）、差出人のドメインと整合する", Who: "Gmail・Yahoo: 1日5,000通以上の大量送信者／Outlook: 大量送信者"}
+	lists := Requirement{Name: "主要なブロックリストに登録されていない", Who: "各社（受信側が参照）"}
+	var spfRs, dkimRs []Result
+	for _, r := range rs {
+		switch r.Check {
+		case CheckSPF:
+			spfRs = append(spfRs, r)
+		case CheckDKIM:
+			dkimRs = append(dkimRs, r)
+		case CheckPTR:
+			ptr.add(r)
+		case CheckDMARC:
+			dmarc.add(r)
+		case CheckDNSBL:
+			lists.add(r)
+		}
+	}
+	// SPF or DKIM: passing either is enough; otherwise the worse of them.
+	switch {
+	case allOK(spfRs) || allOK(dkimRs):
+		auth.Status = StatusOK
+	default:
+		for _, r := range append(spfRs, dkimRs...) {
+			auth.add(r)
+		}
+	}
+	var out []Requirement
+	for _, q := range []Requirement{auth, ptr, dmarc, lists} {
+		if q.Status == StatusOK {
+			q.Fix = ""
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
+func allOK(rs []Result) bool {
+	for _, r := range rs {
+		if r.Status != StatusOK {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
+// add folds one result into the requirement: the worst status wins, and
+// the fix is the first action of the first result at that status.
+func (q *Requirement) add(r Result) {
+	if rank(r.Status) > rank(q.Status) {
+		q.Status = r.Status
+		q.Fix = ""
+	}
+	if r.Status == q.Status && q.Fix == "" {
+		var acts []Action
+		if r.Check == CheckDNSBL && r.Finding == ListListed {
+			_, acts = explainListed(r)
+		} else {
+			_, acts = explain(r)
+		}
+		switch {
+		case len(acts) > 0:
+			q.Fix = acts[0].Role.Label() + acts[0].Text
+		case r.Finding == ListRefused:
+			q.Fix = "BOUNCEWATCH_DNS_SERVER に自社またはプロバイダのDNSサーバーを指定するか、Spamhaus DQS のキーを BOUNCEWATCH_DNSBL に設定して再実行してください。"
+		case r.Finding == LookupFailed:
+			q.Fix = "DNSが応答しませんでした。BOUNCEWATCH_DNS_SERVER を確認して再実行してください。"
+		}
+	}
+}
+
+func rank(s Status) int {
+	switch s {
+	case StatusOK:
+		return 1
+	case StatusWarn:
+		return 2
+	case StatusError:
+		return 3
+	case StatusFail:
+		return 4
+	}
+	return 0
+}
+
+// Japanese renders one result as a Japanese line for doctor's list of
+// what was checked.
+func (r Result) Japanese() string {
+	var line string
+	switch {
+	case r.Check == CheckDNSBL && r.Finding == ListListed:
+		line, _ = explainListed(r)
+	case r.Check == CheckDNSBL && r.Finding == ListClear:
+		if (List{Zone: r.List}).Kind() == "dbl" {
+			line = fmt.Sprintf("ドメイン %s は %s に登録されていません。", r.Subject, listName(r))
+		} else {
+			line = fmt.Sprintf("%s は %s に登録されていません。", r.Subject, listName(r))
+		}
+	case r.Check == CheckDNSBL && r.Finding == ListRefused:
+		line = fmt.Sprintf("%s は確認できませんでした（問い合わせが拒否されました。公開DNSリゾルバー経由では答えが得られません）。", listName(r))
+	case r.Finding == LookupFailed:
+		line = fmt.Sprintf("%s（%s）は確認できませんでした（DNSの応答が期限内にありませんでした）。", checkName(r), r.Subject)
+	case r.Check == CheckMX && r.Finding == MXMissing:
+		line = fmt.Sprintf("%s にはMXレコードがありません（このドメインではメールを受け取れません）。", r.Subject)
+	case r.Check == CheckMX && r.Finding == MXProvider:
+		line = fmt.Sprintf("%s のメールの受信先（MX）: %s", r.Subject, first(r.Values))
+	default:
+		line, _ = explain(r)
+	}
+	return line
+}
+
+// DoctorText renders doctor's report: the requirements table, then every
+// check with its finding and the actions that follow.
+func DoctorText(domain string, ips []string, rs []Result, loc *time.Location) string {
+	var b strings.Builder
+	var at time.Time
+	for _, r := range rs {
+		if r.At.After(at) {
+			at = r.At
+		}
+	}
+	subject := domain
+	if len(ips) > 0 {
+		subject += " / " + strings.Join(ips, ", ")
+	}
+	fmt.Fprintf(&b, "bouncewatch doctor: %s", subject)
+	if !at.IsZero() {
+		fmt.Fprintf(&b, "（%s 時点）", at.In(loc).Format("2006/01/02 15:04"))
+	}
+	b.WriteString("\n\nGmail・Yahoo・Outlook が送信者に求めていること:\n\n")
+	b.WriteString("| 要件 | 対象 | 結果 | 対応 |\n|---|---|---|---|\n")
+	for _, q := range Requirements(rs) {
+		fix := q.Fix
+		if fix == "" && q.Status == StatusOK {
+			fix = "不要"
+		}
+		if q.Status == "" {
+			fix = "確認できる対象がありません（--ip で送信IPを指定）"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", q.Name, q.Who, StatusLabel(q.Status), strings.ReplaceAll(fix, "|", "｜"))
+	}
+	b.WriteString("\n確認した内容:\n")
+	for _, r := range rs {
+		list := ""
+		if r.List != "" {
+			list = " " + r.List
+		}
+		fmt.Fprintf(&b, "  [%s] %s%s: %s\n", StatusLabel(r.Status), strings.ToUpper(string(r.Check)), list, r.Japanese())
+	}
+	if len(ips) == 0 {
+		b.WriteString("  送信IPが分からないため、SPF・逆引き・IPのブロックリストは確認していません（--ip で指定）。\n")
+	}
+	hasDKIM := false
+	for _, r := range rs {
+		hasDKIM = hasDKIM || r.Check == CheckDKIM
+	}
+	if !hasDKIM {
+		b.WriteString("  DKIM はセレクタが分からないため確認していません（--selector で指定）。\n")
+	}
+	if acts := Summarize(rs).Actions; len(acts) > 0 {
+		b.WriteString("\n対応:\n")
+		for i, a := range acts {
+			fmt.Fprintf(&b, "  %d. %s%s\n", i+1, a.Role.Label(), a.Text)
+		}
+	}
+	return b.String()
+}

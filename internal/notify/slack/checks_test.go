@@ -1,0 +1,58 @@
+package slack
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/bouncewatch/bouncewatch/internal/health"
+	"github.com/bouncewatch/bouncewatch/internal/notify"
+)
+
+func TestBlocksShowChecksBeforeActions(t *testing.T) {
+	n := sampleNotice()
+	if blocksText(Blocks(n)) == "" || strings.Contains(blocksText(Blocks(n)), health.Heading) {
+		t.Fatal("a notice without checks shows a 確認結果 section")
+	}
+	n.Checks = &health.Summary{
+		At:      time.Date(2026, 12, 3, 4, 45, 0, 0, time.UTC),
+		Lines:   []string{"192.0.2.25 は Spamhaus ZEN（XBL）に登録されています。", "PTR は <bad>&name です。"},
+		Actions: []health.Action{{Role: health.RoleIT, Text: "https://check.spamhaus.org で解除を申請してください。"}},
+	}
+	// The channel message gives one line and points to the thread, where
+	// ChecksBlocks posts the section; the detail has it in full.
+	short := blocksText(Blocks(n))
+	if !strings.Contains(short, "確認結果") || !strings.Contains(short, "192.0.2.25 は Spamhaus ZEN（XBL）に登録されています。（ほか 1 件と対応はスレッドに）") {
+		t.Errorf("the channel message lacks the line of 確認結果:\n%s", short)
+	}
+	if i, j := strings.Index(short, "確認結果"), strings.Index(short, "対応"); i < 0 || j < i {
+		t.Errorf("確認結果 (at %d) should come before 対応 (at %d) in the channel message", i, j)
+	}
+	if blocks, _ := ChecksBlocks(n); !strings.Contains(blocksText(blocks, ""), "→ 【情報システム担当】https://check.spamhaus.org") {
+		t.Errorf("the thread reply lacks the checks:\n%s", blocksText(blocks, ""))
+	}
+	n.Kind = notify.KindDetail
+	text := blocksText(Blocks(n))
+	for _, w := range []string{"確認結果", "2026/12/03 13:45 時点", "• 192.0.2.25 は Spamhaus ZEN（XBL）に登録されています。",
+		"→ 【情報システム担当】https://check.spamhaus.org で解除を申請してください。", "PTR は &lt;bad&gt;&amp;name です。"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("blocks lack %q:\n%s", w, text)
+		}
+	}
+	if i, j := strings.Index(text, "確認結果"), strings.Index(text, "対応"); i < 0 || j < i {
+		t.Errorf("確認結果 (at %d) should come before 対応 (at %d)", i, j)
+	}
+}
+
+// blocksText joins the text of every section of a rendering.
+func blocksText(blocks []slackgo.Block, _ string) string {
+	var b strings.Builder
+	for _, bl := range blocks {
+		if s, ok := bl.(*slackgo.SectionBlock); ok && s.Text != nil {
+			b.WriteString(s.Text.Text + "\n")
+		}
+	}
+	return b.String()
+}
