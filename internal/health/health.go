@@ -103,14 +103,20 @@ type Result struct {
 	Finding Finding
 	Values  []string // details of the finding (see Finding)
 	Detail  string   // short, for people and logs, in English
-	At      time.Time
+	// SPFSource says where the domain checked for SPF came from (spf only).
+	SPFSource SPFSource
+	At        time.Time
 }
 
 // Target is what to check.
 type Target struct {
-	Domain   string     // the sender domain (From); DMARC, DBL
-	MailFrom string     // the envelope-from domain for SPF; "" means Domain
-	IP       netip.Addr // the sending IP; invalid means IP checks are skipped
+	Domain   string // the sender domain (From); DMARC, DBL
+	MailFrom string // the envelope-from domain for SPF; "" means Domain
+	// MailFromSource says where MailFrom came from, shown with the SPF
+	// finding; with MailFrom "" it is SPFSourceFrom when Domain is the
+	// From domain of a returned original.
+	MailFromSource SPFSource
+	IP             netip.Addr // the sending IP; invalid means IP checks are skipped
 	// DKIM are the signatures seen on the returned original (d= and s=);
 	// DMARC alignment counts their domains, and each key is looked up.
 	DKIM []DKIMRef
@@ -152,7 +158,11 @@ func (c *Checker) Run(ctx context.Context, t Target) []Result {
 		mailFrom = t.Domain
 	}
 	if t.IP.IsValid() && mailFrom != "" {
-		jobs = append(jobs, func(ctx context.Context) []Result { return []Result{c.spf(ctx, t.IP, mailFrom)} })
+		jobs = append(jobs, func(ctx context.Context) []Result {
+			r := c.spf(ctx, t.IP, mailFrom)
+			r.SPFSource = t.MailFromSource
+			return []Result{r}
+		})
 	}
 	if t.Domain != "" {
 		jobs = append(jobs, func(ctx context.Context) []Result { return []Result{c.dmarc(ctx, t.Domain, mailFrom, t.DKIM)} })

@@ -168,12 +168,12 @@ func explain(r Result) (string, []Action) {
 	}
 	switch r.Finding {
 	case SPFPass:
-		return fmt.Sprintf("SPF: 送信IP %s は %s のSPFで許可されています。", ip, r.Subject), nil
+		return fmt.Sprintf("SPF: 送信IP %s は %s のSPFで許可されています%s。", ip, r.Subject, spfSourceNote(r)), nil
 	case SPFFail, SPFSoftFail, SPFNeutral:
-		return fmt.Sprintf("%s のSPFに送信IP %s が含まれていません。", r.Subject, ip), []Action{{RoleIT,
+		return fmt.Sprintf("%s のSPFに送信IP %s が含まれていません%s。", r.Subject, ip, spfSourceNote(r)), []Action{{RoleIT,
 			fmt.Sprintf("%s のSPFレコード（DNSのTXTレコード）に送信IP %s を加えてください。レンタルサーバー会社の送信サーバーから送っている場合は、その会社が案内する include: の記述を加えます（例: v=spf1 ip4:%s include:… ~all）。", r.Subject, ip, ip)}}
 	case SPFNone:
-		return fmt.Sprintf("%s にはSPFレコードがありません。", r.Subject), []Action{{RoleIT,
+		return fmt.Sprintf("%s にはSPFレコードがありません%s。", r.Subject, spfSourceNote(r)), []Action{{RoleIT,
 			fmt.Sprintf("%s のDNSにSPFレコード（TXT）を追加してください（例: v=spf1 ip4:%s ~all。レンタルサーバー会社の案内する include: があればそれも）。", r.Subject, ip)}}
 	case SPFPermError:
 		return fmt.Sprintf("%s のSPFレコードに誤りがあり、受信側で評価できません（%s）。", r.Subject, r.Detail), []Action{{RoleIT,
@@ -214,6 +214,21 @@ func explain(r Result) (string, []Action) {
 		return "", nil
 	}
 	return "", nil
+}
+
+// spfSourceNote says which domain's SPF was checked and why, when the
+// domain was not given by a person: receivers check the envelope sender
+// (Return-Path), which a bounce does not always show.
+func spfSourceNote(r Result) string {
+	switch r.SPFSource {
+	case SPFSourceEnvelope:
+		return "（エラーメールに記された元のメールの送信元(Return-Path)のドメインで確認）"
+	case SPFSourceFrom:
+		return "（エラーメールに元のメールの送信元 Return-Path が無いため、差出人 From のドメインで確認）"
+	case SPFSourceMailbox:
+		return "（エラーメールに元のメールの送信元が無いため、監視しているメールボックスのドメインで確認）"
+	}
+	return ""
 }
 
 // explainListed renders a blocklist listing with the way off it (KB.md 8.1).
