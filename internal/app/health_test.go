@@ -251,3 +251,26 @@ func TestSPFCheckedForTheFromDomainWithoutEnvelope(t *testing.T) {
 		t.Errorf("Slack notice lacks %q:\n%s", w, slackText)
 	}
 }
+
+// Spamhaus refusing the query (the resolver is a public one) is said as
+// such in the notice, with what to do; the IP is not called clean.
+func TestBlockedNoticeSpamhausRefused(t *testing.T) {
+	dns := dnstest.Start(t)
+	m := strings.ReplaceAll(string(fixture(t, "outlook-s3140-blocked.eml")), "203.0.113.25", dnstest.RefusedIP)
+	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	slackText, mailText := notices(t, fake, sm)
+	for name, text := range map[string]string{"Slack": slackText, "mail": mailText} {
+		for _, w := range []string{
+			"Spamhaus ZEN は確認できませんでした（zen.spamhaus.org が問い合わせを断りました: 公開DNSリゾルバー",
+			"登録の有無は不明です",
+			"Spamhaus DQS のキー",
+		} {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s notice lacks %q:\n%s", name, w, text)
+			}
+		}
+		if strings.Contains(text, "いずれも正常") || strings.Contains(text, "Spamhaus ZEN に登録されていません") {
+			t.Errorf("%s notice reads the refusal as clean:\n%s", name, text)
+		}
+	}
+}

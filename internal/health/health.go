@@ -108,6 +108,22 @@ type Result struct {
 	At        time.Time
 }
 
+// IP is the sending IP a result is about: the IP checked by spf, ptr and
+// the IP blocklists; "" for the checks of a domain.
+func (r Result) IP() string {
+	switch r.Check {
+	case CheckSPF:
+		if len(r.Values) > 0 {
+			return r.Values[0]
+		}
+	case CheckPTR, CheckDNSBL:
+		if ip, err := netip.ParseAddr(r.Subject); err == nil {
+			return ip.String()
+		}
+	}
+	return ""
+}
+
 // Target is what to check.
 type Target struct {
 	Domain   string // the sender domain (From); DMARC, DBL

@@ -111,11 +111,12 @@ func Summarize(rs []Result) Summary {
 		}
 	}
 	for _, r := range refused {
-		s.Lines = append(s.Lines, fmt.Sprintf("%s は確認できませんでした（問い合わせが拒否されました。公開DNSリゾルバー経由の問い合わせは %s に断られます）。登録の有無は不明です。", listName(r), r.List))
+		s.Lines = append(s.Lines, fmt.Sprintf("%s は確認できませんでした（%s が問い合わせを断りました: %s）。登録の有無は不明です。", listName(r), r.List, refusedJapanese(r)))
 	}
-	if len(refused) > 0 {
-		s.Actions = append(s.Actions, Action{RoleIT, "ブロックリストを確実に確認するには、BOUNCEWATCH_DNS_SERVER に自社またはプロバイダのDNSサーバーを指定するか、Spamhaus DQS のキー（無料登録）を BOUNCEWATCH_DNSBL に設定してください。"})
+	for _, r := range refused {
+		s.Actions = append(s.Actions, refusedAction(r))
 	}
+	s.Actions = dedupActions(s.Actions)
 	if len(failed) > 0 {
 		var names []string
 		for _, r := range failed {
@@ -180,7 +181,7 @@ func explain(r Result) (string, []Action) {
 			fmt.Sprintf("%s のSPFレコードを1つにまとめ、書式とDNS参照の回数（10回まで）を見直してください。", r.Subject)}}
 	case DMARCMissing:
 		return fmt.Sprintf("%s にはDMARCレコードがありません。", r.Subject), []Action{{RoleIT,
-			fmt.Sprintf("_dmarc.%s にDMARCレコード（TXT）を追加してください。まずは v=DMARC1; p=none; rua=mailto:（集計レポートの宛先） で始められます。Gmail・Yahooへ1日5,000通以上送る場合は必須です。", r.Subject)}}
+			fmt.Sprintf("_dmarc.%s にDMARCレコード（TXT）を追加してください。まずは v=DMARC1; p=none; rua=mailto:（集計レポートの宛先） で始められます。Gmail・Yahoo・Outlookへ1日5,000通以上送る場合は必須です。", r.Subject)}}
 	case DMARCPolicy:
 		return fmt.Sprintf("DMARC: %s にレコードがあります（ポリシー p=%s）。", r.Subject, first(r.Values)), nil
 	case DMARCUnaligned:
