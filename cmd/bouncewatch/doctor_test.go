@@ -135,7 +135,7 @@ func TestDoctorTableJapanese(t *testing.T) {
 		"5. 主要なブロックリストに登録されていない ── 不合格\n   対象: 各社とも受信時に参照（すべての送信者）\n" +
 			"   対応: 【情報システム担当】ウイルス感染・パスワード漏れ",
 		"203.0.113.25 は Spamhaus ZEN（XBL）に登録されています",
-		"[合格] DNSBL bl.spamcop.net: 203.0.113.25 は SpamCop に登録されていません",
+		"[合格] 203.0.113.25 は SpamCop に登録されていません",
 		"【レンタルサーバー会社】203.0.113.25 の逆引き(PTR)にホスト名を設定し",
 	} {
 		if !strings.Contains(text, w) {
@@ -243,7 +243,7 @@ func TestDoctorSpamhausRefusal(t *testing.T) {
 	run([]string{"doctor", "--domain", dnstest.HealthyDomain, "--ip", dnstest.RefusedIP}, nil, &out, &errb)
 	for _, w := range []string{
 		"5. 主要なブロックリストに登録されていない ── 確認不可",
-		"[確認不可] DNSBL zen.spamhaus.org: Spamhaus ZEN は確認できませんでした（zen.spamhaus.org が問い合わせを断りました: 公開DNSリゾルバー",
+		"[確認不可] Spamhaus ZEN は確認できませんでした（zen.spamhaus.org が問い合わせを断りました: 公開DNSリゾルバー",
 		"Spamhaus DQS のキー",
 	} {
 		if !strings.Contains(out.String(), w) {

@@ -214,7 +214,7 @@ func (s *senderChecks) run(ctx context.Context, incident int64, t health.Target)
 		}
 	}
 	if len(unanswered) > 0 {
-		s.log.Warn("sender checks incomplete: DNS did not answer within the deadline; the notice goes out without them",
+		s.log.Warn("sender checks incomplete: DNS did not answer within the deadline; the notice says which checks could not be done",
 			"incident", incident, "dns_server", s.server, "deadline", s.deadline, "unanswered", strings.Join(unanswered, ","))
 	} else {
 		s.log.Debug("sender checks", "incident", incident, "ip", t.IP, "domain", t.Domain, "clear", sum.Clear)

@@ -196,11 +196,8 @@ func DoctorText(domain string, ips []string, rs []Result, loc *time.Location) st
 	}
 	b.WriteString("\n確認した内容:\n")
 	for _, r := range rs {
-		list := ""
-		if r.List != "" {
-			list = " " + r.List
-		}
-		fmt.Fprintf(&b, "  [%s] %s%s: %s\n", StatusLabel(r.Status), strings.ToUpper(string(r.Check)), list, r.Japanese())
+		// Each line names what it is about (SPF, the list…).
+		fmt.Fprintf(&b, "  [%s] %s\n", StatusLabel(r.Status), r.Japanese())
 	}
 	if len(ips) == 0 {
 		b.WriteString("  送信IPが分からないため、SPF・逆引き・IPのブロックリストは確認していません（--ip で指定）。\n")
