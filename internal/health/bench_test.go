@@ -37,3 +37,18 @@ func BenchmarkRun(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkEnvelopeSenderDomain reads the envelope sender of a Postfix
+// bounce with its returned original.
+func BenchmarkEnvelopeSenderDomain(b *testing.B) {
+	raw := []byte("Return-Path: <>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n" +
+		"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n" +
+		"Final-Recipient: rfc822; user@example.com\r\nAction: failed\r\nStatus: 5.7.1\r\n\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\nReturn-Path: <info@example.co.jp>\r\nFrom: info@example.co.jp\r\nSubject: x\r\n\r\nbody\r\n--b--\r\n")
+	for b.Loop() {
+		if health.EnvelopeSenderDomain(raw) != "example.co.jp" {
+			b.Fatal("not found")
+		}
+	}
+}

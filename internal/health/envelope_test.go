@@ -40,6 +40,8 @@ func TestEnvelopeSenderDomain(t *testing.T) {
 			bounceWith("", "message/rfc822", "Return-Path: <news@mail.Example.COM>\r\n"+original), "mail.example.com"},
 		{"Return-Path of returned headers (RFC 6522)",
 			bounceWith("", "text/rfc822-headers", "Return-Path: <info@example.co.jp>\r\n"+original), "example.co.jp"},
+		{"a source route before the mailbox (RFC 5321 4.1.2)",
+			bounceWith("", "message/rfc822", "Return-Path: <@relay.example:info@example.co.jp>\r\n"+original), "example.co.jp"},
 		{"no envelope sender shown", bounceWith("", "message/rfc822", original), ""},
 		{"null Return-Path in the original", bounceWith("", "message/rfc822", "Return-Path: <>\r\n"+original), ""},
 		{"X-Postfix-Sender not an address", bounceWith("X-Postfix-Sender: rfc822; <>\r\n", "", ""), ""},

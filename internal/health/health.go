@@ -5,6 +5,10 @@
 // or error, a short detail and the time, and renders the findings in
 // Japanese with the actions that follow from them (render.go).
 //
+// It also reads, from a raw bounce, what the checks need to know of the
+// returned mail: the envelope sender's domain for SPF (envelope.go) and
+// the DKIM signatures (dkimrefs.go).
+//
 // The package is pure over what it is given: every DNS answer comes from
 // the Resolver passed in, the time from the clock passed in. It does no
 // other I/O and keeps no state; caching is the resolver's business.
