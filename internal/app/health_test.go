@@ -201,6 +201,7 @@ func TestDetailAnswersShowVerifiedFindings(t *testing.T) {
 	fake.PushThreadReply("env-detail", slackChannel, post.TS, "1700000500.000001", "U123", "詳細")
 	waitFor(t, "the detail in the thread", func() bool { return len(fake.Replies()) > before })
 	detail := fake.Replies()[before].Content()
+	t.Logf("Slack detail:\n%s", detail)
 	for _, w := range append(want, "受信側の応答（原文）") {
 		if !strings.Contains(detail, w) {
 			t.Errorf("Slack detail lacks %q:\n%s", w, detail)
@@ -214,6 +215,7 @@ func TestDetailAnswersShowVerifiedFindings(t *testing.T) {
 	}
 	msgs := waitMails(t, sm, 2)
 	det := parseMail(t, msgs[1].Data)
+	t.Logf("detail mail:\n%s", det.Text)
 	for _, w := range want {
 		if !strings.Contains(det.Text, w) {
 			t.Errorf("detail mail lacks %q:\n%s", w, det.Text)

@@ -248,10 +248,10 @@ func refusedJapanese(r Result) string {
 func refusedAction(r Result) Action {
 	for _, c := range r.Values {
 		if c == RefusedMalformed {
-			return Action{RoleIT, "BOUNCEWATCH_DNSBL のゾーン名（Spamhaus DQS のキーを含む）に誤りがないか確認してください。"}
+			return Action{Role: RoleIT, Text: "BOUNCEWATCH_DNSBL のゾーン名（Spamhaus DQS のキーを含む）に誤りがないか確認してください。"}
 		}
 	}
-	return Action{RoleIT, "ブロックリストを確実に確認するには、BOUNCEWATCH_DNS_SERVER に自社またはプロバイダのDNSサーバーを指定するか、Spamhaus DQS のキー（条件を満たせば無料）を BOUNCEWATCH_DNSBL に設定してください。"}
+	return Action{Role: RoleIT, Text: "ブロックリストを確実に確認するには、BOUNCEWATCH_DNS_SERVER に自社またはプロバイダのDNSサーバーを指定するか、Spamhaus DQS のキー（条件を満たせば無料）を BOUNCEWATCH_DNSBL に設定してください。"}
 }
 
 // meaning names the sub-list a return code stands for, per the list's
