@@ -177,6 +177,17 @@ func TestBlockedNoticeWithDeadResolverGoesOut(t *testing.T) {
 	if n := strings.Count(logs.String(), "sender checks incomplete"); n != 1 {
 		t.Errorf("%d log lines about the dead resolver, want 1:\n%s", n, logs.String())
 	}
+	// The line says which server, the deadline and what went unanswered.
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "sender checks incomplete") {
+			t.Log(l)
+			for _, w := range []string{"level=WARN", "dns_server=127.0.0.1:", "deadline=100ms", "unanswered=", "spf", "dnsbl:zen.spamhaus.org"} {
+				if !strings.Contains(l, w) {
+					t.Errorf("the log line lacks %q: %s", w, l)
+				}
+			}
+		}
+	}
 }
 
 // The long answers (「詳細」 in the Slack thread and in a reply mail) carry

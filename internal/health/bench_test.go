@@ -28,6 +28,17 @@ func BenchmarkRun(b *testing.B) {
 		}
 		b.ReportMetric(float64(srv.Queries()-start)/float64(b.N), "queries/op")
 	})
+	// A resolver that never answers: one notice's checks under a 100 ms
+	// deadline (as App runs them) take the deadline, not a lookup's chain.
+	b.Run("dead-100ms", func(b *testing.B) {
+		r, _ := dnsresolver.New(dnstest.Blackhole(b), nil)
+		c := &health.Checker{Resolver: r, Timeout: 100 * time.Millisecond}
+		for b.Loop() {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			c.Run(ctx, t)
+			cancel()
+		}
+	})
 	b.Run("cached", func(b *testing.B) {
 		r, _ := dnsresolver.New(srv.Addr, nil)
 		c := &health.Checker{Resolver: r, Timeout: 2 * time.Second}
