@@ -132,9 +132,9 @@ func (r Result) IP() string {
 type Target struct {
 	Domain   string // the sender domain (From); DMARC, DBL
 	MailFrom string // the envelope-from domain for SPF; "" means Domain
-	// MailFromSource says where MailFrom came from, shown with the SPF
-	// finding; with MailFrom "" it is SPFSourceFrom when Domain is the
-	// From domain of a returned original.
+	// MailFromSource says where the domain checked for SPF (MailFrom, else
+	// Domain) came from; the SPF finding says so. SPFSourceGiven ("") for a
+	// domain a person gave (doctor).
 	MailFromSource SPFSource
 	IP             netip.Addr // the sending IP; invalid means IP checks are skipped
 	// DKIM are the signatures seen on the returned original (d= and s=);
