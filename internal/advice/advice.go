@@ -69,7 +69,21 @@ type Action struct {
 	Label string `json:"-"`     // Actor in the chosen language, e.g. 送信者
 	Text  string `json:"text"`  // the full sentence(s)
 	Short string `json:"short"` // a short form for a one-line post (at most ShortMax columns)
+	// Topic marks an action others may act on by what it is about (from
+	// texts.yaml's "topic"); "" for most actions.
+	Topic Topic `json:"topic,omitempty"`
 }
+
+// Topic says what an action is about, for code that adjusts the actions
+// (e.g. drops a check that a verified finding made moot).
+type Topic string
+
+// Topics.
+const (
+	// TopicAuthCheck marks an action asking the office to check or set up
+	// SPF, DKIM and DMARC: moot once the sender checks found them in order.
+	TopicAuthCheck Topic = "auth-check"
+)
 
 // Link is an official page worth opening.
 type Link struct {

@@ -191,7 +191,7 @@ func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant st
 		if short == "" {
 			short = shorten(text, ShortMax)
 		}
-		a.Actions = append(a.Actions, Action{Actor: at.Actor, Label: lt.Actors[at.Actor], Text: text, Short: short})
+		a.Actions = append(a.Actions, Action{Actor: at.Actor, Label: lt.Actors[at.Actor], Text: text, Short: short, Topic: at.Topic})
 	}
 	if t.BounceLink != nil {
 		if u := urlIn(rc.Diagnostic, t.BounceLink.Hosts); u != "" {

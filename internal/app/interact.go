@@ -37,6 +37,18 @@ func detailNotice(det *store.Detail, lang advice.Lang, note string) notify.Notic
 	return n
 }
 
+// detailWithChecks is detailNotice with the 「確認結果」 of the sender
+// checks, for an incident that concerns our IP or domain: the memoised
+// results when the notice ran them lately, else a fresh run that waits no
+// longer than the checks' deadline.
+func detailWithChecks(ctx context.Context, checks checksFunc, det *store.Detail, lang advice.Lang, note string) notify.Notice {
+	n := detailNotice(det, lang, note)
+	if checks != nil {
+		checks(ctx, det, &n)
+	}
+	return n
+}
+
 // commandNote is the sentence that answers a command: what was done (the
 // change itself was applied when the request was recorded), or why it was
 // not; "" for detail and raw. until is the mute asked for; the incident may

@@ -507,7 +507,7 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	if p.Command == cmdMute || p.Command == cmdResolve {
 		return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, note, nil)
 	}
-	blocks, fallback := slack.Blocks(detailNotice(det, advice.Japanese, ""))
+	blocks, fallback := slack.Blocks(detailWithChecks(ctx, s.checks, det, advice.Japanese, ""))
 	return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, fallback, blocks)
 }
 
@@ -627,7 +627,7 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 			return "", err
 		}
 	}
-	n := detailNotice(det, advice.Japanese, note)
+	n := detailWithChecks(ctx, s.checks, det, advice.Japanese, note)
 	subject := strings.TrimSpace(p.Subject)
 	if subject != "" && !strings.HasPrefix(strings.ToLower(subject), "re:") {
 		subject = "Re: " + subject

@@ -590,7 +590,7 @@ func ChecksBlocks(n notify.Notice) ([]slackgo.Block, string) {
 		lines = append(lines, "• "+escape(l))
 	}
 	for _, a := range n.Checks.Actions {
-		lines = append(lines, "→ "+escape(a.Role.Label()+a.Text))
+		lines = append(lines, actionLine(a))
 	}
 	blocks := append([]slackgo.Block{slackgo.NewHeaderBlock(plain(health.Heading))}, sections(strings.Join(lines, "\n"))...)
 	if len(blocks) > MaxBlocks {
