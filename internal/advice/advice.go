@@ -91,11 +91,16 @@ type Advice struct {
 	Title       string   `json:"title"`       // the cause alone, e.g. 送信サーバーのIP評価低下による一時制限 (no state, address or count)
 	Delivery    Delivery `json:"delivery"`    // where the mail stands
 	Explanation string   `json:"explanation"` // the gist of what the receiver said, in plain words
-	Retrying    bool     `json:"-"`           // Delivery == DeliveryRetrying (kept for callers)
-	Outlook     string   `json:"outlook"`     // one sentence on whether the mail arrived or may still arrive
-	Actions     []Action `json:"actions"`     // in order; never empty
-	Links       []Link   `json:"links"`
-	Facts       []Fact   `json:"facts,omitempty"`
+	// General is Explanation with the recipient, its domain, its provider
+	// and the receiving server left to their generic words (相手のメールサービス),
+	// so that one text is true for several recipients of the same cause at
+	// different providers (a digest tells it once for all of them).
+	General  string   `json:"-"`
+	Retrying bool     `json:"-"`       // Delivery == DeliveryRetrying (kept for callers)
+	Outlook  string   `json:"outlook"` // one sentence on whether the mail arrived or may still arrive
+	Actions  []Action `json:"actions"` // in order; never empty
+	Links    []Link   `json:"links"`
+	Facts    []Fact   `json:"facts,omitempty"`
 }
 
 // SummaryMax bounds Advice.Summary, in display columns: a Japanese

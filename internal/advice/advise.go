@@ -1,6 +1,7 @@
 package advice
 
 import (
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -168,6 +169,13 @@ func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant st
 		Delivery:    st,
 		Explanation: f(t.Explanation),
 		Retrying:    st == DeliveryRetrying,
+	}
+	general := maps.Clone(vals)
+	for _, k := range []string{"recipient", "domain", "provider_name", "remote_mta"} {
+		delete(general, k)
+	}
+	if a.General = fill(t.Explanation, general, lt.Placeholders); lang == English {
+		a.General = upperFirst(a.General)
 	}
 	if s := t.Outlook.get(st); s != "" {
 		a.Outlook = f(s)

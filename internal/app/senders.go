@@ -191,7 +191,10 @@ func (s *stdoutSender) digest(ctx context.Context, it store.OutboxItem, det *sto
 	b.WriteString("  ── 詳細 ──\n")
 	for _, t := range order {
 		for _, c := range notify.Causes(groups[t]) {
-			fmt.Fprintf(&b, "  %s（%s）\n", c.Label, strings.Join(c.Recipients, ", "))
+			fmt.Fprintf(&b, "  %s（%d件）\n", c.Label, len(c.Members))
+			for _, m := range c.Members {
+				fmt.Fprintf(&b, "    ・%s\n", m.Line())
+			}
 			for _, l := range []string{c.Advice.Explanation, c.Advice.Outlook} {
 				if l != "" {
 					fmt.Fprintf(&b, "    %s\n", l)

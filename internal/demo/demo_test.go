@@ -22,7 +22,7 @@ func TestRunAnywhere(t *testing.T) {
 	if n := strings.Count(s, "━━━ bouncewatch 通知"); n != 3 {
 		t.Errorf("%d notices, want 3 (2 incidents of the sending IP, 1 digest of the 5 recipients' items):\n%s", n, s)
 	}
-	for _, want := range []string{"13 通のメール", "203.0.113.25", "見通し:", "宛先の確認 3件 / 相手の受信箱 2件", "デモ終了: 13 通"} {
+	for _, want := range []string{"届いたメール 13 通", "203.0.113.25", "見通し:", "宛先の確認 3件 / 相手の受信箱 2件", "デモ終了: 13 通"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

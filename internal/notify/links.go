@@ -13,20 +13,35 @@ import (
 // ("hxxps://login[.]example[.]net/…", which no mail client or Slack turns
 // into a link), except those to the few sites whose pages bounces quote to
 // explain themselves: the postmaster and sender-help pages of the large
-// providers and the blocklists (KB.md sections 3–8.1). A host counts when it
-// is one of these or below one of them.
-var knownLinkHosts = []string{
-	// Microsoft (KB.md §3)
-	"postmaster.live.com", "aka.ms", "sendersupport.olc.protection.outlook.com", "sender.office.com",
-	"learn.microsoft.com", "support.microsoft.com",
+// providers and the blocklists (KB.md sections 2–8.1). A host counts when it
+// is one of these or below one of them. Hosts that also serve pages written
+// by their users (sites.google.com, onedrive.live.com, …) are not listed:
+// only the help and postmaster hosts are.
+var knownLinkHosts = []knownHost{
+	// Microsoft (KB.md §2, §3): the S3140 text names
+	// http://mail.live.com/mail/troubleshooting.aspx; Microsoft 365 NDRs
+	// link go.microsoft.com/fwlink and aka.ms.
+	{"postmaster.live.com", true}, {"mail.live.com", true}, {"aka.ms", true},
+	{"sendersupport.olc.protection.outlook.com", true}, {"sender.office.com", true},
+	{"learn.microsoft.com", true}, {"support.microsoft.com", true}, {"go.microsoft.com", true},
+	{"techcommunity.microsoft.com", true},
 	// Google (§4)
-	"support.google.com", "postmaster.google.com",
-	// Yahoo Inc (§5.1)
-	"senders.yahooinc.com", "postmaster.yahooinc.com",
+	{"support.google.com", true}, {"postmaster.google.com", true},
+	// Yahoo Inc (§5.1) and Yahoo! JAPAN (§5.2: yahoo-help.jp [895])
+	{"senders.yahooinc.com", true}, {"postmaster.yahooinc.com", true}, {"yahoo-help.jp", true},
 	// Apple (§6)
-	"support.apple.com",
-	// Blocklists (§8.1)
-	"spamhaus.org", "barracudacentral.org", "spamcop.net", "proofpoint.com", "csi.cloudmark.com",
+	{"support.apple.com", true},
+	// Blocklists (§8.1). Barracuda's bbl.barracudacentral.com and
+	// UCEPROTECT are quoted with http:// and kept as written.
+	{"spamhaus.org", true}, {"barracudacentral.org", true}, {"spamcop.net", true}, {"proofpoint.com", true},
+	{"csi.cloudmark.com", true}, {"barracudacentral.com", false}, {"uceprotect.net", false},
+}
+
+// knownHost is a host whose links stay links, and whether an http:// link
+// to it is shown as https:// (the site serves it).
+type knownHost struct {
+	host  string
+	https bool
 }
 
 // linkRe finds URLs with a scheme and bare "www." hosts, which mail clients
@@ -46,7 +61,10 @@ func PlainLinks(s string) string {
 			trimmed = link
 		}
 		tail := link[len(trimmed):]
-		if knownLink(trimmed) {
+		if k, ok := knownLinkHost(trimmed); ok {
+			if k.https && strings.EqualFold(trimmed[:min(len(trimmed), 7)], "http://") {
+				return "https://" + trimmed[7:] + tail
+			}
 			return link
 		}
 		return defang(trimmed) + tail
@@ -55,21 +73,27 @@ func PlainLinks(s string) string {
 
 // knownLink says whether a link goes to one of knownLinkHosts over http(s).
 func knownLink(link string) bool {
+	_, ok := knownLinkHost(link)
+	return ok
+}
+
+// knownLinkHost is the entry of knownLinkHosts a link goes to over http(s).
+func knownLinkHost(link string) (knownHost, bool) {
 	raw := link
 	if !strings.Contains(raw, "://") {
 		raw = "https://" + raw
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		return false
+		return knownHost{}, false
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	for _, k := range knownLinkHosts {
-		if host == k || strings.HasSuffix(host, "."+k) {
-			return true
+		if host == k.host || strings.HasSuffix(host, "."+k.host) {
+			return k, true
 		}
 	}
-	return false
+	return knownHost{}, false
 }
 
 // schemeRe finds the schemes inside a link (a redirect may carry another).

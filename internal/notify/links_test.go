@@ -27,6 +27,22 @@ func TestPlainLinks(t *testing.T) {
 		{"blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/203.0.113.25",
 			"blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/203.0.113.25"},
 		{"(S3150) https://postmaster.live.com/x", "(S3150) https://postmaster.live.com/x"},
+		// http links to provider pages become https; the S3140 text (KB.md §2).
+		{"You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors.",
+			"You can also refer your provider to https://mail.live.com/mail/troubleshooting.aspx#errors."},
+		{"see http://www.barracudacentral.org/rbl/removal-request",
+			"see https://www.barracudacentral.org/rbl/removal-request"},
+		{"fwlink https://go.microsoft.com/fwlink/?LinkID=614866", "fwlink https://go.microsoft.com/fwlink/?LinkID=614866"},
+		{"[895] https://www.yahoo-help.jp/app/answers/detail/a_id/80870/p/622",
+			"[895] https://www.yahoo-help.jp/app/answers/detail/a_id/80870/p/622"},
+		// Sites that serve only http are kept as written.
+		{"See: http://www.uceprotect.net/rblcheck.php?ipr=203.0.113.25",
+			"See: http://www.uceprotect.net/rblcheck.php?ipr=203.0.113.25"},
+		{"blocked using Barracuda Reputation; http://bbl.barracudacentral.com/q.cgi?ip=203.0.113.25",
+			"blocked using Barracuda Reputation; http://bbl.barracudacentral.com/q.cgi?ip=203.0.113.25"},
+		// Pages written by users of a provider are not the provider's word.
+		{"https://sites.google.com/view/x", "hxxps://sites[.]google[.]com/view/x"},
+		{"https://onedrive.live.com/x", "hxxps://onedrive[.]live[.]com/x"},
 		{"no link at all 5.1.1", "no link at all 5.1.1"},
 		{"日本語の文 https://bad.example.jp/あ 。", "日本語の文 hxxps://bad[.]example[.]jp/あ 。"},
 		{"ftp://files.example.org/a", "fxp://files[.]example[.]org/a"},

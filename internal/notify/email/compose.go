@@ -57,7 +57,7 @@ func Subject(n notify.Notice) string {
 	case n.Kind == notify.KindResolved:
 		return "【解決済み】" + p + "宛ての配信エラー" + count
 	case n.Advice.Retrying:
-		return "【配信遅延】" + p + "宛てのメールが遅れています" + count
+		return "【配送遅延】" + p + "宛てのメールが遅れています" + count
 	default:
 		return "【配信エラー】" + p + "宛てのメールが届いていません" + count
 	}

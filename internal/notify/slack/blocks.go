@@ -507,22 +507,23 @@ func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
 	return blocks, truncate(escape(title), MaxFallbackText)
 }
 
-// DigestThread renders the thread reply of a digest: per task, the
-// explanation and actions of each distinct cause, and every recipient.
+// DigestThread renders the thread reply of a digest: per task, each
+// distinct cause once (its explanation, where the mail stands and the
+// actions), followed by the recipients it is true for, one line each with
+// their provider.
 func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
 	groups, order := notify.ByTask(items)
 	body := []slackgo.Block{slackgo.NewHeaderBlock(plain("説明と対応"))}
 	for _, t := range order {
 		lines := []string{bold(escape(notify.TaskLabel(t)) + fmt.Sprintf(" %d件", len(groups[t])))}
-		for _, it := range groups[t] {
-			lines = append(lines, "• "+digestLineOf(it))
-		}
-		for _, c := range notify.Causes(groups[t]) {
-			var rs []string
-			for _, r := range c.Recipients {
-				rs = append(rs, code(r))
+		for i, c := range notify.Causes(groups[t]) {
+			if i > 0 {
+				lines = append(lines, "")
 			}
-			lines = append(lines, "", bold(escape(c.Label))+" "+strings.Join(rs, " "))
+			lines = append(lines, bold(escape(c.Label))+fmt.Sprintf("（%d件）", len(c.Members)))
+			for _, m := range c.Members {
+				lines = append(lines, "• "+memberLine(m))
+			}
 			if e := c.Advice.Explanation; e != "" {
 				lines = append(lines, escape(e))
 			}
@@ -539,6 +540,16 @@ func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
 		body = append(body[:MaxBlocks-1], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil))
 	}
 	return body, "説明と対応"
+}
+
+// memberLine is a cause's recipient: the address in code, then its
+// provider and state.
+func memberLine(m notify.CauseMember) string {
+	line := code(m.Address)
+	if rest := strings.TrimPrefix(m.Line(), m.Address); rest != "" {
+		line += escape(rest)
+	}
+	return line
 }
 
 // digestLineOf is one recipient's line: the address, the cause and whether
