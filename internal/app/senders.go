@@ -507,12 +507,52 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 			return ts, nil
 		}
 	}
+	if p.Digest {
+		return s.digestAnswer(ctx, key, p)
+	}
 	if p.Command == cmdMute || p.Command == cmdResolve {
 		return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, note, nil)
 	}
 	blocks, fallback := slack.Blocks(detailNotice(det, advice.Japanese, ""))
 	return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, fallback, blocks)
 }
+
+// digestAnswer answers a reply in a digest's thread with the details of
+// every item the digest shows (each bounce with the receiver's words), in
+// one reply. A digest has no mute or resolve: it never posts again, its
+// message is edited when an item changes; a person asking for either is
+// told so.
+func (s *slackSender) digestAnswer(ctx context.Context, key string, p slackPayload) (string, error) {
+	ids, err := s.db.DigestItems(ctx, s.channel, p.ThreadTS)
+	if err != nil {
+		return "", err
+	}
+	var ms []advice.DetailMember
+	for _, id := range ids {
+		det, err := s.db.IncidentDetail(ctx, id, 20)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range det.Members {
+			ms = append(ms, advice.DetailMember{At: m.At, Report: m.Report, Recipient: m.Recipient})
+		}
+	}
+	note := ""
+	if p.Asked == cmdMute || p.Asked == cmdResolve {
+		note = digestNoCommand
+	}
+	if p.User != "" {
+		note = strings.TrimSpace(fmt.Sprintf("<@%s> %s", slack.Escape(p.User), note))
+	}
+	// The title says what follows: the text's own heading (この件の…) is left out.
+	_, text, _ := strings.Cut(advice.DetailText(ms, nil, advice.Japanese, notify.JST()), "\n")
+	blocks, fb := slack.DigestDetail(note, notify.PlainLinks(text))
+	return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, fb, blocks)
+}
+
+// digestNoCommand answers 「停止」 or 「解決」 in a digest's thread.
+const digestNoCommand = "この一覧には「停止」「解決」はありません。宛先ごとのエラーは新しい投稿を増やさず、" +
+	"状況が変わるとこの一覧の投稿が書き換わります。各宛先の詳細は以下のとおりです。"
 
 // emailSender mails the summary to the original senders of the bounced
 // mail, or to fixed addresses.

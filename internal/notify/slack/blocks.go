@@ -536,11 +536,37 @@ func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
 		}
 		body = append(body, sections(strings.Join(lines, "\n"))...)
 	}
+	body = append(body, slackgo.NewContextBlock("bw_context", mrkdwn(digestAsk)))
 	if len(body) > MaxBlocks {
-		body = append(body[:MaxBlocks-1], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil))
+		body = append(body[:MaxBlocks-2], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil), body[len(body)-1])
 	}
 	return body, "説明と対応"
 }
+
+// DigestDetail renders the answer to a reply in a digest's thread: the
+// note (who asked, and what could not be done), then the detail text of
+// every item (advice.DetailText: each bounce with the receiver's words),
+// shown exactly in code blocks.
+func DigestDetail(note, detail string) ([]slackgo.Block, string) {
+	const title = "詳細（各宛先のエラーメールの内容）"
+	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(title))}
+	if note != "" {
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(note), nil, nil))
+	}
+	// One code block per bounce, so that a long list is cut between bounces.
+	for _, part := range strings.Split(strings.TrimSpace(detail), "\n\n") {
+		if part = strings.TrimSpace(part); part != "" {
+			blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(codeBlock("", part, MaxSectionText)), nil, nil))
+		}
+	}
+	if len(blocks) > MaxBlocks {
+		blocks = append(blocks[:MaxBlocks-1], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil))
+	}
+	return blocks, title
+}
+
+// digestAsk tells how to get the details of a digest's items.
+const digestAsk = "このスレッドに「詳細」と書き込むと、各宛先のエラーメールの内容(相手サーバーの応答の原文など)をここに返信します。"
 
 // memberLine is a cause's recipient: the address in code, then its
 // provider and state.
