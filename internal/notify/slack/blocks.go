@@ -31,7 +31,7 @@ const (
 // incident ID in decimal.
 const (
 	ActionDetail  = "bw_detail"  // 詳細を見る: post the detail in the thread
-	ActionMute    = "bw_mute"    // 24時間ミュート
+	ActionMute    = "bw_mute"    // 通知を24時間停止
 	ActionResolve = "bw_resolve" // 解決済みにする
 )
 
@@ -226,7 +226,7 @@ func buttons(n notify.Notice) slackgo.Block {
 	elems := []slackgo.BlockElement{detail}
 	if n.Kind != notify.KindResolved {
 		elems = append(elems,
-			slackgo.NewButtonBlockElement(ActionMute, id, plain("24時間ミュート")),
+			slackgo.NewButtonBlockElement(ActionMute, id, plain("通知を24時間停止")),
 			slackgo.NewButtonBlockElement(ActionResolve, id, plain("解決済みにする")))
 	}
 	return slackgo.NewActionBlock("bw_actions", elems...)
