@@ -82,6 +82,8 @@ type analysis struct {
 
 	glob     string // globalDiag of the text, once globDone
 	globDone bool
+
+	textCapped bool // textRecipients found more than maxRecipients addresses
 }
 
 // textLines returns the text split at "\n", splitting once per message.

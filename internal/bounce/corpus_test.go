@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,11 +20,79 @@ var placeholderStatus = regexp.MustCompile(`^[245]\.0\.9\d\d$`)
 // TestCorpusAccuracy scores Analyze on the labelled development corpus the
 // way ../shared/eval/score.py does and holds the issue's bar: reason and
 // status at least 0.95, recipient at least 0.98, every not-a-bounce right.
-// It guards against regressions; the corpus itself stays outside the repo.
+// Then it writes the variants of ../shared/eval/mutate.py (misleading
+// mailbox names, cut-off returned messages, QP/base64 text, folded and
+// lower-case DSN fields) into a temporary directory and holds reason
+// accuracy at least 0.95 on each. It guards against regressions; the corpus
+// itself stays outside the repo.
 func TestCorpusAccuracy(t *testing.T) {
-	f, err := os.Open(filepath.Join(corpusRoot, "labels.tsv"))
-	if err != nil {
+	labels := filepath.Join(corpusRoot, "labels.tsv")
+	if _, err := os.Stat(labels); err != nil {
 		t.Skipf("development corpus not present: %v", err)
+	}
+	s := scoreCorpus(t, corpusRoot, labels)[""]
+	t.Logf("reason %d/%d = %.4f, status %d/%d = %.4f, recipient %d/%d = %.4f, not-a-bounce %d/%d",
+		s.reasonOK, s.reasonN, s.reason(), s.statusOK, s.statusN, ratio(s.statusOK, s.statusN),
+		s.rcptOK, s.rcptN, ratio(s.rcptOK, s.rcptN), s.negOK, s.negN)
+	if s.reason() < 0.95 {
+		t.Errorf("reason accuracy %.4f < 0.95", s.reason())
+	}
+	if r := ratio(s.statusOK, s.statusN); r < 0.95 {
+		t.Errorf("status accuracy %.4f < 0.95", r)
+	}
+	if r := ratio(s.rcptOK, s.rcptN); r < 0.98 {
+		t.Errorf("recipient accuracy %.4f < 0.98", r)
+	}
+
+	t.Run("variants", func(t *testing.T) {
+		python, err := exec.LookPath("python3")
+		if err != nil {
+			t.Skip("python3 not found: the variants are written by mutate.py")
+		}
+		script := filepath.Join(corpusRoot, "..", "..", "eval", "mutate.py")
+		if _, err := os.Stat(script); err != nil {
+			t.Skipf("mutate.py not present: %v", err)
+		}
+		out := t.TempDir()
+		cmd := exec.Command(python, script, "--root", corpusRoot, "--labels", labels, "--out", out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("mutate.py: %v\n%s", err, b)
+		}
+		byVariant := scoreCorpus(t, out, filepath.Join(out, "labels.tsv"))
+		if len(byVariant) == 0 {
+			t.Fatal("mutate.py wrote no variants")
+		}
+		for v, s := range byVariant {
+			t.Logf("%s: reason %d/%d = %.4f", v, s.reasonOK, s.reasonN, s.reason())
+			if s.reason() < 0.95 {
+				t.Errorf("%s: reason accuracy %.4f < 0.95", v, s.reason())
+			}
+		}
+	})
+}
+
+// corpusScore counts what scoreCorpus got right.
+type corpusScore struct {
+	reasonOK, reasonN, statusOK, statusN, rcptOK, rcptN, negOK, negN int
+}
+
+func (s *corpusScore) reason() float64 { return ratio(s.reasonOK, s.reasonN) }
+
+func ratio(ok, n int) float64 {
+	if n == 0 {
+		return 1
+	}
+	return float64(ok) / float64(n)
+}
+
+// scoreCorpus scores Analyze on the labelled files under root, as
+// score.py does, per first folder of the path when the corpus holds
+// variants (mutate.py's output), else under "".
+func scoreCorpus(t *testing.T, root, labels string) map[string]*corpusScore {
+	t.Helper()
+	f, err := os.Open(labels)
+	if err != nil {
+		t.Fatal(err)
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
@@ -55,17 +124,26 @@ func TestCorpusAccuracy(t *testing.T) {
 		}
 		rows[p] = append(rows[p], row{p, rec[col["recipient"]], rec[col["reason"]], rec[col["status"]]})
 	}
-	var reasonOK, reasonN, statusOK, statusN, rcptOK, rcptN, negOK, negN int
+	scores := map[string]*corpusScore{}
 	for _, p := range order {
-		raw, err := os.ReadFile(filepath.Join(corpusRoot, p))
+		key := ""
+		if root != corpusRoot {
+			key, _, _ = strings.Cut(p, "/")
+		}
+		s := scores[key]
+		if s == nil {
+			s = &corpusScore{}
+			scores[key] = s
+		}
+		raw, err := os.ReadFile(filepath.Join(root, p))
 		if err != nil {
 			t.Fatal(err)
 		}
 		rep := Analyze(raw)
 		if rows[p][0].reason == "NOT_BOUNCE" {
-			negN++
+			s.negN++
 			if rep.Kind == KindNone || len(rep.Recipients) == 0 {
-				negOK++
+				s.negOK++
 			} else {
 				t.Errorf("%s: not a bounce, got %s", p, rep.Kind)
 			}
@@ -75,7 +153,7 @@ func TestCorpusAccuracy(t *testing.T) {
 		for _, w := range rows[p] {
 			match := -1
 			if w.recipient != "" {
-				rcptN++
+				s.rcptN++
 				for i, g := range rep.Recipients {
 					if !used[i] && strings.EqualFold(strings.TrimSpace(g.Address), strings.TrimSpace(w.recipient)) {
 						match = i
@@ -83,7 +161,7 @@ func TestCorpusAccuracy(t *testing.T) {
 					}
 				}
 				if match >= 0 {
-					rcptOK++
+					s.rcptOK++
 				}
 			}
 			if match < 0 {
@@ -107,38 +185,21 @@ func TestCorpusAccuracy(t *testing.T) {
 				used[match] = true
 				got = rep.Recipients[match]
 			}
-			reasonN++
+			s.reasonN++
 			if w.reason == "ANY_BOUNCE" {
 				if got.Reason != "" && got.Reason != ReasonVacation && got.Reason != ReasonFeedback && got.Reason != ReasonDelivered {
-					reasonOK++
+					s.reasonOK++
 				}
 			} else if string(got.Reason) == w.reason {
-				reasonOK++
+				s.reasonOK++
 			}
 			if st := strings.TrimSpace(w.status); st != "" && !placeholderStatus.MatchString(st) {
-				statusN++
+				s.statusN++
 				if got.Status == st {
-					statusOK++
+					s.statusOK++
 				}
 			}
 		}
 	}
-	ratio := func(ok, n int) float64 {
-		if n == 0 {
-			return 1
-		}
-		return float64(ok) / float64(n)
-	}
-	t.Logf("reason %d/%d = %.4f, status %d/%d = %.4f, recipient %d/%d = %.4f, not-a-bounce %d/%d",
-		reasonOK, reasonN, ratio(reasonOK, reasonN), statusOK, statusN, ratio(statusOK, statusN),
-		rcptOK, rcptN, ratio(rcptOK, rcptN), negOK, negN)
-	if ratio(reasonOK, reasonN) < 0.95 {
-		t.Errorf("reason accuracy %.4f < 0.95", ratio(reasonOK, reasonN))
-	}
-	if ratio(statusOK, statusN) < 0.95 {
-		t.Errorf("status accuracy %.4f < 0.95", ratio(statusOK, statusN))
-	}
-	if ratio(rcptOK, rcptN) < 0.98 {
-		t.Errorf("recipient accuracy %.4f < 0.98", ratio(rcptOK, rcptN))
-	}
+	return scores
 }

@@ -27,7 +27,9 @@ func parseDSN(body string) (dsnFields, []dsnFields) {
 		cur = dsnFields{}
 		last = ""
 	}
-	for _, line := range strings.Split(body, "\n") {
+	for rest := body; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
 		if strings.TrimSpace(line) == "" {
 			flush()
 			continue
@@ -39,13 +41,15 @@ func parseDSN(body string) (dsnFields, []dsnFields) {
 			continue
 		}
 		i := strings.IndexByte(line, ':')
-		if i <= 0 || strings.ContainsAny(line[:i], " \t") {
+		// "Final-Recipient : rfc822; ..." (space before the colon, as some
+		// gateways write it) is the field all the same.
+		if i <= 0 || strings.ContainsAny(strings.TrimRight(line[:i], " \t"), " \t") || strings.TrimSpace(line[:i]) == "" {
 			// Some MTAs put a new recipient block right after the previous one
 			// without a blank line; anything else is noise.
 			last = ""
 			continue
 		}
-		name := strings.ToLower(line[:i])
+		name := dsnFieldName(strings.TrimRight(line[:i], " \t"))
 		if _, dup := cur[name]; dup && isRecipientField(name) && cur.isRecipient() {
 			flush()
 		}
@@ -82,6 +86,22 @@ func parseDSN(body string) (dsnFields, []dsnFields) {
 		msg = dsnFields{}
 	}
 	return msg, rcpts
+}
+
+// dsnFieldNames are the field names of RFC 3464 and common extensions,
+// lowercase; dsnFieldName returns these constants rather than lowering
+// (and allocating) each name it reads.
+var dsnFieldNames = []string{"final-recipient", "original-recipient", "action", "status", "diagnostic-code",
+	"remote-mta", "reporting-mta", "arrival-date", "last-attempt-date", "received-from-mta", "original-envelope-id",
+	"dsn-gateway", "will-retry-until", "x-actual-recipient", "x-postfix-queue-id", "x-postfix-sender"}
+
+func dsnFieldName(s string) string {
+	for _, n := range dsnFieldNames {
+		if len(n) == len(s) && strings.EqualFold(n, s) {
+			return n
+		}
+	}
+	return strings.ToLower(s)
 }
 
 func isRecipientField(name string) bool {
@@ -168,4 +188,59 @@ func skipsCFWS(s string) bool {
 			return false
 		}
 	}
+}
+
+// dsnMessage is a message/delivery-status body as a typed model (RFC 3464
+// section 2): the per-message fields and one record per recipient. The raw
+// fields stay beside the parsed ones.
+type dsnMessage struct {
+	ReportingMTA string    // section 2.2.2, the name without its type, lowercase
+	ArrivalDate  time.Time // section 2.2.5; zero when absent or unreadable
+	Fields       dsnFields // every per-message field, names lowercased
+	Recipients   []dsnRecipient
+}
+
+// dsnRecipient is one per-recipient block (RFC 3464 section 2.3).
+type dsnRecipient struct {
+	FinalRecipient    string // section 2.3.2, as written ("rfc822; a@b")
+	OriginalRecipient string // section 2.3.1, as written
+	ActualRecipient   string // X-Actual-Recipient (sendmail, Exim), as written
+	Action            string // section 2.3.3: the first word, lowercase
+	Status            string // section 2.3.4: the code, e.g. 5.1.1; "" when none is readable
+	StatusComment     string // the comment after the code, "(mailbox disabled)" without parentheses
+	DiagnosticType    string // section 2.3.6: smtp, x-unix, ... lowercase
+	Diagnostic        string // section 2.3.6: the text after the type; folded lines joined with "\n"
+	RemoteMTA         string // section 2.3.5: the host name without type or brackets, lowercase
+	Fields            dsnFields
+}
+
+// readDSN reads a message/delivery-status body into the typed model.
+func readDSN(body string) dsnMessage {
+	msg, blocks := parseDSN(body)
+	m := dsnMessage{ReportingMTA: strings.ToLower(typedValue(msg["reporting-mta"])), Fields: msg}
+	if d, err := parseDate(msg["arrival-date"]); err == nil {
+		m.ArrivalDate = d
+	}
+	m.Recipients = make([]dsnRecipient, 0, len(blocks))
+	for _, b := range blocks {
+		r := dsnRecipient{FinalRecipient: b["final-recipient"], OriginalRecipient: b["original-recipient"],
+			ActualRecipient: b["x-actual-recipient"], Status: findStatus(b["status"]),
+			Diagnostic: typedValue(b["diagnostic-code"]), Fields: b}
+		if f := strings.Fields(strings.ToLower(b["action"])); len(f) > 0 {
+			r.Action = strings.TrimRight(f[0], "(;,")
+		}
+		if i := strings.IndexByte(b["status"], '('); i >= 0 {
+			r.StatusComment = strings.Trim(b["status"][i:], "() \n")
+		}
+		if d := strings.TrimSpace(b["diagnostic-code"]); d != "" {
+			if i := strings.IndexByte(d, ';'); i > 0 && i < 12 && !strings.ContainsAny(d[:i], " @<") {
+				r.DiagnosticType = strings.ToLower(strings.TrimSpace(d[:i]))
+			}
+		}
+		if f := strings.Fields(strings.ToLower(typedValue(b["remote-mta"]))); len(f) > 0 {
+			r.RemoteMTA = strings.Trim(f[0], "[]")
+		}
+		m.Recipients = append(m.Recipients, r)
+	}
+	return m
 }

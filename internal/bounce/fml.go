@@ -3,28 +3,17 @@ package bounce
 import "strings"
 
 // fml, a mailing-list server long used in Japan, answers a post it refuses
-// with a plain mail from the list's -admin address (X-MLServer: fml): the
+// with a plain mail (X-MLServer: fml) from the list's -admin address: the
 // sender is not a member, or the post looped. Those posts did not reach the
-// list.
+// list. The header and fml's wording say so; the -admin address is not
+// required, since an address is data, not evidence.
 func (a *analysis) fromFML() []Recipient {
 	if !strings.Contains(lowerASCII(a.p.header.Get("X-MLServer")), "fml") {
 		return nil
 	}
-	local := a.from
-	if i := strings.IndexByte(local, '@'); i >= 0 {
-		local = local[:i]
-	}
-	if !strings.HasSuffix(local, "-admin") {
-		return nil
-	}
 	low := lowerASCII(a.text)
-	var reason Reason
-	switch {
-	case strings.Contains(a.subject, "not member") || strings.Contains(low, "not a member"):
-		reason = ReasonRejected
-	case strings.Contains(a.subject, "loop alert") || strings.Contains(low, "duplicated message-id"):
-		reason = ReasonSystemError
-	default:
+	if !strings.Contains(a.subject, "not member") && !strings.Contains(low, "not a member") &&
+		!strings.Contains(a.subject, "loop alert") && !strings.Contains(low, "duplicated message-id") {
 		return nil
 	}
 	addr := ""
@@ -38,8 +27,8 @@ func (a *analysis) fromFML() []Recipient {
 		return nil
 	}
 	diag := strings.TrimSpace(firstParagraph(strings.Split(a.text, "\n")))
-	r := a.recipient(addr, ActionFailed, "", diag, "", "")
-	r.Reason = reason
-	r.Hard = false
-	return []Recipient{r}
+	// The refusal is in fml's words (rules.yaml, mtas: fml): the subject
+	// and the text both count.
+	return []Recipient{a.recipient(found{addr: addr, action: ActionFailed, diag: diag, from: srcText, mta: "fml",
+		diagPrefix: a.subject + "\n" + lowerASCII(a.text)})}
 }

@@ -312,3 +312,60 @@ func (m *phraseSet) earliest(s string, accept func(id, at int) bool) int {
 	}
 	return best
 }
+
+// markRows sets, in the bitset rows, bit rowOf[id] for every phrase id that
+// occurs in s, and reports whether any did. Long texts are read as two
+// halves in step, as first does.
+func (m *phraseSet) markRows(s string, rowOf []int32, rows []uint64) bool {
+	found := false
+	if m.own[0] != noPhrase {
+		found = m.mark(0, rowOf, rows)
+	}
+	if len(s) < twoStreams {
+		sc := m.scanner()
+		for i := 0; i < len(s); i++ {
+			if state := sc.step(s[i]); state >= 0 {
+				found = m.mark(state, rowOf, rows) || found
+			}
+		}
+		return found
+	}
+	// Every occurrence lies wholly in a or in b (halves); one in both is
+	// marked twice, which changes nothing.
+	a, b := m.halves(s)
+	sa, sb := m.scanner(), m.scanner()
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if state := sa.step(a[i]); state >= 0 {
+			found = m.mark(state, rowOf, rows) || found
+		}
+		if state := sb.step(b[i]); state >= 0 {
+			found = m.mark(state, rowOf, rows) || found
+		}
+	}
+	for i := n; i < len(a); i++ {
+		if state := sa.step(a[i]); state >= 0 {
+			found = m.mark(state, rowOf, rows) || found
+		}
+	}
+	for i := n; i < len(b); i++ {
+		if state := sb.step(b[i]); state >= 0 {
+			found = m.mark(state, rowOf, rows) || found
+		}
+	}
+	return found
+}
+
+// mark sets the row bits of the phrases that end in state, its own and
+// those of its suffixes, and reports whether there was one.
+func (m *phraseSet) mark(state int32, rowOf []int32, rows []uint64) bool {
+	found := false
+	for ; state >= 0; state = m.dict[state] {
+		for id := m.own[state]; id != noPhrase; id = m.dup[id] {
+			r := rowOf[id]
+			rows[r/64] |= 1 << (r % 64)
+			found = true
+		}
+	}
+	return found
+}

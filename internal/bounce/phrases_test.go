@@ -37,6 +37,21 @@ func checkPhraseSet(t *testing.T, phrases []string, texts []string) {
 		if got, want := m.any(s), naiveFirst(phrases, s) >= 0; got != want {
 			t.Fatalf("any(%q) over %q = %v, want %v", s, phrases, got, want)
 		}
+		// markRows with one row per phrase marks exactly the phrases in s.
+		rowOf := make([]int32, len(phrases))
+		for i := range rowOf {
+			rowOf[i] = int32(i)
+		}
+		rows := make([]uint64, (len(phrases)+63)/64)
+		any := m.markRows(s, rowOf, rows)
+		for i, p := range phrases {
+			if got, want := rows[i/64]&(1<<(i%64)) != 0, strings.Contains(lowerASCII(s), p); got != want {
+				t.Fatalf("markRows(%q) over %q: phrase %q marked %v, want %v", s, phrases, p, got, want)
+			}
+		}
+		if any != (naiveFirst(phrases, s) >= 0) {
+			t.Fatalf("markRows(%q) over %q reported %v", s, phrases, any)
+		}
 		for _, keep := range []func(id, at int) bool{
 			func(id, at int) bool { return true },
 			func(id, at int) bool { return id%2 == 0 },
@@ -109,54 +124,52 @@ func TestPhraseSetRandom(t *testing.T) {
 	}
 }
 
-// TestRuleSetsMatchLists checks the compiled rule matcher against the rule
-// lists it is built from, on the fixtures' texts and every phrase itself.
+// TestRuleSetsMatchLists checks the compiled rule table against one
+// strings.Contains per phrase, on every phrase itself and variants of it.
 func TestRuleSetsMatchLists(t *testing.T) {
 	var texts []string
-	for _, list := range [][]rule{overrides, rules, fallbacks} {
-		for _, ru := range list {
-			for _, p := range ru.phrases {
-				texts = append(texts, p, "x "+strings.ToUpper(p)+" y", p[:len(p)/2])
-			}
+	for _, ru := range rules.Rules {
+		for _, p := range ru.Phrases {
+			texts = append(texts, p, "x "+strings.ToUpper(p)+" y", p[:len(p)/2])
 		}
+		texts = append(texts, ru.Example)
 	}
 	for _, s := range texts {
-		low := lowerASCII(s)
-		if got, want := matchRules(low), naiveMatchRules(low); got != want {
-			t.Errorf("matchRules(%q) = %q, want %q", low, got, want)
+		low := maskData(lowerASCII(s))
+		if got, want := rules.match(low, ruleQuery{}), naiveMatch(rules, low, ruleQuery{}); got != want {
+			t.Errorf("match(%q) = %d, want %d", low, got, want)
 		}
 	}
 }
 
-// naiveMatchRules is matchRules as it was before phraseSet: one
-// strings.Contains per phrase.
-func naiveMatchRules(low string) Reason {
-	if low == "" {
-		return ""
-	}
-	if i := strings.Index(low, "recipient address rejected: "); i >= 0 {
-		tail := low[i+len("recipient address rejected: "):]
-		if strings.HasPrefix(tail, "access denied") {
-			return ReasonUserUnknown
+// naiveMatch is ruleTable.match with one strings.Contains per phrase.
+func naiveMatch(t *ruleTable, low string, q ruleQuery) int {
+	var rows []int
+	for i := range t.Rules {
+		r := &t.Rules[i]
+		fired := false
+		for _, p := range r.Phrases {
+			fired = fired || strings.Contains(low, p)
 		}
-		if r := naiveMatchList(tail, overrides, rules); r != "" {
-			return r
-		}
-	}
-	return naiveMatchList(low, overrides, rules, fallbacks)
-}
-
-func naiveMatchList(low string, lists ...[]rule) Reason {
-	for _, list := range lists {
-		for _, ru := range list {
-			for _, p := range ru.phrases {
-				if strings.Contains(low, p) {
-					return ru.reason
-				}
+		for _, p := range r.Pairs {
+			if a := strings.Index(low, p[0]); a >= 0 && strings.Contains(low[a+len(p[0]):], p[1]) {
+				fired = true
 			}
 		}
+		if fired && q.allows(r) {
+			rows = append(rows, i)
+		}
 	}
-	return ""
+	best := -1
+	for _, i := range rows {
+		if t.overridden(i, rows) {
+			continue
+		}
+		if best < 0 || t.rank[i] < t.rank[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 // BenchmarkMatchRulesText runs the rule matcher over the lowered fixtures,
@@ -171,7 +184,7 @@ func BenchmarkMatchRulesText(b *testing.B) {
 	b.SetBytes(int64(total))
 	for b.Loop() {
 		for _, s := range texts {
-			matchRules(s)
+			rules.match(s, ruleQuery{})
 		}
 	}
 }

@@ -126,7 +126,8 @@ type Report struct {
 	FeedbackType string      `json:"-"`             // ARF Feedback-Type (abuse, opt-out, ...)
 	Original     Original    `json:"original"`      // the returned message, as far as it came back
 	Recipients   []Recipient `json:"recipients"`
-	Error        string      `json:"error"` // why the message could not be parsed; Kind is then KindNone
+	Truncated    bool        `json:"truncated,omitempty"` // more recipients than Limits allow were named; only the first are listed
+	Error        string      `json:"error"`               // why the message could not be parsed; Kind is then KindNone
 }
 
 // Original describes the message that bounced.

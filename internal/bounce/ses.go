@@ -64,7 +64,11 @@ func (a *analysis) fromSES() (rcpts []Recipient, ok bool) {
 	switch strings.ToLower(n.NotificationType) {
 	case "bounce":
 		a.rep.ReportingMTA = typedValue(n.Bounce.ReportingMTA)
-		for _, b := range n.Bounce.BouncedRecipients {
+		for i, b := range n.Bounce.BouncedRecipients {
+			if i >= maxRecipients {
+				a.rep.Truncated = true
+				break
+			}
 			action := strings.ToLower(b.Action)
 			if action == "" {
 				action = ActionFailed
@@ -72,7 +76,7 @@ func (a *analysis) fromSES() (rcpts []Recipient, ok bool) {
 					action = ActionDelayed
 				}
 			}
-			rcpts = append(rcpts, a.recipient(cleanAddr(b.EmailAddress), action, findStatus(b.Status), unfoldSMTP(typedValue(b.DiagnosticCode)), "", ""))
+			rcpts = append(rcpts, a.recipient(found{addr: cleanAddr(b.EmailAddress), action: action, status: findStatus(b.Status), diag: unfoldSMTP(typedValue(b.DiagnosticCode)), from: srcSES}))
 		}
 		return rcpts, true
 	case "complaint":
@@ -85,8 +89,12 @@ func (a *analysis) fromSES() (rcpts []Recipient, ok bool) {
 		return nil, true
 	case "delivery":
 		a.rep.ReportingMTA = n.Delivery.ReportingMTA
-		for _, r := range n.Delivery.Recipients {
-			rcpts = append(rcpts, a.recipient(cleanAddr(r), ActionDelivered, "2.0.0", n.Delivery.SMTPResponse, "", ""))
+		for i, r := range n.Delivery.Recipients {
+			if i >= maxRecipients {
+				a.rep.Truncated = true
+				break
+			}
+			rcpts = append(rcpts, a.recipient(found{addr: cleanAddr(r), action: ActionDelivered, status: "2.0.0", diag: n.Delivery.SMTPResponse, from: srcSES}))
 		}
 		return rcpts, true
 	}
