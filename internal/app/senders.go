@@ -127,6 +127,9 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 	defer s.mu.Unlock()
 	if s.text {
 		title := map[store.Kind]string{store.KindFirst: "新しい配信エラー", store.KindUpdate: "更新", store.KindRepeat: "継続中", store.KindResolved: "解決済み", store.KindMuted: "通知停止"}[it.Kind]
+		if it.Kind == store.KindFirst && n.Advice.Retrying {
+			title = "新しい配送遅延"
+		}
 		// The short shape first (as in Slack and the mails), then the details.
 		var b strings.Builder
 		fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, n.Title())
