@@ -16,32 +16,23 @@ import (
 // providers and the blocklists (KB.md sections 2–8.1). A host counts when it
 // is one of these or below one of them. Hosts that also serve pages written
 // by their users (sites.google.com, onedrive.live.com, …) are not listed:
-// only the help and postmaster hosts are.
-var knownLinkHosts = []knownHost{
+// only the help and postmaster hosts are. A known http:// link is shown as
+// https://, as the advice's own links are (advice.Link).
+var knownLinkHosts = []string{
 	// Microsoft (KB.md §2, §3): the S3140 text names
 	// http://mail.live.com/mail/troubleshooting.aspx; Microsoft 365 NDRs
 	// link go.microsoft.com/fwlink and aka.ms.
-	{"postmaster.live.com", true}, {"mail.live.com", true}, {"aka.ms", true},
-	{"sendersupport.olc.protection.outlook.com", true}, {"sender.office.com", true},
-	{"learn.microsoft.com", true}, {"support.microsoft.com", true}, {"go.microsoft.com", true},
-	{"techcommunity.microsoft.com", true},
+	"postmaster.live.com", "mail.live.com", "aka.ms", "sendersupport.olc.protection.outlook.com", "sender.office.com",
+	"learn.microsoft.com", "support.microsoft.com", "go.microsoft.com", "techcommunity.microsoft.com",
 	// Google (§4)
-	{"support.google.com", true}, {"postmaster.google.com", true},
+	"support.google.com", "postmaster.google.com",
 	// Yahoo Inc (§5.1) and Yahoo! JAPAN (§5.2: yahoo-help.jp [895])
-	{"senders.yahooinc.com", true}, {"postmaster.yahooinc.com", true}, {"yahoo-help.jp", true},
+	"senders.yahooinc.com", "postmaster.yahooinc.com", "yahoo-help.jp",
 	// Apple (§6)
-	{"support.apple.com", true},
-	// Blocklists (§8.1). Barracuda's bbl.barracudacentral.com and
-	// UCEPROTECT are quoted with http:// and kept as written.
-	{"spamhaus.org", true}, {"barracudacentral.org", true}, {"spamcop.net", true}, {"proofpoint.com", true},
-	{"csi.cloudmark.com", true}, {"barracudacentral.com", false}, {"uceprotect.net", false},
-}
-
-// knownHost is a host whose links stay links, and whether an http:// link
-// to it is shown as https:// (the site serves it).
-type knownHost struct {
-	host  string
-	https bool
+	"support.apple.com",
+	// Blocklists (§8.1), including Barracuda's bbl.barracudacentral.com
+	"spamhaus.org", "barracudacentral.org", "barracudacentral.com", "spamcop.net", "proofpoint.com",
+	"csi.cloudmark.com", "uceprotect.net",
 }
 
 // linkRe finds URLs with a scheme and bare "www." hosts, which mail clients
@@ -61,8 +52,8 @@ func PlainLinks(s string) string {
 			trimmed = link
 		}
 		tail := link[len(trimmed):]
-		if k, ok := knownLinkHost(trimmed); ok {
-			if k.https && strings.EqualFold(trimmed[:min(len(trimmed), 7)], "http://") {
+		if knownLink(trimmed) {
+			if strings.EqualFold(trimmed[:min(len(trimmed), 7)], "http://") {
 				return "https://" + trimmed[7:] + tail
 			}
 			return link
@@ -73,27 +64,21 @@ func PlainLinks(s string) string {
 
 // knownLink says whether a link goes to one of knownLinkHosts over http(s).
 func knownLink(link string) bool {
-	_, ok := knownLinkHost(link)
-	return ok
-}
-
-// knownLinkHost is the entry of knownLinkHosts a link goes to over http(s).
-func knownLinkHost(link string) (knownHost, bool) {
 	raw := link
 	if !strings.Contains(raw, "://") {
 		raw = "https://" + raw
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		return knownHost{}, false
+		return false
 	}
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	for _, k := range knownLinkHosts {
-		if host == k.host || strings.HasSuffix(host, "."+k.host) {
-			return k, true
+		if host == k || strings.HasSuffix(host, "."+k) {
+			return true
 		}
 	}
-	return knownHost{}, false
+	return false
 }
 
 // schemeRe finds the schemes inside a link (a redirect may carry another).

@@ -35,11 +35,10 @@ func TestPlainLinks(t *testing.T) {
 		{"fwlink https://go.microsoft.com/fwlink/?LinkID=614866", "fwlink https://go.microsoft.com/fwlink/?LinkID=614866"},
 		{"[895] https://www.yahoo-help.jp/app/answers/detail/a_id/80870/p/622",
 			"[895] https://www.yahoo-help.jp/app/answers/detail/a_id/80870/p/622"},
-		// Sites that serve only http are kept as written.
 		{"See: http://www.uceprotect.net/rblcheck.php?ipr=203.0.113.25",
-			"See: http://www.uceprotect.net/rblcheck.php?ipr=203.0.113.25"},
+			"See: https://www.uceprotect.net/rblcheck.php?ipr=203.0.113.25"},
 		{"blocked using Barracuda Reputation; http://bbl.barracudacentral.com/q.cgi?ip=203.0.113.25",
-			"blocked using Barracuda Reputation; http://bbl.barracudacentral.com/q.cgi?ip=203.0.113.25"},
+			"blocked using Barracuda Reputation; https://bbl.barracudacentral.com/q.cgi?ip=203.0.113.25"},
 		// Pages written by users of a provider are not the provider's word.
 		{"https://sites.google.com/view/x", "hxxps://sites[.]google[.]com/view/x"},
 		{"https://onedrive.live.com/x", "hxxps://onedrive[.]live[.]com/x"},
