@@ -147,7 +147,9 @@ type options struct {
 // WithHosting names the office's own hosting company and its support page.
 // Where the advice asks the office to contact the hosting company, the name
 // replaces the generic word (レンタルサーバー会社) and the page is linked.
-// An empty name keeps the generic word; a URL that is not https is ignored.
+// The hosting company's own actions are labelled with the name too
+// (【ヘテムル】 instead of 【レンタルサーバー会社】). An empty name keeps the
+// generic word; a URL that is not https is ignored.
 func WithHosting(name, supportURL string) Option {
 	return func(o *options) {
 		o.hostingName = name

@@ -199,7 +199,11 @@ func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant st
 		if short == "" {
 			short = shorten(text, ShortMax)
 		}
-		a.Actions = append(a.Actions, Action{Actor: at.Actor, Label: lt.Actors[at.Actor], Text: text, Short: short})
+		label := lt.Actors[at.Actor]
+		if at.Actor == ActorHosting && o.hostingName != "" {
+			label = o.hostingName // the office's own hosting company, by name
+		}
+		a.Actions = append(a.Actions, Action{Actor: at.Actor, Label: label, Text: text, Short: short})
 	}
 	if t.BounceLink != nil {
 		if u := urlIn(rc.Diagnostic, t.BounceLink.Hosts); u != "" {
