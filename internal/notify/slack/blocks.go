@@ -208,9 +208,13 @@ func links(n notify.Notice) string {
 	return bold("参考リンク") + "\n" + strings.Join(lines, "\n")
 }
 
-func contextText(n notify.Notice) string {
+func contextText(n notify.Notice) string { return contextOf(n, true) }
+
+// contextOf is the context line; withLast adds the time of the last bounce
+// (a short message shows the period in its body already).
+func contextOf(n notify.Notice, withLast bool) string {
 	parts := []string{fmt.Sprintf("インシデント #%d", n.IncidentID), "bouncewatch"}
-	if !n.Last.IsZero() {
+	if withLast && !n.Last.IsZero() {
 		parts = append(parts, "最終 "+n.Last.In(notify.JST()).Format("2006/01/02 15:04"))
 	}
 	if n.Kind != notify.KindDetail && n.Kind != notify.KindResolved {
@@ -422,7 +426,7 @@ func shortBlocks(n notify.Notice, named int) []slackgo.Block {
 	}
 	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(n.Title(), MaxHeaderText)))}
 	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
-	return append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn(contextText(n))), buttons(n))
+	return append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn(contextOf(n, notify.Period(n.First, n.Last) == ""))), buttons(n))
 }
 
 // Hidden lists the recipients a Short message does not name (nil when it
@@ -503,7 +507,7 @@ func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
 	}
 	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(title, MaxHeaderText)))}
 	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
-	blocks = append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn("bouncewatch ・ 説明と対応はスレッドに")))
+	blocks = append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn("bouncewatch ・ 説明と対応はスレッドに ・ スレッドに返信すると各宛先の詳細をお知らせします")))
 	return blocks, truncate(escape(title), MaxFallbackText)
 }
 
