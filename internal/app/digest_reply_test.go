@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/demo"
 	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
@@ -71,5 +72,45 @@ func TestSlackDigestThreadReply(t *testing.T) {
 	}
 	if len(fake.Posts()) != 1 {
 		t.Errorf("%d top-level posts, want the one digest", len(fake.Posts()))
+	}
+}
+
+// A recipient's item changes (a full mailbox that was retried fails): the
+// digest is edited, and its thread gets the item's advice as it stands now,
+// so the last word in the thread is not the delay's "do not resend".
+func TestSlackDigestThreadFollowsTheChange(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fake := slacktest.New(t)
+	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	cfg.GroupInterval = 300 * time.Millisecond
+	if err := srv.Append(fixture(t, "postfix-overquota-452-delayed.eml")); err != nil {
+		t.Fatal(err)
+	}
+	r := runApp(t, cfg)
+	r.waitSeen(t, 1, cfg.GroupWait)
+	waitFor(t, "the digest and its thread", func() bool { return len(fake.Posts()) == 1 && len(fake.Replies()) == 1 })
+	digest := fake.Posts()[0]
+	if c := fake.Replies()[0].Content(); !strings.Contains(c, "送り直さないでください") {
+		t.Errorf("the delayed item's thread does not say not to resend:\n%s", c)
+	}
+	if err := srv.Append(fixture(t, "postfix-mailboxfull-552.eml")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitSeen(t, 2, cfg.GroupWait)
+	waitFor(t, "the thread to follow the change", func() bool { return len(fake.Replies()) >= 2 && r.stats(t).OutboxBacklog == 0 })
+	time.Sleep(settle)
+	rs := fake.Replies()
+	if len(rs) != 2 || len(fake.Posts()) != 1 {
+		t.Fatalf("%d posts and %d thread replies, want the digest and 2 replies", len(fake.Posts()), len(rs))
+	}
+	last := rs[1].Content()
+	if rs[1].ThreadTS != digest.TS || !strings.Contains(last, "状況が変わりました") || !strings.Contains(last, "届いていません") ||
+		strings.Contains(last, "送り直さないでください") || !strings.Contains(last, "mori.example@partner.example.net") {
+		t.Errorf("the thread's last word after the failure (thread %q):\n%s", rs[1].ThreadTS, last)
 	}
 }

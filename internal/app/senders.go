@@ -375,7 +375,18 @@ func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 	case ok && it.Kind == store.KindMuted, !ok && it.Kind != store.KindFirst:
 		return "skipped", nil // a digest has no mute; nothing shown yet to change
 	case ok:
-		return s.editDigest(ctx, ts)
+		newTS, err := s.editDigest(ctx, ts)
+		if err != nil || it.Kind != store.KindUpdate {
+			return newTS, err
+		}
+		// The thread's explanation was for the item as it was: the item
+		// as it is now follows it (a delay that failed is told so).
+		items, err := s.items(ctx, []int64{det.ID})
+		if err != nil {
+			return "", err
+		}
+		blocks, fb := slack.DigestUpdate(items)
+		return newTS, s.replyOnce(ctx, it, newTS, "thread", fb, blocks)
 	}
 	p, err := s.db.PendingDigest(ctx, store.TargetSlack, s.channel, maxDigest)
 	if err != nil {

@@ -516,8 +516,20 @@ func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
 // actions), followed by the recipients it is true for, one line each with
 // their provider.
 func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
+	return digestThread("説明と対応", items)
+}
+
+// DigestUpdate renders the thread reply that follows an edit of a digest:
+// the explanation and actions of the items whose state changed (a delay
+// that failed, more bounces), as they stand now, so that the thread never
+// leaves an outdated advice as the last word.
+func DigestUpdate(items []notify.Notice) ([]slackgo.Block, string) {
+	return digestThread("状況が変わりました（説明と対応の最新版）", items)
+}
+
+func digestThread(title string, items []notify.Notice) ([]slackgo.Block, string) {
 	groups, order := notify.ByTask(items)
-	body := []slackgo.Block{slackgo.NewHeaderBlock(plain("説明と対応"))}
+	body := []slackgo.Block{slackgo.NewHeaderBlock(plain(title))}
 	for _, t := range order {
 		lines := []string{bold(escape(notify.TaskLabel(t)) + fmt.Sprintf(" %d件", len(groups[t])))}
 		for i, c := range notify.Causes(groups[t]) {
@@ -544,7 +556,7 @@ func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
 	if len(body) > MaxBlocks {
 		body = append(body[:MaxBlocks-2], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil), body[len(body)-1])
 	}
-	return body, "説明と対応"
+	return body, title
 }
 
 // DigestDetail renders the answer to a reply in a digest's thread: the
