@@ -61,10 +61,10 @@ func TestBackfillThenRun(t *testing.T) {
 	// run afterwards: nothing about the old mail, the next bounce as usual.
 	cfg.GroupWait = 200 * time.Millisecond
 	srv.Append(fixture(t, "gmail-5.7.26-authfailure.eml"))
-	stop := start(t, cfg, out)
+	r := start(t, cfg, out)
 	waitFor(t, "the new bounce's notice", func() bool { return count(out.events(t), "incident", nil) >= 1 })
-	time.Sleep(500 * time.Millisecond)
-	stop()
+	r.waitSeen(t, int64(len(files)+1))
+	r.stop()
 	evs := out.events(t)
 	if n := count(evs, "report", nil); n != 1 {
 		t.Errorf("run reported %d bounces, want only the new one:\n%s", n, out.String())

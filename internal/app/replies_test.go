@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/demo"
@@ -44,7 +43,7 @@ func poisonedReply(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
 	r := runApp(t, cfg)
 	deliver(reply(staff, "reply.poison@example.jp", email.MessageID(token, "example.jp"), "Re: 【配信エラー】", "停止"))
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
-	r.waitSeen(t, 2, cfg.GroupWait)
+	r.waitSeen(t, 2)
 	if st := r.stats(t); st.Reports != 1 || st.OpenIncidents != 1 {
 		t.Errorf("after the poisoned reply: %d reports, %d open incidents; want the bounce recorded and grouped", st.Reports, st.OpenIncidents)
 	}
@@ -84,7 +83,7 @@ func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
 		t.Fatal("fixture changed: the colleague's body was not planted")
 	}
 	deliver([]byte(colleague))
-	r.waitSeen(t, 3, cfg.GroupWait)
+	r.waitSeen(t, 3)
 	var sid string
 	for _, m := range waitMails(t, sm, 2) {
 		if m.To[0] == staff {
@@ -122,7 +121,7 @@ func TestEmailForgedFromCannotMute(t *testing.T) {
 	cfg.ReplyAuthserv = "mx.example.jp"
 	r := runApp(t, cfg)
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
-	r.waitSeen(t, 1, cfg.GroupWait)
+	r.waitSeen(t, 1)
 	summary := parseMail(t, waitMails(t, sm, 1)[0].Data)
 	sid := summary.messageID(t)
 	var incID int64
@@ -142,8 +141,7 @@ func TestEmailForgedFromCannotMute(t *testing.T) {
 
 	deliver(reply("boss@example.jp", "reply.mute.fail@example.jp", sid, "Re: x", "停止",
 		"Authentication-Results: mx.example.jp; spf=fail smtp.mailfrom=example.jp; dmarc=fail header.from=example.jp"))
-	r.waitSeen(t, 3, cfg.GroupWait)
-	time.Sleep(settle)
+	r.waitSeen(t, 3)
 	if n := sm.count(); n != 2 {
 		t.Errorf("%d mails after a reply failing DMARC, want no answer", n)
 	}
@@ -173,7 +171,7 @@ func TestEmailBounceLinksArePlainText(t *testing.T) {
 		"information, see https://postmaster.live.com (S775)",
 		"information, see https://postmaster.live.com (S775) or reset at https://login.example.net/reset")
 	deliver([]byte(m))
-	r.waitSeen(t, 1, cfg.GroupWait)
+	r.waitSeen(t, 1)
 	pm := parseMail(t, waitMails(t, sm, 1)[0].Data)
 	if strings.Contains(string(pm.Raw), "https://login.example.net") || strings.Contains(pm.Text, "https://login.example.net") {
 		t.Error("the stranger's link is mailed as a link")
@@ -193,14 +191,13 @@ func TestEmailReplyFloodFromPlusAddresses(t *testing.T) {
 	cfg, deliver := inProcess(t, sm)
 	r := runApp(t, cfg)
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
-	r.waitSeen(t, 1, cfg.GroupWait)
+	r.waitSeen(t, 1)
 	sid := parseMail(t, waitMails(t, sm, 1)[0].Data).messageID(t)
 	const flood = 20
 	for i := range flood {
 		deliver(reply(fmt.Sprintf("staff+%d@example.jp", i), fmt.Sprintf("flood.%d@example.jp", i), sid, "Re: x", "原文"))
 	}
-	r.waitSeen(t, 1+flood, cfg.GroupWait)
-	time.Sleep(settle)
+	r.waitSeen(t, 1+flood)
 	if n := sm.count() - 1; n != 5 {
 		t.Errorf("%d replies from staff+N@ got %d answers, want 5", flood, n)
 	}

@@ -229,7 +229,17 @@ func TestSlackRetryAfterIsWorkspaceWide(t *testing.T) {
 	srv.Append(fixture(t, "spamhaus-ocn-blocked.eml"))
 	r := runApp(t, cfg)
 	waitFor(t, "the first, rate-limited post", func() bool { return fake.Attempts(slacktest.PostMessage) >= 1 })
-	time.Sleep(time.Second) // inside the Retry-After: no request may be made
+	// The sync point: every row has been handed to the sender and is
+	// waiting (none leased, none due), which it can only be after the
+	// sender met each incident's row during the Retry-After.
+	waitFor(t, "the three notices waiting for the pause to end", func() bool {
+		if r.stats(t).OutboxBacklog != 3 {
+			return false
+		}
+		at, ok, err := r.a.DB().NextOutboxAt(context.Background())
+		now := time.Now()
+		return err == nil && ok && at.After(now) && at.Before(now.Add(time.Minute)) // due later, not leased (2 min)
+	})
 	if n := fake.Attempts(slacktest.PostMessage) + fake.Attempts(slacktest.History); n != 1 {
 		t.Errorf("%d requests during the Retry-After, want 1", n)
 	}
