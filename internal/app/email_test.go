@@ -472,6 +472,7 @@ func TestEmailSummaryRetriedAfterTemporaryRefusal(t *testing.T) {
 // Issue 6 against Dovecot: a reply 「詳細」 to a summary of three bounces gets
 // a detail mail listing all three recipients.
 func TestDovecotEmailReplyGetsDetail(t *testing.T) {
+	t.Parallel()
 	srv := dovecottest.Start(t, nil)
 	sm := startSMTP(t)
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
@@ -544,6 +545,7 @@ func TestEmailNoSummaryToStrangers(t *testing.T) {
 // problem goes to that mailbox. The summary then arriving in the watched
 // mailbox is never triaged, and its own bounce mails nobody (no loop).
 func TestEmailToWatchedMailboxWhenItSent(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)

@@ -185,6 +185,7 @@ func failureOf(t *testing.T, delay []byte) []byte {
 // Slack fake gives at most 4 short top-level posts, the IP problem apart from
 // the address problems, every recipient named.
 func TestOfficeBatchSlack(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -203,6 +204,7 @@ func TestOfficeBatchSlack(t *testing.T) {
 
 // The same against Dovecot (BOUNCEWATCH_DOVECOT=1, as root).
 func TestDovecotOfficeBatchSlack(t *testing.T) {
+	t.Parallel()
 	srv := dovecottest.Start(t, nil)
 	fake := slacktest.New(t)
 	cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"))
@@ -221,6 +223,7 @@ func TestDovecotOfficeBatchSlack(t *testing.T) {
 // the watched mailbox included (staff sending as office@); the summaries
 // arriving in the watched mailbox start no loop.
 func TestOfficeBatchEmail(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -273,6 +276,7 @@ func TestOfficeBatchEmail(t *testing.T) {
 // A digest that Slack posted but whose answer was lost is found on the
 // retry: one digest, showing every item, and one thread reply.
 func TestSlackDigestLostAnswerPostsOnce(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -309,6 +313,7 @@ func TestSlackDigestLostAnswerPostsOnce(t *testing.T) {
 // A recipient's item changes (a full mailbox that was retried fails): the
 // digest that shows it is edited in place; nothing new is posted.
 func TestSlackDigestEditedWhenItemChanges(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)

@@ -54,12 +54,14 @@ func poisonedReply(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
 }
 
 func TestEmailPoisonedReplyDoesNotStopTheMailbox(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
 	poisonedReply(t, cfg, sm, deliver)
 }
 
 func TestDovecotPoisonedReplyDoesNotStopTheMailbox(t *testing.T) {
+	t.Parallel()
 	srv := dovecottest.Start(t, nil)
 	sm := startSMTP(t)
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
@@ -70,6 +72,7 @@ func TestDovecotPoisonedReplyDoesNotStopTheMailbox(t *testing.T) {
 // colleague's returned mail (with its body) stays out, and the answer says
 // how many were left out.
 func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
 	const boss = "boss@example.jp"
@@ -116,6 +119,7 @@ func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
 // refused politely (Slack only) and the incident is not muted; with a
 // failing DMARC nothing is answered; with a pass the mute is applied.
 func TestEmailForgedFromCannotMute(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
 	cfg.ReplyAuthserv = "mx.example.jp"
@@ -164,6 +168,7 @@ func TestEmailForgedFromCannotMute(t *testing.T) {
 // link; the summary mailed to staff shows it as plain text, while the
 // provider's own page stays a link.
 func TestEmailBounceLinksArePlainText(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
 	r := runApp(t, cfg)
@@ -187,6 +192,7 @@ func TestEmailBounceLinksArePlainText(t *testing.T) {
 // Issue 13: 20 replies 「原文」 from sato+N@ (one mailbox behind many
 // addresses) used to get 20 answers; now a handful.
 func TestEmailReplyFloodFromPlusAddresses(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
 	r := runApp(t, cfg)
