@@ -73,3 +73,35 @@ func TestBackfillThenRun(t *testing.T) {
 		t.Errorf("run sent %d notices, want 1", n)
 	}
 }
+
+// A message that cannot be recorded as it is (here a rule of the database
+// refuses its recipient) is passed over and counted in the digest; the
+// backfill goes on to the next.
+func TestBackfillCountsMessagesNotProcessed(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.Append(fixture(t, "postfix-userunknown.eml"))
+	srv.Append(fixture(t, "gmail-5.7.26-authfailure.eml"))
+	dbPath := filepath.Join(t.TempDir(), "bw.db")
+	cfg := testConfig(srv.Addr, srv.User, srv.Password, dbPath)
+	cfg.HTTPAddr = ""
+	refuseRecipient(t, dbPath, "user0001@gmail.com")
+	a, err := app.New(context.Background(), cfg, app.Options{Stdout: &syncBuffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := a.Backfill(context.Background(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Messages != 2 || d.Unprocessed != 1 {
+		t.Errorf("digest: %d messages, %d not processed; want 2 and 1", d.Messages, d.Unprocessed)
+	}
+	if text := d.Text(); !strings.Contains(text, "記録できずに読み飛ばしたメール: 1 通") {
+		t.Errorf("the digest does not say a message was passed over:\n%s", text)
+	}
+}
