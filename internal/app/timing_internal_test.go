@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -29,11 +32,17 @@ type fakeTimeApp struct {
 
 func startFakeTime(t *testing.T, cfg Config) *fakeTimeApp {
 	t.Helper()
+	return startFakeTimeTo(t, cfg, &lockedBuffer{})
+}
+
+// startFakeTimeTo is startFakeTime printing to w, whose output f.out keeps.
+func startFakeTimeTo(t *testing.T, cfg Config, w io.Writer) *fakeTimeApp {
+	t.Helper()
 	cfg.IMAPAddr, cfg.IMAPTLS, cfg.IMAPUsername, cfg.IMAPPassword, cfg.IMAPAuth = "192.0.2.1:993", "implicit", "office@example.jp", "x", "password"
 	cfg.IMAPMailbox, cfg.IMAPAfter, cfg.IMAPProbe = "INBOX", "none", time.Minute
 	cfg.DB, cfg.Notify, cfg.DNSServer = filepath.Join(t.TempDir(), "bw.db"), "stdout", DNSServerOff
 	out := &lockedBuffer{}
-	a, err := New(t.Context(), cfg, Options{Stdout: out, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	a, err := New(t.Context(), cfg, Options{Stdout: io.MultiWriter(w, out), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,5 +149,67 @@ func TestIncidentTimingInFakeTime(t *testing.T) {
 		want("just before the quiet time ends", "first", "update")
 		at(quiet)
 		want("when the quiet time ends", "first", "update", "resolved")
+	})
+}
+
+// flakyWriter refuses its first fail notices and records when each notice
+// was tried (the report lines printed on commit pass through).
+type flakyWriter struct {
+	mu    sync.Mutex
+	fail  int
+	tries []time.Time
+}
+
+func (w *flakyWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !bytes.Contains(p, []byte(`"event":"incident"`)) {
+		return len(p), nil
+	}
+	w.tries = append(w.tries, time.Now())
+	if len(w.tries) <= w.fail {
+		return 0, errors.New("stdout closed for a while")
+	}
+	return len(p), nil
+}
+
+func (w *flakyWriter) times() []time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.tries)
+}
+
+// A notice whose delivery fails is retried on the app's clock with
+// exponential, jittered backoff (attempt n waits between 2^(n-1) and
+// 2^n times half the 5 s base), and printed once when it goes through.
+func TestOutboxRetryBackoffInFakeTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &flakyWriter{fail: 3}
+		f := startFakeTimeTo(t, Config{GroupWait: time.Minute, GroupInterval: time.Hour, RepeatInterval: 24 * time.Hour, ResolveAfter: 24 * time.Hour}, w)
+		defer f.stop()
+		t0 := time.Now()
+		f.deliver(t, outlookBounceTo(t, "a.example@outlook.jp"))
+		time.Sleep(time.Hour)
+		synctest.Wait()
+
+		tries := w.times()
+		if len(tries) != 4 {
+			t.Fatalf("%d tries, want 3 refused and 1 accepted", len(tries))
+		}
+		if d := tries[0].Sub(t0); d != time.Minute {
+			t.Errorf("first try %v after the bounce, want the group wait (1m)", d)
+		}
+		for i, base := range []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second} {
+			if gap := tries[i+1].Sub(tries[i]); gap < base/2 || gap > base {
+				t.Errorf("retry %d came %v after the failure, want between %v and %v", i+1, gap, base/2, base)
+			}
+		}
+		if n := len(f.notices(t)); n != 1 {
+			t.Errorf("%d notices printed, want 1", n)
+		}
+		st, err := f.a.db.Stats(t.Context())
+		if err != nil || st.OutboxBacklog != 0 {
+			t.Errorf("outbox backlog %d (%v), want 0", st.OutboxBacklog, err)
+		}
 	})
 }
