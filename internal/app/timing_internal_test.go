@@ -7,7 +7,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/imapwatch"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
 )
 
 // fakeTimeApp is an App whose incident clock and sender run inside a
@@ -38,11 +42,22 @@ func startFakeTime(t *testing.T, cfg Config) *fakeTimeApp {
 // startFakeTimeTo is startFakeTime printing to w, whose output f.out keeps.
 func startFakeTimeTo(t *testing.T, cfg Config, w io.Writer) *fakeTimeApp {
 	t.Helper()
+	return startFakeTimeWith(t, cfg, w, nil)
+}
+
+// startFakeTimeWith is startFakeTimeTo with a last say on the configuration
+// and the options.
+func startFakeTimeWith(t *testing.T, cfg Config, w io.Writer, adjust func(*Config, *Options)) *fakeTimeApp {
+	t.Helper()
 	cfg.IMAPAddr, cfg.IMAPTLS, cfg.IMAPUsername, cfg.IMAPPassword, cfg.IMAPAuth = "192.0.2.1:993", "implicit", "office@example.jp", "x", "password"
 	cfg.IMAPMailbox, cfg.IMAPAfter, cfg.IMAPProbe = "INBOX", "none", time.Minute
 	cfg.DB, cfg.Notify, cfg.DNSServer = filepath.Join(t.TempDir(), "bw.db"), "stdout", DNSServerOff
 	out := &lockedBuffer{}
-	a, err := New(t.Context(), cfg, Options{Stdout: io.MultiWriter(w, out), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	opts := Options{Stdout: io.MultiWriter(w, out), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if adjust != nil {
+		adjust(&cfg, &opts)
+	}
+	a, err := New(t.Context(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +225,102 @@ func TestOutboxRetryBackoffInFakeTime(t *testing.T) {
 		st, err := f.a.db.Stats(t.Context())
 		if err != nil || st.OutboxBacklog != 0 {
 			t.Errorf("outbox backlog %d (%v), want 0", st.OutboxBacklog, err)
+		}
+	})
+}
+
+// inMemory is an HTTP transport that hands each request to a handler in
+// the caller's goroutine: no network, so it works inside a synctest
+// bubble. It records when each API method was called.
+type inMemory struct {
+	h     http.Handler
+	mu    sync.Mutex
+	calls []apiCall
+}
+
+type apiCall struct {
+	method string
+	at     time.Time
+}
+
+func (m *inMemory) RoundTrip(r *http.Request) (*http.Response, error) {
+	m.mu.Lock()
+	m.calls = append(m.calls, apiCall{path.Base(r.URL.Path), time.Now()})
+	m.mu.Unlock()
+	rec := httptest.NewRecorder()
+	m.h.ServeHTTP(rec, r)
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	return rec.Result(), nil
+}
+
+func (m *inMemory) called(method string) []time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []time.Time
+	for _, c := range m.calls {
+		if c.method == method {
+			out = append(out, c.at)
+		}
+	}
+	return out
+}
+
+// A 429 with Retry-After pauses the whole Slack workspace, in synctest's
+// time: one request is made during the pause (not one per incident), the
+// next comes when it ends, and then the three incidents are posted oldest
+// first, each once.
+func TestSlackRetryAfterPausesWorkspaceInFakeTime(t *testing.T) {
+	fake := slacktest.New(t) // outside the bubble: its listener is a real socket
+	synctest.Test(t, func(t *testing.T) {
+		api := &inMemory{h: fake.Handler()}
+		fake.FailNext(slacktest.PostMessage, slacktest.Failure{Status: http.StatusTooManyRequests, RetryAfter: "30"})
+		cfg := Config{GroupWait: time.Minute, GroupInterval: time.Hour, RepeatInterval: 24 * time.Hour, ResolveAfter: 24 * time.Hour}
+		f := startFakeTimeWith(t, cfg, &lockedBuffer{}, func(cfg *Config, opts *Options) {
+			cfg.Notify, cfg.SlackToken, cfg.SlackChannel, cfg.SlackAPIURL = "slack", slacktest.BotToken, "C0BOUNCE", fake.APIURL()
+			opts.HTTPClient = &http.Client{Transport: api}
+		})
+		defer f.stop()
+		for _, name := range []string{"heteml-outlookjp-ratelimit-failed.eml", "gmail-5.7.26-authfailure.eml", "spamhaus-ocn-blocked.eml"} {
+			b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "mail", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.deliver(t, b)
+		}
+		t0 := time.Now()
+		time.Sleep(time.Minute + 29*time.Second) // the group wait, then most of the pause
+		synctest.Wait()
+		if n := len(api.calls); n != 1 {
+			t.Errorf("%d API calls during the Retry-After, want 1", n)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+
+		posts := api.called(slacktest.PostMessage)
+		if len(posts) != 4 {
+			t.Fatalf("%d chat.postMessage calls, want 4 (one refused, one per incident)", len(posts))
+		}
+		if d := posts[0].Sub(t0); d != time.Minute {
+			t.Errorf("first call %v after the bounces, want the group wait", d)
+		}
+		if d := posts[1].Sub(posts[0]); d != 30*time.Second {
+			t.Errorf("next call %v after the 429, want the Retry-After (30s)", d)
+		}
+		var last int64
+		for _, p := range fake.Posts() {
+			id, err := f.a.db.IncidentBySlackTS(t.Context(), "C0BOUNCE", p.TS)
+			if err != nil || id == 0 {
+				t.Fatalf("post %s not recorded: %v", p.TS, err)
+			}
+			if id < last {
+				t.Errorf("incident %d posted after incident %d: not oldest first", id, last)
+			}
+			last = id
+		}
+		if n := len(fake.Posts()); n != 3 {
+			t.Errorf("%d posts, want 3", n)
 		}
 	})
 }
