@@ -98,8 +98,8 @@ func TestBackfillCountsMessagesNotProcessed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Messages != 2 || d.Unprocessed != 1 {
-		t.Errorf("digest: %d messages, %d not processed; want 2 and 1", d.Messages, d.Unprocessed)
+	if d.Messages != 2 || d.Unprocessed != 1 || d.Bounces != 1 {
+		t.Errorf("digest: %d messages, %d not processed, %d bounces; want 2, 1 and 1 (the one recorded)", d.Messages, d.Unprocessed, d.Bounces)
 	}
 	if text := d.Text(); !strings.Contains(text, "記録できずに読み飛ばしたメール: 1 通") {
 		t.Errorf("the digest does not say a message was passed over:\n%s", text)

@@ -63,6 +63,14 @@ func TestUnprocessedCountedInMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q:\n%s", strings.TrimSpace(want), grepLines(body, "bouncewatch_"))
 		}
 	}
+	// The message not recorded is neither counted as a bounce nor reported.
+	if got := grepLines(body, "bouncewatch_bounces_total{"); strings.Count(got, "\n") != 0 || strings.Contains(got, "gmail") {
+		t.Errorf("bounces counted:\n%s\nwant only the recorded one", got)
+	}
+	r.stop() // the watcher has printed all it will
+	if n := count(out.events(t), "report", nil); n != 1 {
+		t.Errorf("%d reports printed, want 1", n)
+	}
 }
 
 // grepLines returns the lines of s that contain sub.
