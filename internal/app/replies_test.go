@@ -30,6 +30,15 @@ func inProcess(t *testing.T, sm *smtpBox) (app.Config, mailbox) {
 	}
 }
 
+// inDovecot starts a throwaway Dovecot (when BOUNCEWATCH_DOVECOT=1, else
+// the test is skipped) and returns the config for it and how to deliver.
+func inDovecot(t *testing.T, sm *smtpBox) (app.Config, mailbox) {
+	t.Helper()
+	srv := dovecottest.Start(t, nil)
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	return cfg, func(m []byte) { srv.Append(t, "INBOX", m) }
+}
+
 // poisonedReply is issue 13's first defect: a reply whose token verifies
 // under the key but names an incident the database does not have (the
 // database was recreated while BOUNCEWATCH_SECRET was kept). It used to fail
@@ -62,10 +71,9 @@ func TestEmailPoisonedReplyDoesNotStopTheMailbox(t *testing.T) {
 
 func TestDovecotPoisonedReplyDoesNotStopTheMailbox(t *testing.T) {
 	t.Parallel()
-	srv := dovecottest.Start(t, nil)
 	sm := startSMTP(t)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
-	poisonedReply(t, cfg, sm, func(m []byte) { srv.Append(t, "INBOX", m) })
+	cfg, deliver := inDovecot(t, sm)
+	poisonedReply(t, cfg, sm, deliver)
 }
 
 // Issue 13: 「原文」 returns only the bounces of mail the requester sent; a
@@ -75,9 +83,22 @@ func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
 	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
+	rawOnlyOwn(t, cfg, sm, deliver)
+}
+
+func TestDovecotRawOnlyRequestersOwnBounces(t *testing.T) {
+	t.Parallel()
+	sm := startSMTP(t)
+	cfg, deliver := inDovecot(t, sm)
+	rawOnlyOwn(t, cfg, sm, deliver)
+}
+
+func rawOnlyOwn(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
+	t.Helper()
 	const boss = "boss@example.jp"
 	const secret = "CONFIDENTIAL-BOSS-BODY"
-	r := runApp(t, cfg)
+	// In the mailbox before the start: one batch, one incident, one
+	// summary to each sender.
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
 	deliver(outlookBounce(t, "b.example@outlook.jp", "Staff+sales@Example.JP"))
 	colleague := strings.Replace(string(outlookBounce(t, "c.example@outlook.jp", boss)), "User-Agent: Mozilla Thunderbird\n\n",
@@ -86,6 +107,7 @@ func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
 		t.Fatal("fixture changed: the colleague's body was not planted")
 	}
 	deliver([]byte(colleague))
+	r := runApp(t, cfg)
 	r.waitSeen(t, 3)
 	var sid string
 	for _, m := range waitMails(t, sm, 2) {
@@ -122,6 +144,18 @@ func TestEmailForgedFromCannotMute(t *testing.T) {
 	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
+	forgedFromCannotMute(t, cfg, sm, deliver)
+}
+
+func TestDovecotForgedFromCannotMute(t *testing.T) {
+	t.Parallel()
+	sm := startSMTP(t)
+	cfg, deliver := inDovecot(t, sm)
+	forgedFromCannotMute(t, cfg, sm, deliver)
+}
+
+func forgedFromCannotMute(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
+	t.Helper()
 	cfg.ReplyAuthserv = "mx.example.jp"
 	r := runApp(t, cfg)
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
@@ -195,6 +229,18 @@ func TestEmailReplyFloodFromPlusAddresses(t *testing.T) {
 	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
+	plusAddressFlood(t, cfg, sm, deliver)
+}
+
+func TestDovecotReplyFloodFromPlusAddresses(t *testing.T) {
+	t.Parallel()
+	sm := startSMTP(t)
+	cfg, deliver := inDovecot(t, sm)
+	plusAddressFlood(t, cfg, sm, deliver)
+}
+
+func plusAddressFlood(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
+	t.Helper()
 	r := runApp(t, cfg)
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
 	r.waitSeen(t, 1)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/demo"
+	"github.com/bouncewatch/bouncewatch/internal/imapwatch/dovecottest"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
 	"github.com/bouncewatch/bouncewatch/internal/logging"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
@@ -42,11 +43,26 @@ func TestHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	hugeHeaderLine(t, srv.Addr, srv.User, srv.Password, func(m []byte) {
+		if err := srv.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestDovecotHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t, nil)
+	hugeHeaderLine(t, srv.Addr, srv.User, srv.Password, func(m []byte) { srv.Append(t, "INBOX", m) })
+}
+
+func hugeHeaderLine(t *testing.T, addr, user, password string, deliver mailbox) {
+	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "bw.db")
-	cfg := testConfig(srv.Addr, srv.User, srv.Password, dbPath)
+	cfg := testConfig(addr, user, password, dbPath)
 	cfg.HTTPAddr = ""
-	srv.Append(hugeHeaderMail())
-	srv.Append(fixture(t, "postfix-userunknown.eml"))
+	deliver(hugeHeaderMail())
+	deliver(fixture(t, "postfix-userunknown.eml"))
 
 	logs := &syncBuffer{}
 	out := &syncBuffer{}
