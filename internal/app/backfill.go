@@ -31,10 +31,11 @@ type Digest struct {
 	Since    time.Time
 	Messages uint32 // messages read from the mailbox
 	Bounces  int    // failed or delayed recipients since Since
+	Groups   []DigestGroup
+
 	// Unprocessed counts messages that could not be recorded as they are
 	// (recorded as not processed, with the reason, and passed over).
 	Unprocessed int
-	Groups      []DigestGroup
 }
 
 // Text renders the digest in Japanese.

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // checksSetup is an app posting to the Slack fake and mailing staff, with
 // the sender checks asking dnsAddr within timeout; its log and its stdout
 // target write to the returned buffers.
-func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ...[]byte) (r *running, fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer) {
+func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ...[]byte) (fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer) {
 	t.Helper()
 	srv, err := demo.StartServer()
 	if err != nil {
@@ -35,18 +36,31 @@ func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ..
 		}
 	}
 	logs, stdout = &syncBuffer{}, &syncBuffer{}
-	r = runAppWith(t, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		RetryBase: 50 * time.Millisecond, Stdout: stdout})
-	return r, fake, sm, logs, stdout
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return fake, sm, logs, stdout
 }
 
 // notices waits for the one Slack post and the one mail of the incident and
 // returns what they show.
-func notices(t *testing.T, r *running, fake *slacktest.Server, sm *smtpBox) (slackText, mailText string) {
+func notices(t *testing.T, fake *slacktest.Server, sm *smtpBox) (slackText, mailText string) {
 	t.Helper()
 	waitFor(t, "the Slack post", func() bool { return len(fake.Posts()) >= 1 })
 	msgs := waitMails(t, sm, 1)
-	r.waitSeen(t, 1)
+	time.Sleep(settle)
 	if n := len(fake.Posts()); n != 1 {
 		t.Errorf("%d Slack posts, want 1", n)
 	}
@@ -72,8 +86,8 @@ func notices(t *testing.T, r *running, fake *slacktest.Server, sm *smtpBox) (sla
 func TestBlockedNoticeShowsVerifiedFindings(t *testing.T) {
 	t.Parallel()
 	dns := dnstest.Start(t)
-	r, fake, sm, _, out := checksSetup(t, dns.Addr, 2*time.Second, fixture(t, "outlook-s3140-blocked.eml"))
-	slackText, mailText := notices(t, r, fake, sm)
+	fake, sm, _, out := checksSetup(t, dns.Addr, 2*time.Second, fixture(t, "outlook-s3140-blocked.eml"))
+	slackText, mailText := notices(t, fake, sm)
 	// stdout: the incident's JSON line carries the checks.
 	var checks map[string]any
 	for _, ev := range out.events(t) {
@@ -118,8 +132,8 @@ func TestBlockedNoticeOfHealthyOfficeSaysSo(t *testing.T) {
 	m := string(fixture(t, "outlook-s3140-blocked.eml"))
 	m = strings.ReplaceAll(m, "203.0.113.25", dnstest.HealthyIP)
 	m = strings.ReplaceAll(m, "info@example.co.jp", "info@"+dnstest.HealthyDomain)
-	r, fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
-	slackText, mailText := notices(t, r, fake, sm)
+	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	slackText, mailText := notices(t, fake, sm)
 	for name, text := range map[string]string{"Slack": slackText, "mail": mailText} {
 		if !strings.Contains(text, "SPF・DMARC・逆引き(PTR)はいずれも正常") {
 			t.Errorf("%s notice does not say the checks passed:\n%s", name, text)
@@ -139,8 +153,8 @@ func TestBlockedNoticeOfHealthyOfficeSaysSo(t *testing.T) {
 // the configured deadline, here short), and the log says why once.
 func TestBlockedNoticeWithDeadResolverGoesOut(t *testing.T) {
 	t.Parallel()
-	r, fake, sm, logs, _ := checksSetup(t, dnstest.Blackhole(t), 100*time.Millisecond, fixture(t, "outlook-s3140-blocked.eml"))
-	slackText, mailText := notices(t, r, fake, sm)
+	fake, sm, logs, _ := checksSetup(t, dnstest.Blackhole(t), 100*time.Millisecond, fixture(t, "outlook-s3140-blocked.eml"))
+	slackText, mailText := notices(t, fake, sm)
 	for _, text := range []string{slackText, mailText} {
 		if !strings.Contains(text, "203.0.113.25") || !strings.Contains(text, "レンタルサーバー会社に") {
 			t.Errorf("notice lacks its advice:\n%s", text)
