@@ -15,7 +15,7 @@ func TestRunAnywhere(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := Run(ctx, Options{Once: true, Wait: 300 * time.Millisecond, Out: &out}); err != nil {
+	if err := Run(ctx, Options{Once: true, Wait: 2 * time.Second, Out: &out}); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	s := out.String()
