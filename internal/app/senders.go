@@ -784,7 +784,8 @@ func (s *emailSender) recipients(det *store.Detail) []string {
 }
 
 // Notices returns the current notice of every open incident, oldest first:
-// what the notifiers would show now (the demo renders them).
+// what the notifiers would show now (the demo renders them), with the sender
+// checks' findings where a notice carries them.
 func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 	incs, err := a.db.OpenIncidents(ctx)
 	if err != nil {
@@ -796,7 +797,9 @@ func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, store.KindFirst, advice.Japanese, maxListed, a.cfg.AdviceOptions()...))
+		n := notice(det, store.KindFirst, advice.Japanese, maxListed, a.cfg.AdviceOptions()...)
+		a.withChecks(ctx, det, &n)
+		out = append(out, n)
 	}
 	return out, nil
 }

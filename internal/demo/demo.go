@@ -183,6 +183,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer os.RemoveAll(dir)
 
+	dns, err := startDNS()
+	if err != nil {
+		return fmt.Errorf("demo: DNS server: %w", err)
+	}
+	defer dns.Close()
+
 	fmt.Fprintf(o.Out, "bouncewatch デモ: %s %d 通(エラーメールと普通のメール)を、デモ用のIMAPサーバー(%s)の受信箱に入れました。\n", where, len(files), srv.Addr)
 	fmt.Fprintf(o.Out, "受信箱の監視を始めます。同じ原因のエラーは%s待ってから、まとめて1件の通知にします。\n\n", waitText(o.Wait))
 
@@ -191,7 +197,9 @@ func Run(ctx context.Context, o Options) error {
 		IMAPAuth: "password", IMAPMailbox: "INBOX", IMAPAfter: "flag", IMAPProbe: 4 * time.Minute,
 		IMAPMaxFetch: 25 << 20, DB: filepath.Join(dir, "demo.db"), Notify: "stdout",
 		GroupWait: o.Wait, GroupInterval: 10 * time.Minute, RepeatInterval: 24 * time.Hour, ResolveAfter: 24 * time.Hour,
-		DNSServer: app.DNSServerOff, // the seeded bounces name made-up domains and IPs
+		// The sender checks ask the demo's own DNS server (Zones): the
+		// seeded bounces name made-up domains and IPs.
+		DNSServer: dns.Addr, DNSTimeout: 2 * time.Second,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
