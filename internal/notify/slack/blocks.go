@@ -643,7 +643,7 @@ func ChecksBlocks(n notify.Notice) ([]slackgo.Block, string) {
 		lines = append(lines, "• "+escape(l))
 	}
 	for _, a := range n.Checks.Actions {
-		lines = append(lines, actionLine(a))
+		lines = append(lines, actionLine(*n.Checks, a))
 	}
 	blocks := append([]slackgo.Block{slackgo.NewHeaderBlock(plain(health.Heading))}, sections(strings.Join(lines, "\n"))...)
 	if len(blocks) > MaxBlocks {
