@@ -132,7 +132,7 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 		}
 		// The short shape first (as in Slack and the mails), then the details.
 		var b strings.Builder
-		fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, n.Title())
+		fmt.Fprintf(&b, "\n━━━ bouncewatch %s (%s) ━━━\n%s\n", notify.Number(det.ID), title, n.Title())
 		for _, l := range n.Summary() {
 			b.WriteString(l + "\n")
 		}

@@ -213,7 +213,7 @@ func contextText(n notify.Notice) string { return contextOf(n, true) }
 // contextOf is the context line; withLast adds the time of the last bounce
 // (a short message shows the period in its body already).
 func contextOf(n notify.Notice, withLast bool) string {
-	parts := []string{fmt.Sprintf("インシデント #%d", n.IncidentID), "bouncewatch"}
+	parts := []string{notify.Number(n.IncidentID), "bouncewatch"}
 	if withLast && !n.Last.IsZero() {
 		parts = append(parts, "最終 "+n.Last.In(notify.JST()).Format("2006/01/02 15:04"))
 	}
