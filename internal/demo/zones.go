@@ -17,9 +17,10 @@ import "github.com/bouncewatch/bouncewatch/internal/dnsserver"
 //     (an infected machine seen sending from that IP; KB.md §8.1); the other
 //     lists, and the DBL for example.jp, answer NXDOMAIN (not listed).
 //
-// The recipients' Outlook.com domains have their real MX shape at
-// olc.protection.outlook.com (KB.md §2), so the MX check names the
-// consumer service as the bounces do. Every other name is NXDOMAIN.
+// The recipients' Outlook.com domains have an MX under
+// olc.protection.outlook.com, the consumer service's suffix (KB.md §2), as
+// the bounces' Remote-MTA say, so the MX check does not report them missing.
+// Every other name is NXDOMAIN.
 func Zones() []string {
 	return []string{
 		`example.jp. 300 IN TXT "v=spf1 include:_spf.hosting.example.net ~all"`,
