@@ -3,7 +3,10 @@ package demo
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +37,7 @@ func TestRunAnywhere(t *testing.T) {
 		"・ishii.example@client.example.com（Google(Gmail)）",
 		// Issue 12: the sending-side notices carry what the checks found in
 		// the demo's DNS (Zones), each finding with its action.
-		"確認結果:\n", "・203.0.113.25 は Spamhaus ZEN（XBL）に登録されています。", "example.jp のSPFに送信IP 203.0.113.25 が含まれていません",
+		"で確かめた「確認結果」が付きます", "確認結果:\n", "・203.0.113.25 は Spamhaus ZEN（XBL）に登録されています。", "example.jp のSPFに送信IP 203.0.113.25 が含まれていません",
 		"example.jp にはDMARCレコードがありません。", "送信IP 203.0.113.25 に逆引き(PTR)が設定されていません。",
 		"いずれにも登録されていません", "https://check.spamhaus.org で 203.0.113.25 の解除を申請"} {
 		if !strings.Contains(s, want) {
@@ -76,5 +79,31 @@ func TestZones(t *testing.T) {
 	}
 	if ips, err := r.LookupHost(ctx, "25.113.0.203.zen.spamhaus.org"); err != nil || len(ips) != 1 || ips[0] != "127.0.0.4" {
 		t.Errorf("ZEN for 203.0.113.25: %v, %v; want 127.0.0.4 (XBL)", ips, err)
+	}
+}
+
+// A folder's messages name domains and IPs the demo's zones know nothing
+// of: their notices carry no 確認結果 (it would not be true of them).
+func TestRunMailDirHasNoChecks(t *testing.T) {
+	dir := t.TempDir()
+	b, err := fs.ReadFile(Mail(), "02-outlook-s3140-blocked-1.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "blocked.eml"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := Run(ctx, Options{Once: true, MailDir: dir, Wait: 300 * time.Millisecond, Out: &out}); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	s := out.String()
+	if !strings.Contains(s, "━━━ bouncewatch 通知 #1 (新しい配信エラー)") {
+		t.Errorf("no notice of the blocked mail:\n%s", s)
+	}
+	if strings.Contains(s, "\n確認結果:\n") || strings.Contains(s, "Spamhaus") {
+		t.Errorf("a folder's notice shows the demo world's findings:\n%s", s)
 	}
 }
