@@ -184,7 +184,7 @@ func TestDNSBLRefusalCodes(t *testing.T) {
 			t.Errorf("%s: detail %q, want %q and neither listed nor not listed", c.code, zen.Detail, c.detail)
 		}
 		text := strings.Join(health.Summarize(rs).TextLines(time.UTC), "\n")
-		doctor := health.DoctorText("", []string{c.ip}, rs, time.UTC)
+		doctor := health.DoctorText("", []string{c.ip}, rs, time.UTC, "")
 		for name, got := range map[string]string{"summary": text, "doctor": doctor} {
 			if !strings.Contains(got, "Spamhaus ZEN は確認できませんでした") || !strings.Contains(got, c.japanese) {
 				t.Errorf("%s %s does not say ZEN could not be checked and why:\n%s", c.code, name, got)
@@ -333,6 +333,14 @@ func TestSummarizeBadOffice(t *testing.T) {
 	}
 	if again := strings.Join(s.TextLines(time.FixedZone("JST", 9*3600)), "\n"); again != text {
 		t.Errorf("ForHosting changed the summary it was called on:\n%s", again)
+	}
+	// doctor, the same.
+	doctor := health.DoctorText(dnstest.BadDomain, []string{dnstest.BadIP}, rs, time.UTC, "ヘテムル")
+	if !strings.Contains(doctor, "【ヘテムル】203.0.113.25 の逆引き(PTR)") || strings.Contains(doctor, "レンタルサーバー会社") {
+		t.Errorf("doctor does not name the hosting company:\n%s", doctor)
+	}
+	if generic := health.DoctorText(dnstest.BadDomain, []string{dnstest.BadIP}, rs, time.UTC, ""); !strings.Contains(generic, "【レンタルサーバー会社】203.0.113.25 の逆引き(PTR)") {
+		t.Errorf("doctor without a name lacks the generic word:\n%s", generic)
 	}
 	if blank := s.ForHosting("  "); blank.Hosting != "" || blank.Label(health.RoleHosting) != "【レンタルサーバー会社】" {
 		t.Errorf("a blank name: hosting %q, label %q", blank.Hosting, blank.Label(health.RoleHosting))
