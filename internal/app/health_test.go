@@ -290,3 +290,22 @@ func TestBlockedNoticeSpamhausRefused(t *testing.T) {
 		}
 	}
 }
+
+// With BOUNCEWATCH_HOSTING_NAME the 確認結果 names the hosting company as
+// the advice above it does, in Slack and in the mail.
+func TestVerifiedFindingsNameTheHostingCompany(t *testing.T) {
+	dns := dnstest.Start(t)
+	fake, sm, _, _, _ := checksSetupWith(t, dns.Addr, 2*time.Second, func(c *app.Config) { c.HostingName = "ヘテムル" },
+		fixture(t, "outlook-s3140-blocked.eml"))
+	slackText, mailText := notices(t, fake, sm)
+	for name, text := range map[string]string{"Slack notice": slackText, "mail": mailText} {
+		for _, w := range []string{"確認結果", "【ヘテムル】203.0.113.25 の逆引き(PTR)にホスト名を設定し", "を管理するヘテムル（またはプロバイダ）に"} {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s lacks %q:\n%s", name, w, text)
+			}
+		}
+		if strings.Contains(text, "【レンタルサーバー会社】") {
+			t.Errorf("%s labels an action 【レンタルサーバー会社】 although the hosting company's name is set:\n%s", name, text)
+		}
+	}
+}

@@ -132,7 +132,7 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 		}
 		// The short shape first (as in Slack and the mails), then the details.
 		var b strings.Builder
-		fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, n.Title())
+		fmt.Fprintf(&b, "\n━━━ bouncewatch %s (%s) ━━━\n%s\n", notify.Number(det.ID), title, n.Title())
 		for _, l := range n.Summary() {
 			b.WriteString(l + "\n")
 		}
@@ -799,7 +799,8 @@ func (s *emailSender) recipients(det *store.Detail) []string {
 }
 
 // Notices returns the current notice of every open incident, oldest first:
-// what the notifiers would show now (the demo renders them).
+// what the notifiers would show now (the demo renders them), with the sender
+// checks' findings where a notice carries them.
 func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 	incs, err := a.db.OpenIncidents(ctx)
 	if err != nil {
@@ -811,7 +812,9 @@ func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, store.KindFirst, advice.Japanese, maxListed, a.cfg.AdviceOptions()...))
+		n := notice(det, store.KindFirst, advice.Japanese, maxListed, a.cfg.AdviceOptions()...)
+		a.withChecks(ctx, det, &n)
+		out = append(out, n)
 	}
 	return out, nil
 }
