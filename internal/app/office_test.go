@@ -240,24 +240,50 @@ func TestOfficeBatchEmail(t *testing.T) {
 	}
 	r := runApp(t, cfg)
 	r.waitSeen(t, 13)
-	waitFor(t, "the summaries", func() bool { return r.stats(t).OutboxBacklog == 0 && r.stats(t).OpenIncidents == 7 && sm.count() >= 7 })
+	waitFor(t, "the summaries", func() bool { return r.stats(t).OutboxBacklog == 0 && r.stats(t).OpenIncidents == 7 && sm.count() >= 5 })
 	r.waitSeen(t, 13)
 	got := map[string]int{}
+	text := map[string]string{} // what each addressee read
 	var toOffice [][]byte
+	digests := map[string]parsedMail{}
 	for _, m := range sm.received() {
+		pm := parseMail(t, m.Data)
 		for _, to := range m.To {
 			got[to]++
+			text[to] += pm.Subject + "\n" + pm.Text
 			if to == srv.User {
 				toOffice = append(toOffice, m.Data)
 			}
+			if strings.HasPrefix(pm.Subject, "【宛先ごとの配信エラー】") {
+				if _, dup := digests[to]; dup {
+					t.Errorf("two digests for %s", to)
+				}
+				digests[to] = pm
+			}
 		}
 	}
-	// sales@ sent to jiro (S775) and kondo (unknown user); office@ sent to the
-	// S775 and S3140 incidents and to four recipient-side items.
-	if got["sales@example.jp"] != 2 || got[srv.User] != 6 || len(got) != 2 {
-		t.Errorf("summaries per recipient = %v, want 2 for sales@example.jp and 6 for the watched mailbox %s", got, srv.User)
+	// sales@ sent to jiro (S775) and kondo (unknown user): the S775 incident
+	// and a digest of one. office@ sent to the S775 and S3140 incidents and
+	// to four recipient-side items: the two incidents and one digest.
+	if got["sales@example.jp"] != 2 || got[srv.User] != 3 || len(got) != 2 {
+		t.Errorf("summaries per recipient = %v, want 2 for sales@example.jp and 3 for the watched mailbox %s", got, srv.User)
 	}
-	// The mail server puts the summaries for office@ into the watched mailbox.
+	if d := digests[srv.User]; !strings.Contains(d.Subject, "4件：宛先の確認 2件 / 相手の受信箱 2件") {
+		t.Errorf("the watched mailbox's digest subject = %q, want 4 items grouped by who acts", d.Subject)
+	}
+	// Every recipient is named to the person who sent to it.
+	for _, a := range append(append(append([]string{}, s775Rcpts...), s3140Rcpts...), addrRcpts[1:]...) {
+		if a != "jiro.example@outlook.jp" && !strings.Contains(text[srv.User], a) {
+			t.Errorf("the watched mailbox was not told of %s", a)
+		}
+	}
+	for _, a := range []string{"jiro.example@outlook.jp", addrRcpts[0]} {
+		if !strings.Contains(text["sales@example.jp"], a) {
+			t.Errorf("sales@example.jp was not told of %s", a)
+		}
+	}
+	// The mail server puts the summaries for office@ into the watched
+	// mailbox, and the digest to it bounces: neither mails anyone.
 	before := sm.count()
 	seen := int64(13)
 	for _, m := range toOffice {
@@ -266,10 +292,24 @@ func TestOfficeBatchEmail(t *testing.T) {
 		}
 		seen++
 	}
+	if err := srv.Append(summaryBounce(digests[srv.User].messageID(t))); err != nil {
+		t.Fatal(err)
+	}
+	seen++
 	r.waitSeen(t, seen)
 	r.waitSeen(t, seen)
 	if n := sm.count() - before; n != 0 {
-		t.Errorf("%d mails after the summaries reached the watched mailbox, want none", n)
+		t.Errorf("%d mails after the summaries reached the watched mailbox and the digest bounced, want none", n)
+	}
+	// sales@ asks 詳細 in a reply to its digest: the details of its item.
+	d := digests["sales@example.jp"]
+	if err := srv.Append(reply("sales@example.jp", "reply.digest@example.jp", d.messageID(t), "Re: "+d.Subject, "詳細")); err != nil {
+		t.Fatal(err)
+	}
+	msgs := waitMails(t, sm, before+1)
+	ans := parseMail(t, msgs[before].Data)
+	if msgs[before].To[0] != "sales@example.jp" || !strings.Contains(ans.Text, addrRcpts[0]) || !strings.Contains(ans.Text, "550") {
+		t.Errorf("the answer to 詳細 (to %v) does not detail %s:\n%s", msgs[before].To, addrRcpts[0], ans.Text)
 	}
 }
 

@@ -59,11 +59,20 @@ type replyPayload struct {
 	MessageID  string   `json:"message_id"`
 	References []string `json:"references,omitempty"`
 	Subject    string   `json:"subject"`
+	// DigestToken is set when the reply answers a digest mail: the token
+	// under which its items were recorded. Asked is then the command the
+	// person wrote; 停止 and 解決 are not applied to a digest (Command is
+	// detail), the answer says so.
+	DigestToken string `json:"digest_token,omitempty"`
+	Asked       string `json:"asked,omitempty"`
 }
 
 // tokenStore is where replies look up when a token was issued.
 type tokenStore interface {
 	Token(ctx context.Context, token string) (incidentID int64, issued time.Time, err error)
+	// EmailDigestItems returns the items of the digest mail that carried
+	// token; none when it was not a digest's.
+	EmailDigestItems(ctx context.Context, token string) ([]int64, error)
 }
 
 // replies recognises replies to our summaries in the watched mailbox and
@@ -174,6 +183,18 @@ func (r *replies) request(ctx context.Context, raw []byte, now time.Time) (*stor
 	}
 	cmd, d := parseCommand(replyText(ent))
 	p := replyPayload{Command: cmd, From: from, MessageID: strings.Trim(h.Get("Message-Id"), "<> ")}
+	digest, err := r.tokens.EmailDigestItems(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if len(digest) > 0 {
+		// A digest mail: 停止 and 解決 belong to single notices; the
+		// answer says so and gives every item's details.
+		p.DigestToken, p.Asked = token, cmd
+		if changesState(cmd) {
+			cmd, p.Command = cmdDetail, cmdDetail
+		}
+	}
 	p.Subject, _ = h.Subject()
 	if refs, err := h.MsgIDList("References"); err == nil {
 		p.References = refs

@@ -607,6 +607,17 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	if len(to) == 0 {
 		return "", notify.Permanent(errors.New("no one to mail: the bounce names no original sender of ours and BOUNCEWATCH_EMAIL_TO is empty"))
 	}
+	if det.Key.Side == incident.SideRecipient {
+		switch it.Kind {
+		case store.KindFirst:
+			return s.digest(ctx, it, det, to)
+		case store.KindRepeat:
+			// A digest has no reminder (nor has it in Slack): nothing changed.
+			return "skipped", nil
+		}
+		// KindUpdate: the item changed (a delay that failed, another
+		// bounce): its own mail, below, tells how it stands now.
+	}
 	n := notice(det, it.Kind, advice.Japanese, maxListed, s.cfg.AdviceOptions()...)
 	s.checks(ctx, det, &n)
 	// One mail per recipient: a refused address does not block the others,
@@ -650,6 +661,109 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 	return strings.Join(refs, " "), nil
 }
 
+// digest mails a recipient-side item to each of its addressees in a digest
+// mail shared with the other items waiting for their first notice that go
+// to the same person. Each digest is recorded per item and addressee right
+// after the server accepted it (store.SetEmailDigest): the other items'
+// rows then find it and mail nothing, and a retry after a crash mails only
+// the addressees not yet recorded (the window that remains is the one of
+// every mail, see the README).
+func (s *emailSender) digest(ctx context.Context, it store.OutboxItem, det *store.Detail, to []string) (string, error) {
+	var refs []string
+	var deferred, refused error // the first temporary and the first permanent failure
+	for _, addr := range to {
+		ref, ok, err := s.db.EmailDigestRef(ctx, det.ID, addr)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			if ref == "" {
+				refused = cmp.Or(refused, notify.Permanent(fmt.Errorf("the digest mail to %s was refused", addr)))
+			} else {
+				refs = append(refs, ref)
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return "", notify.Temporary(ctx.Err(), 0)
+		}
+		ref, err = s.mailDigest(ctx, it, det, addr)
+		if err != nil {
+			if retry, _ := notify.Retryable(err); retry {
+				deferred = cmp.Or(deferred, err)
+			} else {
+				refused = cmp.Or(refused, err)
+			}
+			continue
+		}
+		refs = append(refs, ref)
+	}
+	if err := cmp.Or(deferred, refused); err != nil {
+		return "", err
+	}
+	return strings.Join(refs, " "), nil
+}
+
+// mailDigest mails addr one digest of the pending items that go to addr
+// (det among them) and records it for each of them.
+func (s *emailSender) mailDigest(ctx context.Context, it store.OutboxItem, det *store.Detail, addr string) (string, error) {
+	pending, err := s.db.PendingEmailItems(ctx, addr, 4*maxDigest)
+	if err != nil {
+		return "", err
+	}
+	ids := []int64{det.ID}
+	firstRow := it.ID
+	for _, p := range pending {
+		if len(ids) >= maxDigest {
+			break
+		}
+		if p.Incident == det.ID {
+			firstRow = min(firstRow, p.Row)
+			continue
+		}
+		other, err := s.db.IncidentDetail(ctx, p.Incident, 200)
+		if err != nil {
+			return "", err
+		}
+		if !slices.ContainsFunc(s.recipients(other), func(a string) bool { return strings.EqualFold(a, addr) }) {
+			continue
+		}
+		ids = append(ids, p.Incident)
+		firstRow = min(firstRow, p.Row)
+	}
+	slices.Sort(ids)
+	items, err := recipientItems(ctx, s.db, ids, s.cfg.AdviceOptions()...)
+	if err != nil {
+		return "", err
+	}
+	// The Message-ID stands on the lowest row of the items and the address:
+	// the same whichever item's row mails it. Its token names the first
+	// item; the reply handler finds the others by the token.
+	token := email.MakeToken(s.key, ids[0], "d"+nonceFor(firstRow, addr))
+	msgID := email.MessageID(token, email.Domain(s.cfg.SMTPFrom))
+	data, err := email.ComposeDigest(items, email.Addressing{From: s.cfg.SMTPFrom, To: []string{addr}, ReplyTo: s.cfg.IMAPUsername,
+		MessageID: msgID, Date: s.now()})
+	if err != nil {
+		return "", notify.Permanent(err)
+	}
+	if err := s.db.PutToken(ctx, token, ids[0], s.now()); err != nil {
+		return "", err
+	}
+	if err := s.s.Send(ctx, email.Message{To: []string{addr}, Data: data}); err != nil {
+		if retry, _ := notify.Retryable(err); !retry {
+			// Refused for good: the other items' rows need not try again.
+			if rerr := s.db.SetEmailDigest(context.WithoutCancel(ctx), ids, addr, "", "", s.now()); rerr != nil {
+				return "", fmt.Errorf("%w (and recording the refusal: %w)", err, rerr)
+			}
+		}
+		return "", err
+	}
+	if err := s.db.SetEmailDigest(context.WithoutCancel(ctx), ids, addr, msgID, token, s.now()); err != nil {
+		return "", fmt.Errorf("digest mail to one recipient sent but not recorded (a retry mails them again): %w", err)
+	}
+	return msgID, nil
+}
+
 // messageID is the Message-ID of the mail of row it to one address: the
 // same on every attempt.
 func (s *emailSender) messageID(it store.OutboxItem, incidentID int64, to string) string {
@@ -691,6 +805,9 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	if err := json.Unmarshal(it.Payload, &p); err != nil {
 		return "", notify.Permanent(err)
 	}
+	if p.DigestToken != "" {
+		return s.digestAnswer(ctx, it, p)
+	}
 	note := commandNote(det, p.Command, p.MuteUntil, p.Refused)
 	var atts []email.Attachment
 	if p.Command == cmdRaw {
@@ -709,6 +826,58 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 		email.Addressing{InReplyTo: p.MessageID, References: refs, Subject: subject})
 }
 
+// digestAnswer answers a reply to a digest mail with the details of every
+// item the digest showed (each bounce with the receiver's words), in one
+// mail; 原文 attaches the requester's own bounces of those items. A digest
+// has no 停止 or 解決 (it is never mailed again; a changed item gets a mail
+// of its own): a person asking for either is told so.
+func (s *emailSender) digestAnswer(ctx context.Context, it store.OutboxItem, p replyPayload) (string, error) {
+	ids, err := s.db.EmailDigestItems(ctx, p.DigestToken)
+	if err != nil {
+		return "", err
+	}
+	if len(ids) == 0 {
+		return "", notify.Permanent(errors.New("the digest of a reply is no longer known"))
+	}
+	var ms []advice.DetailMember
+	for _, id := range ids {
+		det, err := s.db.IncidentDetail(ctx, id, 20)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range det.Members {
+			ms = append(ms, advice.DetailMember{At: m.At, Report: m.Report, Recipient: m.Recipient})
+		}
+	}
+	note := ""
+	if changesState(p.Asked) {
+		note = emailDigestNoCommand
+	}
+	var atts []email.Attachment
+	if p.Asked == cmdRaw {
+		var rawNote string
+		if atts, rawNote, err = s.rawAttachmentsOf(ctx, ids, p.From); err != nil {
+			return "", err
+		}
+		note = strings.TrimSpace(note + rawNote)
+	}
+	// The title says what follows: the text's own heading (この件の…) is left out.
+	_, text, _ := strings.Cut(advice.DetailText(ms, nil, advice.Japanese, notify.JST()), "\n")
+	subject := strings.TrimSpace(p.Subject)
+	if subject != "" && !strings.HasPrefix(strings.ToLower(subject), "re:") {
+		subject = "Re: " + subject
+	}
+	refs := append(append([]string(nil), p.References...), p.MessageID)
+	return s.mail(ctx, it, it.IncidentID, p.From, func(a email.Addressing) ([]byte, error) {
+		return email.ComposeDigestDetail(note, text, a, atts)
+	}, email.Addressing{InReplyTo: p.MessageID, References: refs, Subject: subject})
+}
+
+// emailDigestNoCommand answers 「停止」 or 「解決」 in a reply to a digest mail.
+const emailDigestNoCommand = "まとめてお知らせしたメールには「停止」「解決」はお使いいただけません。宛先ごとのエラーは、" +
+	"状況が変わったとき(再送中だったメールが届かなかったときなど)にだけ、その宛先について改めてお知らせします。" +
+	"各宛先の詳細は以下のとおりです。"
+
 // Caps of a 原文 answer.
 const (
 	rawMaxCount = 5
@@ -719,11 +888,30 @@ const (
 // requester sent (never a colleague's returned mail), within the caps, and
 // the sentence that says what was attached and what was left out.
 func (s *emailSender) rawAttachments(ctx context.Context, incidentID int64, requester string) ([]email.Attachment, string, error) {
+	return s.rawAttachmentsOf(ctx, []int64{incidentID}, requester)
+}
+
+// rawAttachmentsOf is rawAttachments over several items (a digest's),
+// within the same caps in all.
+func (s *emailSender) rawAttachmentsOf(ctx context.Context, ids []int64, requester string) ([]email.Attachment, string, error) {
 	me := email.NormalAddress(requester)
-	sel, err := s.db.RawBouncesOf(ctx, incidentID, func(from string) bool { return me != "" && email.NormalAddress(from) == me },
-		rawMaxCount, rawMaxBytes)
-	if err != nil {
-		return nil, "", err
+	var sel store.RawSelection
+	var size int64
+	for _, id := range ids {
+		one, err := s.db.RawBouncesOf(ctx, id, func(from string) bool { return me != "" && email.NormalAddress(from) == me },
+			rawMaxCount-len(sel.Messages), rawMaxBytes-size)
+		if err != nil {
+			return nil, "", err
+		}
+		sel.OverCap += one.OverCap
+		sel.Others += one.Others
+		for _, m := range one.Messages {
+			if !slices.ContainsFunc(sel.Messages, func(o store.RawMessage) bool { return o.ReportID == m.ReportID }) {
+				// One bounce may name several items' recipients: attached once.
+				sel.Messages = append(sel.Messages, m)
+				size += int64(len(m.Data))
+			}
+		}
 	}
 	var atts []email.Attachment
 	for i, r := range sel.Messages {

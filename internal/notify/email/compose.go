@@ -93,20 +93,38 @@ func ComposeDetail(n notify.Notice, a Addressing, attachments []Attachment) ([]b
 }
 
 func compose(n notify.Notice, a Addressing, attachments []Attachment) ([]byte, error) {
+	if a.Subject == "" {
+		a.Subject = Subject(n)
+	}
+	h, err := mailHeader(a, strconv.FormatInt(n.IncidentID, 10))
+	if err != nil {
+		return nil, err
+	}
+	text := Text(n)
+	html, err := HTML(n)
+	if err != nil {
+		return nil, err
+	}
+	return write(h, text, html, attachments)
+}
+
+// mailHeader is the header of a mail we compose; incident goes in
+// X-Bouncewatch-Incident.
+func mailHeader(a Addressing, incident string) (gomail.Header, error) {
 	var h gomail.Header
 	from, err := mail.ParseAddress(a.From)
 	if err != nil {
-		return nil, fmt.Errorf("email: From %q: %w", a.From, err)
+		return h, fmt.Errorf("email: From %q: %w", a.From, err)
 	}
 	h.SetAddressList("From", []*gomail.Address{from})
 	if len(a.To) == 0 {
-		return nil, errors.New("email: no recipients")
+		return h, errors.New("email: no recipients")
 	}
 	var to []*gomail.Address
 	for _, s := range a.To {
 		addr, err := mail.ParseAddress(s)
 		if err != nil {
-			return nil, fmt.Errorf("email: To %q: %w", s, err)
+			return h, fmt.Errorf("email: To %q: %w", s, err)
 		}
 		to = append(to, addr)
 	}
@@ -114,12 +132,12 @@ func compose(n notify.Notice, a Addressing, attachments []Attachment) ([]byte, e
 	if a.ReplyTo != "" {
 		rt, err := mail.ParseAddress(a.ReplyTo)
 		if err != nil {
-			return nil, fmt.Errorf("email: Reply-To %q: %w", a.ReplyTo, err)
+			return h, fmt.Errorf("email: Reply-To %q: %w", a.ReplyTo, err)
 		}
 		h.SetAddressList("Reply-To", []*gomail.Address{rt})
 	}
 	if a.MessageID == "" || strings.ContainsAny(a.MessageID, "<> \r\n") {
-		return nil, fmt.Errorf("email: bad Message-ID %q", a.MessageID)
+		return h, fmt.Errorf("email: bad Message-ID %q", a.MessageID)
 	}
 	h.SetMessageID(a.MessageID)
 	if a.InReplyTo != "" {
@@ -128,25 +146,20 @@ func compose(n notify.Notice, a Addressing, attachments []Attachment) ([]byte, e
 	if len(a.References) > 0 {
 		h.SetMsgIDList("References", a.References)
 	}
-	subject := a.Subject
-	if subject == "" {
-		subject = Subject(n)
-	}
-	h.SetSubject(oneLine(subject))
+	h.SetSubject(oneLine(a.Subject))
 	if a.Date.IsZero() {
-		return nil, errors.New("email: no Date")
+		return h, errors.New("email: no Date")
 	}
 	h.SetDate(a.Date)
 	h.Set("Auto-Submitted", "auto-generated")
 	h.Set("X-Auto-Response-Suppress", "All")
-	h.Set("X-Bouncewatch-Incident", strconv.FormatInt(n.IncidentID, 10))
+	h.Set("X-Bouncewatch-Incident", incident)
+	return h, nil
+}
 
-	text := Text(n)
-	html, err := HTML(n)
-	if err != nil {
-		return nil, err
-	}
-
+// write writes a mail of header h: the text and HTML alternatives, then
+// the attachments.
+func write(h gomail.Header, text, html string, attachments []Attachment) ([]byte, error) {
 	var buf bytes.Buffer
 	if len(attachments) == 0 {
 		w, err := gomail.CreateInlineWriter(&buf, h)
