@@ -217,6 +217,9 @@ func TestEmailDigestItemThatFailsIsMailedOnce(t *testing.T) {
 		t.Errorf("%d mails, want the digest and one update", n)
 	}
 	up := parseMail(t, msgs[1].Data)
+	if irt, _ := up.Header.MsgIDList("In-Reply-To"); len(irt) != 1 || irt[0] != parseMail(t, msgs[0].Data).messageID(t) {
+		t.Errorf("the update's In-Reply-To = %v, want the digest's Message-ID", irt)
+	}
 	if !strings.Contains(up.Subject, "mori.example@partner.example.net") || !strings.Contains(up.Subject, "届いていません") {
 		t.Errorf("the update's subject %q does not say the mail to mori failed", up.Subject)
 	}

@@ -212,7 +212,7 @@ func (r *replies) request(ctx context.Context, raw []byte, now time.Time) (*stor
 		rq.Resolve = true
 	}
 	rq.Payload, _ = json.Marshal(p)
-	r.log.Info("reply to a summary", "incident", incID, "from", from, "command", cmd, "auth", string(verdict))
+	r.log.Info("reply to a summary", "incident", incID, "from", from, "command", cmd, "auth", string(verdict), "digest_items", len(digest))
 	return rq, nil
 }
 

@@ -638,7 +638,18 @@ func (s *emailSender) send(ctx context.Context, it store.OutboxItem, det *store.
 		if ctx.Err() != nil {
 			return "", notify.Temporary(ctx.Err(), 0)
 		}
-		ref, err := s.mail(ctx, it, det.ID, addr, func(a email.Addressing) ([]byte, error) { return email.Compose(n, a) }, email.Addressing{})
+		var thread email.Addressing
+		if det.Key.Side == incident.SideRecipient {
+			// An item's own mail (it changed) follows the digest that showed it.
+			d, ok, err := s.db.EmailDigestRef(ctx, det.ID, addr)
+			if err != nil {
+				return "", err
+			}
+			if ok && d != "" {
+				thread.InReplyTo, thread.References = d, []string{d}
+			}
+		}
+		ref, err := s.mail(ctx, it, det.ID, addr, func(a email.Addressing) ([]byte, error) { return email.Compose(n, a) }, thread)
 		if err != nil {
 			// Go on with the others: the row is retried for a temporary
 			// failure (those mailed are skipped then), abandoned for a
