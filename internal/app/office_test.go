@@ -233,10 +233,31 @@ func TestOfficeBatchEmail(t *testing.T) {
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
 	cfg.ReplyAllow = "example.jp"
 	cfg.GroupWait = time.Second
-	for _, m := range officeMail(t) {
+	officeBatchEmail(t, cfg, sm, func(m []byte) {
 		if err := srv.Append(m); err != nil {
 			t.Fatal(err)
 		}
+	})
+}
+
+// The same against Dovecot.
+func TestDovecotOfficeBatchEmail(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t, nil)
+	sm := startSMTP(t)
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	cfg.ReplyAllow = "example.jp"
+	// Dovecot tells an IDLE session of new mail after about half a second.
+	cfg.GroupWait = 3 * time.Second
+	officeBatchEmail(t, cfg, sm, func(m []byte) { srv.Append(t, "INBOX", m) })
+}
+
+// officeBatchEmail runs the office batch in email mode; deliver puts a
+// message into the watched mailbox, cfg.IMAPUsername.
+func officeBatchEmail(t *testing.T, cfg app.Config, sm *smtpBox, deliver func([]byte)) {
+	t.Helper()
+	for _, m := range officeMail(t) {
+		deliver(m)
 	}
 	r := runApp(t, cfg)
 	r.waitSeen(t, 13)
@@ -251,7 +272,7 @@ func TestOfficeBatchEmail(t *testing.T) {
 		for _, to := range m.To {
 			got[to]++
 			text[to] += pm.Subject + "\n" + pm.Text
-			if to == srv.User {
+			if to == cfg.IMAPUsername {
 				toOffice = append(toOffice, m.Data)
 			}
 			if strings.HasPrefix(pm.Subject, "【宛先ごとの配信エラー】") {
@@ -265,15 +286,15 @@ func TestOfficeBatchEmail(t *testing.T) {
 	// sales@ sent to jiro (S775) and kondo (unknown user): the S775 incident
 	// and a digest of one. office@ sent to the S775 and S3140 incidents and
 	// to four recipient-side items: the two incidents and one digest.
-	if got["sales@example.jp"] != 2 || got[srv.User] != 3 || len(got) != 2 {
-		t.Errorf("summaries per recipient = %v, want 2 for sales@example.jp and 3 for the watched mailbox %s", got, srv.User)
+	if got["sales@example.jp"] != 2 || got[cfg.IMAPUsername] != 3 || len(got) != 2 {
+		t.Errorf("summaries per recipient = %v, want 2 for sales@example.jp and 3 for the watched mailbox %s", got, cfg.IMAPUsername)
 	}
-	if d := digests[srv.User]; !strings.Contains(d.Subject, "4件：宛先の確認 2件 / 相手の受信箱 2件") {
+	if d := digests[cfg.IMAPUsername]; !strings.Contains(d.Subject, "4件：宛先の確認 2件 / 相手の受信箱 2件") {
 		t.Errorf("the watched mailbox's digest subject = %q, want 4 items grouped by who acts", d.Subject)
 	}
 	// Every recipient is named to the person who sent to it.
 	for _, a := range append(append(append([]string{}, s775Rcpts...), s3140Rcpts...), addrRcpts[1:]...) {
-		if a != "jiro.example@outlook.jp" && !strings.Contains(text[srv.User], a) {
+		if a != "jiro.example@outlook.jp" && !strings.Contains(text[cfg.IMAPUsername], a) {
 			t.Errorf("the watched mailbox was not told of %s", a)
 		}
 	}
@@ -287,14 +308,10 @@ func TestOfficeBatchEmail(t *testing.T) {
 	before := sm.count()
 	seen := int64(13)
 	for _, m := range toOffice {
-		if err := srv.Append(m); err != nil {
-			t.Fatal(err)
-		}
+		deliver(m)
 		seen++
 	}
-	if err := srv.Append(summaryBounce(digests[srv.User].messageID(t))); err != nil {
-		t.Fatal(err)
-	}
+	deliver(summaryBounce(digests[cfg.IMAPUsername].messageID(t)))
 	seen++
 	r.waitSeen(t, seen)
 	r.waitSeen(t, seen)
@@ -303,9 +320,7 @@ func TestOfficeBatchEmail(t *testing.T) {
 	}
 	// sales@ asks 詳細 in a reply to its digest: the details of its item.
 	d := digests["sales@example.jp"]
-	if err := srv.Append(reply("sales@example.jp", "reply.digest@example.jp", d.messageID(t), "Re: "+d.Subject, "詳細")); err != nil {
-		t.Fatal(err)
-	}
+	deliver(reply("sales@example.jp", "reply.digest@example.jp", d.messageID(t), "Re: "+d.Subject, "詳細"))
 	msgs := waitMails(t, sm, before+1)
 	ans := parseMail(t, msgs[before].Data)
 	if msgs[before].To[0] != "sales@example.jp" || !strings.Contains(ans.Text, addrRcpts[0]) || !strings.Contains(ans.Text, "550") {
