@@ -59,8 +59,10 @@ var (
 )
 
 // looksLikeBounce decides, for a message without a delivery-status part, whether
-// it is a delivery report: it must come from a mail system or carry a report
-// subject, and say so in its text.
+// it is a delivery report: it must open with an MTA's preamble
+// (mtaPreamble), carry a report subject, come from the null sender or from
+// a mail system's mailbox, and say so in its text. The From local part is
+// one signal among these, never required.
 func (a *analysis) looksLikeBounce() bool {
 	h := a.p.header
 	if h.Get("X-Failed-Recipients") != "" {
@@ -72,15 +74,16 @@ func (a *analysis) looksLikeBounce() bool {
 	fromDaemon := a.daemonSender()
 	subj := bounceSubjectSet.any(a.subject)
 	nullPath := strings.TrimSpace(h.Get("Return-Path")) == "<>"
-	if !fromDaemon && !subj && !nullPath {
+	pre := a.mtaPreamble()
+	if !fromDaemon && !subj && !nullPath && !pre {
 		return false
 	}
 	if lowerASCII(h.Get("Precedence")) == "list" || h.Get("List-Id") != "" || h.Get("List-Unsubscribe") != "" {
-		if !fromDaemon {
+		if !fromDaemon && !pre {
 			return false
 		}
 	}
-	if !bounceBodySet.any(a.low) && !subj {
+	if !pre && !subj && !bounceBodySet.any(a.low) {
 		return false
 	}
 	// A report has to name a recipient somewhere.
@@ -99,7 +102,7 @@ func (a *analysis) forwardedByHuman() bool {
 	if !fwd {
 		return false
 	}
-	return !a.daemonSender()
+	return !a.daemonSender() && !a.mtaPreamble()
 }
 
 // inlineDSN reports a delivery-status block written into the text.
