@@ -122,6 +122,18 @@ func TestDecideNamedCases(t *testing.T) {
 	}
 }
 
+// TestGreylistingIsTemporary: "try again later" beside a refused
+// recipient is greylisting on a 4xx reply only (KB.md §8).
+func TestGreylistingIsTemporary(t *testing.T) {
+	diag := "<taro@example.com>: Recipient address rejected: Please try again later"
+	if got := decide(evidence{Status: "4.7.1", ReplyCode: "450", Command: "RCPT", Action: ActionDelayed, Diagnostic: "450 4.7.1 " + diag}).Reason; got != ReasonGreylisted {
+		t.Errorf("450 4.7.1: %s, want greylisted", got)
+	}
+	if got := decide(evidence{Status: "5.7.1", ReplyCode: "550", Command: "RCPT", Action: ActionFailed, Diagnostic: "550 5.7.1 " + diag}).Reason; got == ReasonGreylisted {
+		t.Errorf("550 5.7.1: greylisted, want a permanent reason")
+	}
+}
+
 // TestZohoReplyCode: Zoho Mail writes the reply code as "ERROR_CODE :550".
 func TestZohoReplyCode(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
