@@ -36,8 +36,9 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the Japanese table")
 	domain := fs.String("domain", "", "sender domain to check (default: the domain of BOUNCEWATCH_IMAP_USERNAME)")
 	var ips, selectors listFlag
-	fs.Var(&ips, "ip", "sending IP to check; repeatable (default: the sending IPs of the last 30 days' bounces)")
-	fs.Var(&selectors, "selector", "DKIM selector of the domain to check; repeatable")
+	fs.Var(&ips, "ip", "sending IP to check; repeatable (default: the sending IPs of the last 30 days' bounces); "+
+		"with several, --json's \"ip\" is the first, \"ips\" lists all and each IP check names its \"ip\"")
+	fs.Var(&selectors, "selector", "DKIM selector of the domain to check (the s= of a DKIM-Signature); repeatable")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -74,24 +75,42 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// doctorJSON is the one object `doctor --json` prints.
+// doctorJSON is the one object `doctor --json` prints (issue 12's
+// contract). With one --ip (or none) it is exactly
+// {"domain","ip","checks":[{"check","list","status","detail"}]}. With
+// several, "ip" is the first, "ips" lists them all, and each check that is
+// about an IP (spf, ptr, the IP blocklists) names it in its own "ip"; the
+// domain's checks (dmarc, dkim, the domain blocklists, mx) appear once.
 type doctorJSON struct {
 	Domain string      `json:"domain"`
-	IP     string      `json:"ip"` // the IPs checked, comma-separated ("" when none)
+	IP     string      `json:"ip"` // the IP checked, the first of several; "" when none
+	IPs    []string    `json:"ips,omitempty"`
 	Checks []checkJSON `json:"checks"`
 }
 
 type checkJSON struct {
 	Check  health.Check  `json:"check"`
+	IP     string        `json:"ip,omitempty"`   // with several IPs only
 	List   string        `json:"list,omitempty"` // dnsbl only
 	Status health.Status `json:"status"`
 	Detail string        `json:"detail"`
 }
 
 func writeDoctorJSON(w io.Writer, rep app.DoctorReport) error {
-	out := doctorJSON{Domain: rep.Domain, IP: strings.Join(rep.IPs, ","), Checks: []checkJSON{}}
+	out := doctorJSON{Domain: rep.Domain, Checks: []checkJSON{}}
+	if len(rep.IPs) > 0 {
+		out.IP = rep.IPs[0]
+	}
+	several := len(rep.IPs) > 1
+	if several {
+		out.IPs = rep.IPs
+	}
 	for _, r := range rep.Results {
-		out.Checks = append(out.Checks, checkJSON{Check: r.Check, List: r.List, Status: r.Status, Detail: r.Detail})
+		c := checkJSON{Check: r.Check, List: r.List, Status: r.Status, Detail: r.Detail}
+		if several {
+			c.IP = r.IP()
+		}
+		out.Checks = append(out.Checks, c)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

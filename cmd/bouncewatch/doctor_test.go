@@ -11,10 +11,12 @@ import (
 )
 
 type doctorOut struct {
-	Domain string `json:"domain"`
-	IP     string `json:"ip"`
+	Domain string   `json:"domain"`
+	IP     string   `json:"ip"`
+	IPs    []string `json:"ips"`
 	Checks []struct {
 		Check  string `json:"check"`
+		IP     string `json:"ip"`
 		List   string `json:"list"`
 		Status string `json:"status"`
 		Detail string `json:"detail"`
@@ -123,13 +125,17 @@ func TestDoctorTableJapanese(t *testing.T) {
 	t.Log("\n" + text)
 	for _, w := range []string{
 		"bouncewatch doctor: example.co.jp / 203.0.113.25",
-		"| SPF または DKIM で認証されている | Gmail・Yahoo: すべての送信者",
-		"| 不合格 | 【情報システム担当】example.co.jp のSPFレコード",
-		"| 送信IPの逆引き(PTR)があり、正引きと一致する | Gmail・Yahoo: すべての送信者 | 不合格 |",
-		"| DMARCレコードがあり（p=none可）、差出人のドメインと整合する | Gmail・Yahoo: 1日5,000通以上の大量送信者／Outlook: 大量送信者 | 注意 |",
-		"| 主要なブロックリストに登録されていない | 各社（受信側が参照） | 不合格 |",
+		"1. なりすまし対策の SPF か DKIM に合格している ── 不合格\n   対象: Gmail・Yahoo: すべての送信者（1日5,000通以上なら両方）／Outlook: 1日5,000通以上なら両方\n" +
+			"   対応: 【情報システム担当】example.co.jp のSPFレコード",
+		"2. 送信IPに逆引き（PTR）が設定され、その名前の正引きが同じIPを指している ── 不合格\n   対象: Gmail・Yahoo: すべての送信者\n" +
+			"   対応: 【情報システム担当】送信IP 203.0.113.25 を管理するレンタルサーバー会社",
+		"3. DMARC を公開し（p=none でよい）、差出人のドメインが SPF か DKIM のドメインと一致している ── 注意\n" +
+			"   対象: Gmail・Yahoo・Outlook: 1日5,000通以上送る送信者\n   対応: 【情報システム担当】_dmarc.example.co.jp にDMARCレコード",
+		"4. 送信時に TLS で暗号化している ── 未確認\n   対象: Gmail: すべての送信者\n   対応: DNSでは確認できません。",
+		"5. 主要なブロックリストに登録されていない ── 不合格\n   対象: 各社とも受信時に参照（すべての送信者）\n" +
+			"   対応: 【情報システム担当】ウイルス感染・パスワード漏れ",
 		"203.0.113.25 は Spamhaus ZEN（XBL）に登録されています",
-		"[合格] DNSBL bl.spamcop.net: 203.0.113.25 は SpamCop に登録されていません",
+		"[合格] 203.0.113.25 は SpamCop に登録されていません",
 		"【レンタルサーバー会社】203.0.113.25 の逆引き(PTR)にホスト名を設定し",
 	} {
 		if !strings.Contains(text, w) {
@@ -146,5 +152,102 @@ func TestDoctorNeedsADomain(t *testing.T) {
 	}
 	if code := run([]string{"doctor", "--domain", "example.com", "--ip", "not-an-ip"}, nil, &out, &errb); code != 2 {
 		t.Errorf("a bad --ip gave exit %d, want 2", code)
+	}
+}
+
+// With one --ip the object has exactly the contract's keys.
+func TestDoctorJSONContractKeys(t *testing.T) {
+	srv := dnstest.Start(t)
+	t.Setenv("BOUNCEWATCH_DNS_SERVER", srv.Addr)
+	t.Setenv("BOUNCEWATCH_DB", filepath.Join(t.TempDir(), "none.db"))
+	var out, errb bytes.Buffer
+	run([]string{"doctor", "--json", "--domain", dnstest.BadDomain, "--ip", dnstest.BadIP}, nil, &out, &errb)
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(raw) != 3 || raw["domain"] == nil || raw["ip"] == nil || raw["checks"] == nil {
+		t.Errorf("keys of the object: %s", out.String())
+	}
+	var checks []map[string]any
+	if err := json.Unmarshal(raw["checks"], &checks); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range checks {
+		for k := range c {
+			switch k {
+			case "check", "status", "detail":
+			case "list":
+				if c["check"] != "dnsbl" {
+					t.Errorf("list on a %v check", c["check"])
+				}
+			default:
+				t.Errorf("check has key %q beyond the contract: %v", k, c)
+			}
+		}
+	}
+}
+
+// With several --ip: one object, "ip" the first, "ips" all, and each check
+// about an IP names it; the domain's checks appear once.
+func TestDoctorJSONSeveralIPs(t *testing.T) {
+	srv := dnstest.Start(t)
+	got, code := doctorJSONRun(t, srv, "--domain", dnstest.HealthyDomain, "--ip", dnstest.HealthyIP, "--ip", dnstest.BadIP)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (the second IP fails)", code)
+	}
+	if got.IP != dnstest.HealthyIP || strings.Join(got.IPs, ",") != dnstest.HealthyIP+","+dnstest.BadIP {
+		t.Errorf("ip %q ips %v", got.IP, got.IPs)
+	}
+	type key struct{ check, ip, list string }
+	status := map[key]string{}
+	for _, c := range got.Checks {
+		k := key{c.Check, c.IP, c.List}
+		if _, dup := status[k]; dup {
+			t.Errorf("%v twice", k)
+		}
+		status[k] = c.Status
+	}
+	for k, want := range map[key]string{
+		{"spf", dnstest.HealthyIP, ""}:                   "ok",
+		{"spf", dnstest.BadIP, ""}:                       "fail",
+		{"ptr", dnstest.HealthyIP, ""}:                   "ok",
+		{"ptr", dnstest.BadIP, ""}:                       "fail",
+		{"dnsbl", dnstest.HealthyIP, "zen.spamhaus.org"}: "ok",
+		{"dnsbl", dnstest.BadIP, "zen.spamhaus.org"}:     "fail",
+		{"dnsbl", dnstest.BadIP, "bl.spamcop.net"}:       "ok",
+		{"dmarc", "", ""}:                                "ok",
+		{"dnsbl", "", "dbl.spamhaus.org"}:                "ok",
+		{"mx", "", ""}:                                   "ok",
+	} {
+		if got := status[k]; got != want {
+			t.Errorf("%v: %q, want %q", k, got, want)
+		}
+	}
+}
+
+// Spamhaus refusing the query (127.255.255.254: a public resolver) is
+// "could not check" with the reason, in the JSON and in the table.
+func TestDoctorSpamhausRefusal(t *testing.T) {
+	srv := dnstest.Start(t)
+	got, _ := doctorJSONRun(t, srv, "--domain", dnstest.HealthyDomain, "--ip", dnstest.RefusedIP)
+	if s := statusOf(t, got, "dnsbl", "zen.spamhaus.org"); s != "error" {
+		t.Errorf("ZEN refusal: %s, want error", s)
+	}
+	for _, c := range got.Checks {
+		if c.List == "zen.spamhaus.org" && !strings.Contains(c.Detail, "public resolver") {
+			t.Errorf("ZEN refusal detail %q does not say why", c.Detail)
+		}
+	}
+	var out, errb bytes.Buffer
+	run([]string{"doctor", "--domain", dnstest.HealthyDomain, "--ip", dnstest.RefusedIP}, nil, &out, &errb)
+	for _, w := range []string{
+		"5. 主要なブロックリストに登録されていない ── 確認不可",
+		"[確認不可] Spamhaus ZEN は確認できませんでした（zen.spamhaus.org が問い合わせを断りました: 公開DNSリゾルバー",
+		"Spamhaus DQS のキー",
+	} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("doctor lacks %q:\n%s", w, out.String())
+		}
 	}
 }

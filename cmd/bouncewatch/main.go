@@ -29,7 +29,7 @@ func usage(w io.Writer) {
 commands:
   run                        watch the mailbox configured by BOUNCEWATCH_* variables
   check                      try the configuration: database, IMAP server, login and mailbox
-  doctor [--json] [--domain D] [--ip IP]...
+  doctor [--json] [--domain D] [--ip IP]... [--selector S]...
                              check the sender domain and IPs (SPF, DMARC, PTR, blocklists) against
                              what Gmail, Yahoo and Outlook require of senders
   backfill [--since 30d]     import the mail already in the mailbox quietly, print one digest

@@ -69,7 +69,21 @@ type Action struct {
 	Label string `json:"-"`     // Actor in the chosen language, e.g. 送信者
 	Text  string `json:"text"`  // the full sentence(s)
 	Short string `json:"short"` // a short form for a one-line post (at most ShortMax columns)
+	// Topic marks an action others may act on by what it is about (from
+	// texts.yaml's "topic"); "" for most actions.
+	Topic Topic `json:"topic,omitempty"`
 }
+
+// Topic says what an action is about, for code that adjusts the actions
+// (e.g. drops a check that a verified finding made moot).
+type Topic string
+
+// Topics.
+const (
+	// TopicAuthCheck marks an action asking the office to check or set up
+	// SPF, DKIM and DMARC: moot once the sender checks found them in order.
+	TopicAuthCheck Topic = "auth-check"
+)
 
 // Link is an official page worth opening.
 type Link struct {
@@ -91,11 +105,16 @@ type Advice struct {
 	Title       string   `json:"title"`       // the cause alone, e.g. 送信サーバーのIP評価低下による一時制限 (no state, address or count)
 	Delivery    Delivery `json:"delivery"`    // where the mail stands
 	Explanation string   `json:"explanation"` // the gist of what the receiver said, in plain words
-	Retrying    bool     `json:"-"`           // Delivery == DeliveryRetrying (kept for callers)
-	Outlook     string   `json:"outlook"`     // one sentence on whether the mail arrived or may still arrive
-	Actions     []Action `json:"actions"`     // in order; never empty
-	Links       []Link   `json:"links"`
-	Facts       []Fact   `json:"facts,omitempty"`
+	// General is Explanation with the recipient, its domain, its provider
+	// and the receiving server left to their generic words (相手のメールサービス),
+	// so that one text is true for several recipients of the same cause at
+	// different providers (a digest tells it once for all of them).
+	General  string   `json:"-"`
+	Retrying bool     `json:"-"`       // Delivery == DeliveryRetrying (kept for callers)
+	Outlook  string   `json:"outlook"` // one sentence on whether the mail arrived or may still arrive
+	Actions  []Action `json:"actions"` // in order; never empty
+	Links    []Link   `json:"links"`
+	Facts    []Fact   `json:"facts,omitempty"`
 }
 
 // SummaryMax bounds Advice.Summary, in display columns: a Japanese
@@ -142,7 +161,9 @@ type options struct {
 // WithHosting names the office's own hosting company and its support page.
 // Where the advice asks the office to contact the hosting company, the name
 // replaces the generic word (レンタルサーバー会社) and the page is linked.
-// An empty name keeps the generic word; a URL that is not https is ignored.
+// The hosting company's own actions are labelled with the name too
+// (【ヘテムル】 instead of 【レンタルサーバー会社】). An empty name keeps the
+// generic word; a URL that is not https is ignored.
 func WithHosting(name, supportURL string) Option {
 	return func(o *options) {
 		o.hostingName = name

@@ -1,6 +1,7 @@
 package advice
 
 import (
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -169,6 +170,13 @@ func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant st
 		Explanation: f(t.Explanation),
 		Retrying:    st == DeliveryRetrying,
 	}
+	general := maps.Clone(vals)
+	for _, k := range []string{"recipient", "domain", "provider_name", "remote_mta"} {
+		delete(general, k)
+	}
+	if a.General = fill(t.Explanation, general, lt.Placeholders); lang == English {
+		a.General = upperFirst(a.General)
+	}
 	if s := t.Outlook.get(st); s != "" {
 		a.Outlook = f(s)
 	} else {
@@ -191,7 +199,11 @@ func build(c *catalog, lt *langTexts, lang Lang, rc bounce.Recipient, variant st
 		if short == "" {
 			short = shorten(text, ShortMax)
 		}
-		a.Actions = append(a.Actions, Action{Actor: at.Actor, Label: lt.Actors[at.Actor], Text: text, Short: short})
+		label := lt.Actors[at.Actor]
+		if at.Actor == ActorHosting && o.hostingName != "" {
+			label = o.hostingName // the office's own hosting company, by name
+		}
+		a.Actions = append(a.Actions, Action{Actor: at.Actor, Label: label, Text: text, Short: short, Topic: at.Topic})
 	}
 	if t.BounceLink != nil {
 		if u := urlIn(rc.Diagnostic, t.BounceLink.Hosts); u != "" {

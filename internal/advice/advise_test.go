@@ -415,7 +415,7 @@ func TestWhoDoesWhatFitsItsWidth(t *testing.T) {
 	rep, rc := motivating(bounce.ActionFailed)
 	a := ForRecipient(rep, rc, Japanese, WithHosting("ヘテムル", "https://support.example.jp/"))
 	full := a.WhoDoesWhat(0)
-	for _, want := range []string{"【情報システム担当】ヘテムルに", "【レンタルサーバー会社】", "【送信者】"} {
+	for _, want := range []string{"【情報システム担当】ヘテムルに", "【ヘテムル】SNDSで確認", "【送信者】"} {
 		if !strings.Contains(full, want) {
 			t.Errorf("WhoDoesWhat(0) = %q, lacks %q", full, want)
 		}

@@ -154,6 +154,7 @@ type actionText struct {
 	Text  string     `yaml:"text"`
 	Short string     `yaml:"short"` // optional; else the first sentence of Text, cut
 	When  []Delivery `yaml:"when"`  // delivery states it applies in; empty means all
+	Topic Topic      `yaml:"topic"` // optional; see Topic
 }
 
 func (a actionText) appliesIn(st Delivery) bool {
@@ -202,6 +203,9 @@ func parseCatalog(data []byte) (*catalog, error) {
 			return nil, fmt.Errorf("fallback %s: both ja and en are required", k)
 		}
 	}
+	if err := c.checkTopics(); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
@@ -219,4 +223,43 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkTopics rejects a topic no code knows: a typo would silently keep an
+// action that should have been dropped.
+func (c *catalog) checkTopics() error {
+	check := func(where string, acts []actionText) error {
+		for i, a := range acts {
+			switch a.Topic {
+			case "", TopicAuthCheck:
+			default:
+				return fmt.Errorf("%s action %d: unknown topic %q", where, i+1, a.Topic)
+			}
+		}
+		return nil
+	}
+	for r, es := range c.Reasons {
+		for i, e := range es {
+			for _, t := range []*entryText{e.JA, e.EN} {
+				if err := check(fmt.Sprintf("reason %s entry %d", r, i+1), t.Actions); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for k, e := range c.Fallbacks {
+		for _, t := range []*entryText{e.JA, e.EN} {
+			if err := check("fallback "+k, t.Actions); err != nil {
+				return err
+			}
+		}
+	}
+	for l, lt := range c.Languages {
+		for st, acts := range lt.FallbackActions {
+			if err := check(fmt.Sprintf("language %s fallback %s", l, st), acts); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -123,7 +123,7 @@ func deliveryLabel(d Delivery, en bool) string {
 }
 
 func timelineLabel(kind string, en bool) string {
-	ja := map[string]string{"first": "最初の通知", "update": "更新の通知", "repeat": "継続中の通知", "resolved": "収束・解決", "muted": "ミュート", "detail": "詳細の送付"}
+	ja := map[string]string{"first": "最初の通知", "update": "更新の通知", "repeat": "継続中の通知", "resolved": "解決済み", "muted": "通知停止", "detail": "詳細の送付"}
 	eng := map[string]string{"first": "first notice", "update": "update", "repeat": "reminder", "resolved": "resolved", "muted": "muted", "detail": "detail sent"}
 	m := ja
 	if en {

@@ -23,7 +23,7 @@ func TestDetailTextListsEveryMember(t *testing.T) {
 	tl := []TimelineEntry{{At: at.Add(2 * time.Minute), Kind: "first", Count: 3}, {At: at.Add(time.Hour), Kind: "muted", Actor: "sato@example.co.jp"}}
 	s := DetailText(ms, tl, Japanese, jst)
 	for _, want := range []string{"a@outlook.jp", "b@outlook.jp", "c@hotmail.com", "09:31", "お見積り", "4.7.650 / 451",
-		"apc.olc.protection.outlook.com", "203.0.113.25", "(S775)", "IPレピュテーション", "最初の通知 (3件)", "ミュート — sato@example.co.jp"} {
+		"apc.olc.protection.outlook.com", "203.0.113.25", "(S775)", "IPレピュテーション", "最初の通知 (3件)", "通知停止 — sato@example.co.jp"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("detail lacks %q:\n%s", want, s)
 		}

@@ -34,26 +34,73 @@ type Digest struct {
 	Groups   []DigestGroup
 }
 
-// Text renders the digest in Japanese.
+// Text renders the digest in Japanese, in the shape of the notices:
+// problems of our sending server by cause (most bounces first), then the
+// recipients' own problems by what is to be done, naming the addresses.
 func (d Digest) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "【bouncewatch 取り込み結果】%s 以降のエラーメールをまとめました。\n", d.Since.In(notify.JST()).Format("2006/01/02"))
-	fmt.Fprintf(&b, "確認したメール: %d 通、配信エラー・遅延の宛先: %d 件、原因のまとまり: %d 件\n", d.Messages, d.Bounces, len(d.Groups))
+	fmt.Fprintf(&b, "確認したメール: %d 通 / 配信エラー・配送遅延: %d 件\n", d.Messages, d.Bounces)
 	if len(d.Groups) == 0 {
 		b.WriteString("この期間に配信エラーはありませんでした。\n")
 		return b.String()
 	}
-	b.WriteString("\n件数の多い順:\n")
-	for i, g := range d.Groups {
-		if i == 15 {
-			fmt.Fprintf(&b, "ほか %d 件\n", len(d.Groups)-i)
-			break
+	var sending []DigestGroup
+	byTask := map[string][]string{}
+	items := 0
+	for _, g := range d.Groups {
+		if g.Key.Side != incident.SideRecipient {
+			sending = append(sending, g)
+			continue
 		}
-		fmt.Fprintf(&b, "%d. %s\n", i+1, g.Text)
+		t := string(incident.TaskOf(g.Key.Cause))
+		byTask[t] = append(byTask[t], g.Key.Recipient)
+		items++
+	}
+	if len(sending) > 0 {
+		fmt.Fprintf(&b, "\nサーバー側の問題 %d件（原因ごと、件数の多い順）:\n", len(sending))
+		for i, g := range sending {
+			if i == maxDigestCauses {
+				fmt.Fprintf(&b, "ほか %d 件\n", len(sending)-i)
+				break
+			}
+			fmt.Fprintf(&b, "%d. %s\n", i+1, g.Text)
+		}
+	}
+	if items > 0 {
+		var tasks []notify.Notice
+		for t, addrs := range byTask {
+			for range addrs {
+				tasks = append(tasks, notify.Notice{Task: t})
+			}
+		}
+		groups, order := notify.ByTask(tasks)
+		var heads []string
+		for _, t := range order {
+			heads = append(heads, fmt.Sprintf("%s %d件", notify.TaskLabel(t), len(groups[t])))
+		}
+		fmt.Fprintf(&b, "\n宛先ごとの問題 %d件（%s）:\n", items, strings.Join(heads, " / "))
+		for _, t := range order {
+			addrs := byTask[t]
+			sort.Strings(addrs)
+			shown := addrs[:min(len(addrs), maxDigestAddrs)]
+			line := "・" + notify.TaskLabel(t) + ": " + strings.Join(shown, ", ")
+			if k := len(addrs) - len(shown); k > 0 {
+				line += fmt.Sprintf(" ほか %d 件", k)
+			}
+			b.WriteString(line + "\n")
+		}
 	}
 	b.WriteString("\nこれらは記録のみで、個別の通知は送っていません。今後届くエラーから通常どおり通知します。\n")
 	return b.String()
 }
+
+// How much a backfill digest lists: causes of the sending side, and
+// addresses per task of the recipient side.
+const (
+	maxDigestCauses = 15
+	maxDigestAddrs  = 8
+)
 
 // Backfill reads the whole mailbox as `run` would, records every message and
 // report, but groups nothing into incidents and notifies no one: a first
@@ -130,11 +177,18 @@ func (a *App) Backfill(ctx context.Context, since time.Time, progress Progress) 
 			k := incident.KeyOf(rep, rc)
 			g := groups[k.String()]
 			if g == nil {
-				g = &acc{key: k, first: rep.Date}
+				g = &acc{key: k, first: rep.Date, last: rep.Date}
 				groups[k.String()] = g
 			}
 			g.n++
-			g.rep, g.rc, g.last = rep, rc, rep.Date
+			// The mailbox is read in arrival order, not by the bounces' dates.
+			g.rep, g.rc = rep, rc
+			if rep.Date.Before(g.first) {
+				g.first = rep.Date
+			}
+			if rep.Date.After(g.last) {
+				g.last = rep.Date
+			}
 			g.ms = append(g.ms, advice.Member{Address: rc.Address, At: rep.Date, Subject: rep.Original.Subject})
 			d.Bounces++
 		}

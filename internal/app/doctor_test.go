@@ -26,10 +26,21 @@ func TestDoctorDefaultsFromMailboxAndStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	rep := bounce.Analyze(fixture(t, "outlook-s3140-blocked.eml"))
-	if _, err := db.CommitBatch(ctx, store.Batch{Mailbox: "INBOX", UIDValidity: 1, LastUID: 1, Now: now,
+	// A bounce of 40 days ago names another IP: past the 30 days doctor
+	// looks back, it is not checked.
+	old := bounce.Analyze([]byte(strings.ReplaceAll(string(fixture(t, "outlook-s3140-blocked.eml")), "203.0.113.25", "198.51.100.77")))
+	if old.SendingIP != "198.51.100.77" {
+		t.Fatalf("old bounce's sending IP %q", old.SendingIP)
+	}
+	if _, err := db.CommitBatch(ctx, store.Batch{Mailbox: "INBOX", UIDValidity: 1, LastUID: 1, Now: now.Add(-40 * 24 * time.Hour),
 		Timing: incident.Timing{}.WithDefaults(), Targets: []string{"stdout"},
-		Messages: []store.Message{{UID: 1, Size: 100, MessageID: "b1@example.jp", Report: rep,
+		Messages: []store.Message{{UID: 1, Size: 100, MessageID: "b0@example.jp", Report: old, Raw: []byte("Subject: old\r\n\r\nx\r\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	rep := bounce.Analyze(fixture(t, "outlook-s3140-blocked.eml"))
+	if _, err := db.CommitBatch(ctx, store.Batch{Mailbox: "INBOX", UIDValidity: 1, LastUID: 2, Now: now,
+		Timing: incident.Timing{}.WithDefaults(), Targets: []string{"stdout"},
+		Messages: []store.Message{{UID: 2, Size: 100, MessageID: "b1@example.jp", Report: rep,
 			Raw: []byte("Subject: bounce\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" +
 				"DKIM-Signature: v=1; a=rsa-sha256; d=example.co.jp; s=sel9;\r\n h=from; bh=x; b=y\r\nFrom: info@example.co.jp\r\n")}}}); err != nil {
 		t.Fatal(err)

@@ -125,8 +125,10 @@ func (a *App) withChecks(ctx context.Context, det *store.Detail, n *notify.Notic
 
 // checkTarget is what the checks look at for an incident: its sending IP
 // (when public), the domain of the original sender (else the mailbox's),
-// DKIM signatures of that domain on a returned original, the recipient
-// domain (for its MX) and the blocklists the bounce names.
+// the envelope sender's domain for SPF (X-Postfix-Sender or the returned
+// Return-Path, else the sender domain), DKIM signatures of that domain on
+// a returned original, the recipient domain (for its MX) and the
+// blocklists the bounce names.
 func (a *App) checkTarget(ctx context.Context, det *store.Detail) health.Target {
 	var t health.Target
 	if ip, err := netip.ParseAddr(det.Key.SendingIP); err == nil && ip.IsGlobalUnicast() && !ip.IsPrivate() {
@@ -145,8 +147,10 @@ func (a *App) checkTarget(ctx context.Context, det *store.Detail) health.Target 
 			rc = m.Recipient
 		}
 	}
+	t.MailFromSource = health.SPFSourceFrom
 	if t.Domain == "" {
 		t.Domain = addrDomain(a.cfg.IMAPUsername)
+		t.MailFromSource = health.SPFSourceMailbox
 	}
 	if rc.Address != "" {
 		switch rc.Provider {
@@ -157,6 +161,11 @@ func (a *App) checkTarget(ctx context.Context, det *store.Detail) health.Target 
 	}
 	if sel, err := a.db.RawBouncesOf(ctx, det.ID, anySender, 1, store.MaxRawBytes); err == nil && len(sel.Messages) > 0 {
 		t.DKIM = health.DKIMRefs(sel.Messages[0].Data, t.Domain)
+		// SPF is checked for the envelope sender when the bounce shows
+		// it (RFC 7208 2.4), else for the From domain.
+		if d := health.EnvelopeSenderDomain(sel.Messages[0].Data); d != "" {
+			t.MailFrom, t.MailFromSource = d, health.SPFSourceEnvelope
+		}
 	}
 	return t
 }
@@ -177,7 +186,7 @@ func addrDomain(addr string) string {
 
 // run runs the checks of t within the deadline, or reuses recent results.
 func (s *senderChecks) run(ctx context.Context, incident int64, t health.Target) health.Summary {
-	key := fmt.Sprintf("%s|%s|%s|%v|%v", t.IP, t.Domain, t.RecipientDomain, t.DKIM, t.ExtraLists)
+	key := fmt.Sprintf("%s|%s|%s|%s|%s|%v|%v", t.IP, t.Domain, t.MailFrom, t.MailFromSource, t.RecipientDomain, t.DKIM, t.ExtraLists)
 	now := s.now()
 	s.mu.Lock()
 	for k, e := range s.memo {
@@ -205,7 +214,7 @@ func (s *senderChecks) run(ctx context.Context, incident int64, t health.Target)
 		}
 	}
 	if len(unanswered) > 0 {
-		s.log.Warn("sender checks incomplete: DNS did not answer within the deadline; the notice goes out without them",
+		s.log.Warn("sender checks incomplete: DNS did not answer within the deadline; the notice says which checks could not be done",
 			"incident", incident, "dns_server", s.server, "deadline", s.deadline, "unanswered", strings.Join(unanswered, ","))
 	} else {
 		s.log.Debug("sender checks", "incident", incident, "ip", t.IP, "domain", t.Domain, "clear", sum.Clear)
@@ -217,12 +226,12 @@ func (s *senderChecks) run(ctx context.Context, incident int64, t health.Target)
 }
 
 // withoutAuthChecks drops the advice's actions that ask the office to check
-// its SPF, DKIM and DMARC, once the checks found them in order (the notice
-// says so instead).
+// its SPF, DKIM and DMARC (topic auth-check in texts.yaml), once the checks
+// found them in order (the notice says so instead).
 func withoutAuthChecks(as []advice.Action) []advice.Action {
 	var out []advice.Action
 	for _, a := range as {
-		if a.Actor == advice.ActorIT && strings.Contains(a.Text, "SPF") {
+		if a.Topic == advice.TopicAuthCheck {
 			continue
 		}
 		out = append(out, a)

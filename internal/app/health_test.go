@@ -19,6 +19,14 @@ import (
 // target write to the returned buffers.
 func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ...[]byte) (fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer) {
 	t.Helper()
+	fake, sm, logs, stdout, _ = checksSetupWith(t, dnsAddr, timeout, nil, bounces...)
+	return fake, sm, logs, stdout
+}
+
+// checksSetupWith is checksSetup with a change to the configuration, and
+// the IMAP server too (to deliver replies).
+func checksSetupWith(t *testing.T, dnsAddr string, timeout time.Duration, change func(*app.Config), bounces ...[]byte) (fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer, srv *demo.Server) {
+	t.Helper()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +38,9 @@ func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ..
 	cfg.Notify = "slack,email,stdout"
 	cfg.SMTPAddr, cfg.SMTPTLS, cfg.SMTPFrom, cfg.EmailTo = sm.addr, "none", ourFrom, staff
 	cfg.DNSServer, cfg.DNSTimeout = dnsAddr, timeout
+	if change != nil {
+		change(&cfg)
+	}
 	for _, b := range bounces {
 		if err := srv.Append(b); err != nil {
 			t.Fatal(err)
@@ -51,7 +62,7 @@ func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ..
 			t.Errorf("run: %v", err)
 		}
 	})
-	return fake, sm, logs, stdout
+	return fake, sm, logs, stdout, srv
 }
 
 // notices waits for the one Slack post and the one mail of the incident and
@@ -165,5 +176,114 @@ func TestBlockedNoticeWithDeadResolverGoesOut(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "sender checks incomplete"); n != 1 {
 		t.Errorf("%d log lines about the dead resolver, want 1:\n%s", n, logs.String())
+	}
+	// The line says which server, the deadline and what went unanswered.
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "sender checks incomplete") {
+			t.Log(l)
+			for _, w := range []string{"level=WARN", "dns_server=127.0.0.1:", "deadline=100ms", "unanswered=", "spf", "dnsbl:zen.spamhaus.org"} {
+				if !strings.Contains(l, w) {
+					t.Errorf("the log line lacks %q: %s", w, l)
+				}
+			}
+		}
+	}
+}
+
+// The long answers (「詳細」 in the Slack thread and in a reply mail) carry
+// the 「確認結果」 too, with the domain whose SPF was checked.
+func TestDetailAnswersShowVerifiedFindings(t *testing.T) {
+	dns := dnstest.Start(t)
+	fake, sm, _, _, srv := checksSetupWith(t, dns.Addr, 2*time.Second,
+		func(c *app.Config) { c.SlackAppToken = slacktest.AppToken }, fixture(t, "outlook-s3140-blocked.eml"))
+	notices(t, fake, sm)
+	want := []string{
+		"確認結果",
+		"203.0.113.25 は Spamhaus ZEN（XBL）に登録されています",
+		// The bounce shows the envelope sender (Postfix's X-Postfix-Sender).
+		"example.co.jp のSPFに送信IP 203.0.113.25 が含まれていません（エラーメールに記された元のメールの送信元(Return-Path)のドメインで確認）",
+		"【レンタルサーバー会社】203.0.113.25 の逆引き(PTR)にホスト名を設定し",
+	}
+
+	// Slack: 詳細 in the thread.
+	waitFor(t, "the socket mode connection", func() bool { return fake.Connections() >= 1 })
+	post := fake.Posts()[0]
+	before := len(fake.Replies())
+	fake.PushThreadReply("env-detail", slackChannel, post.TS, "1700000500.000001", "U123", "詳細")
+	waitFor(t, "the detail in the thread", func() bool { return len(fake.Replies()) > before })
+	detail := fake.Replies()[before].Content()
+	t.Logf("Slack detail:\n%s", detail)
+	for _, w := range append(want, "受信側の応答（原文）") {
+		if !strings.Contains(detail, w) {
+			t.Errorf("Slack detail lacks %q:\n%s", w, detail)
+		}
+	}
+
+	// Mail: a reply 「詳細」 to the summary.
+	summary := parseMail(t, sm.received()[0].Data)
+	if err := srv.Append(reply(staff, "reply.detail@example.jp", summary.messageID(t), "Re: "+summary.Subject, "詳細")); err != nil {
+		t.Fatal(err)
+	}
+	msgs := waitMails(t, sm, 2)
+	det := parseMail(t, msgs[1].Data)
+	t.Logf("detail mail:\n%s", det.Text)
+	for _, w := range want {
+		if !strings.Contains(det.Text, w) {
+			t.Errorf("detail mail lacks %q:\n%s", w, det.Text)
+		}
+	}
+}
+
+// A bounce that shows an envelope sender other than the From domain: SPF is
+// checked for the envelope sender, and the notice says so; without it, for
+// the From domain, and the notice says that.
+func TestSPFCheckedForTheEnvelopeSender(t *testing.T) {
+	dns := dnstest.Start(t)
+	m := string(fixture(t, "outlook-s3140-blocked.eml"))
+	m = strings.ReplaceAll(m, "203.0.113.25", dnstest.HealthyIP)
+	m = strings.Replace(m, "X-Postfix-Sender: rfc822; info@example.co.jp", "X-Postfix-Sender: rfc822; bounce@"+dnstest.HealthyDomain, 1)
+	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	slackText, mailText := notices(t, fake, sm)
+	for name, text := range map[string]string{"Slack": slackText, "mail": mailText} {
+		if w := "SPF: 送信IP 198.51.100.25 は healthy.example.com のSPFで許可されています（エラーメールに記された元のメールの送信元(Return-Path)のドメインで確認）"; !strings.Contains(text, w) {
+			t.Errorf("%s notice lacks %q:\n%s", name, w, text)
+		}
+		// DMARC is still the From domain's.
+		if w := "example.co.jp にはDMARCレコードがありません"; !strings.Contains(text, w) {
+			t.Errorf("%s notice lacks %q:\n%s", name, w, text)
+		}
+	}
+}
+
+func TestSPFCheckedForTheFromDomainWithoutEnvelope(t *testing.T) {
+	dns := dnstest.Start(t)
+	m := strings.Replace(string(fixture(t, "outlook-s3140-blocked.eml")), "X-Postfix-Sender: rfc822; info@example.co.jp\r\n", "", 1)
+	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	slackText, _ := notices(t, fake, sm)
+	if w := "example.co.jp のSPFに送信IP 203.0.113.25 が含まれていません（エラーメールに元のメールの送信元 Return-Path が無いため、差出人 From のドメインで確認）"; !strings.Contains(slackText, w) {
+		t.Errorf("Slack notice lacks %q:\n%s", w, slackText)
+	}
+}
+
+// Spamhaus refusing the query (the resolver is a public one) is said as
+// such in the notice, with what to do; the IP is not called clean.
+func TestBlockedNoticeSpamhausRefused(t *testing.T) {
+	dns := dnstest.Start(t)
+	m := strings.ReplaceAll(string(fixture(t, "outlook-s3140-blocked.eml")), "203.0.113.25", dnstest.RefusedIP)
+	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	slackText, mailText := notices(t, fake, sm)
+	for name, text := range map[string]string{"Slack": slackText, "mail": mailText} {
+		for _, w := range []string{
+			"Spamhaus ZEN は確認できませんでした（zen.spamhaus.org が問い合わせを断りました: 公開DNSリゾルバー",
+			"登録の有無は不明です",
+			"Spamhaus DQS のキー",
+		} {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s notice lacks %q:\n%s", name, w, text)
+			}
+		}
+		if strings.Contains(text, "いずれも正常") || strings.Contains(text, "Spamhaus ZEN に登録されていません") {
+			t.Errorf("%s notice reads the refusal as clean:\n%s", name, text)
+		}
 	}
 }

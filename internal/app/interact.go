@@ -37,6 +37,18 @@ func detailNotice(det *store.Detail, lang advice.Lang, note string) notify.Notic
 	return n
 }
 
+// detailWithChecks is detailNotice with the 「確認結果」 of the sender
+// checks, for an incident that concerns our IP or domain: the memoised
+// results when the notice ran them lately, else a fresh run that waits no
+// longer than the checks' deadline.
+func detailWithChecks(ctx context.Context, checks checksFunc, det *store.Detail, lang advice.Lang, note string) notify.Notice {
+	n := detailNotice(det, lang, note)
+	if checks != nil {
+		checks(ctx, det, &n)
+	}
+	return n
+}
+
 // commandNote is the sentence that answers a command: what was done (the
 // change itself was applied when the request was recorded), or why it was
 // not; "" for detail and raw. until is the mute asked for; the incident may
@@ -69,6 +81,11 @@ type slackPayload struct {
 	User     string    `json:"user"`
 	Command  string    `json:"command"`
 	Until    time.Time `json:"until,omitempty"`
+	// Digest marks a reply in a digest's thread: the answer is about all
+	// the digest's items (slackSender.digestAnswer); Asked is what the
+	// person asked, Command is then always detail.
+	Digest bool   `json:"digest,omitempty"`
+	Asked  string `json:"asked,omitempty"`
 }
 
 // slackHandler receives thread replies and button presses from Socket Mode.
@@ -81,7 +98,15 @@ var _ slack.Handler = slackHandler{}
 func (h slackHandler) OnThreadReply(ctx context.Context, channel, threadTS, user, text string) {
 	id, err := h.a.db.IncidentBySlackTS(ctx, channel, threadTS)
 	if err != nil {
-		return // a thread that is not one of our incidents
+		// A digest's thread: one answer about all its items, recorded on
+		// the first of them. A digest has no mute or resolve.
+		ids, derr := h.a.db.DigestItems(ctx, channel, threadTS)
+		if derr != nil || len(ids) == 0 {
+			return // a thread that is not one of ours
+		}
+		cmd, _ := parseCommand(text)
+		h.request(ctx, ids[0], slackPayload{ThreadTS: threadTS, User: user, Command: cmdDetail, Digest: true, Asked: cmd}, 0)
+		return
 	}
 	cmd, d := parseCommand(text)
 	h.request(ctx, id, slackPayload{ThreadTS: threadTS, User: user, Command: cmd}, d)

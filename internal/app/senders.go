@@ -126,7 +126,10 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.text {
-		title := map[store.Kind]string{store.KindFirst: "新しい配信エラー", store.KindUpdate: "更新", store.KindRepeat: "継続中", store.KindResolved: "収束", store.KindMuted: "ミュート"}[it.Kind]
+		title := map[store.Kind]string{store.KindFirst: "新しい配信エラー", store.KindUpdate: "更新", store.KindRepeat: "継続中", store.KindResolved: "解決済み", store.KindMuted: "通知停止"}[it.Kind]
+		if it.Kind == store.KindFirst && n.Advice.Retrying {
+			title = "新しい配送遅延"
+		}
 		// The short shape first (as in Slack and the mails), then the details.
 		var b strings.Builder
 		fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, n.Title())
@@ -191,7 +194,10 @@ func (s *stdoutSender) digest(ctx context.Context, it store.OutboxItem, det *sto
 	b.WriteString("  ── 詳細 ──\n")
 	for _, t := range order {
 		for _, c := range notify.Causes(groups[t]) {
-			fmt.Fprintf(&b, "  %s（%s）\n", c.Label, strings.Join(c.Recipients, ", "))
+			fmt.Fprintf(&b, "  %s（%d件）\n", c.Label, len(c.Members))
+			for _, m := range c.Members {
+				fmt.Fprintf(&b, "    ・%s\n", m.Line())
+			}
 			for _, l := range []string{c.Advice.Explanation, c.Advice.Outlook} {
 				if l != "" {
 					fmt.Fprintf(&b, "    %s\n", l)
@@ -369,7 +375,18 @@ func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 	case ok && it.Kind == store.KindMuted, !ok && it.Kind != store.KindFirst:
 		return "skipped", nil // a digest has no mute; nothing shown yet to change
 	case ok:
-		return s.editDigest(ctx, ts)
+		newTS, err := s.editDigest(ctx, ts)
+		if err != nil || it.Kind != store.KindUpdate {
+			return newTS, err
+		}
+		// The thread's explanation was for the item as it was: the item
+		// as it is now follows it (a delay that failed is told so).
+		items, err := s.items(ctx, []int64{det.ID})
+		if err != nil {
+			return "", err
+		}
+		blocks, fb := slack.DigestUpdate(items)
+		return newTS, s.replyOnce(ctx, it, newTS, "thread", fb, blocks)
 	}
 	p, err := s.db.PendingDigest(ctx, store.TargetSlack, s.channel, maxDigest)
 	if err != nil {
@@ -504,12 +521,52 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 			return ts, nil
 		}
 	}
+	if p.Digest {
+		return s.digestAnswer(ctx, key, p)
+	}
 	if p.Command == cmdMute || p.Command == cmdResolve {
 		return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, note, nil)
 	}
-	blocks, fallback := slack.Blocks(detailNotice(det, advice.Japanese, ""))
+	blocks, fallback := slack.Blocks(detailWithChecks(ctx, s.checks, det, advice.Japanese, ""))
 	return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, fallback, blocks)
 }
+
+// digestAnswer answers a reply in a digest's thread with the details of
+// every item the digest shows (each bounce with the receiver's words), in
+// one reply. A digest has no mute or resolve: it never posts again, its
+// message is edited when an item changes; a person asking for either is
+// told so.
+func (s *slackSender) digestAnswer(ctx context.Context, key string, p slackPayload) (string, error) {
+	ids, err := s.db.DigestItems(ctx, s.channel, p.ThreadTS)
+	if err != nil {
+		return "", err
+	}
+	var ms []advice.DetailMember
+	for _, id := range ids {
+		det, err := s.db.IncidentDetail(ctx, id, 20)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range det.Members {
+			ms = append(ms, advice.DetailMember{At: m.At, Report: m.Report, Recipient: m.Recipient})
+		}
+	}
+	note := ""
+	if p.Asked == cmdMute || p.Asked == cmdResolve {
+		note = digestNoCommand
+	}
+	if p.User != "" {
+		note = strings.TrimSpace(fmt.Sprintf("<@%s> %s", slack.Escape(p.User), note))
+	}
+	// The title says what follows: the text's own heading (この件の…) is left out.
+	_, text, _ := strings.Cut(advice.DetailText(ms, nil, advice.Japanese, notify.JST()), "\n")
+	blocks, fb := slack.DigestDetail(note, notify.PlainLinks(text))
+	return s.n.ReplyKeyed(ctx, s.channel, p.ThreadTS, key, fb, blocks)
+}
+
+// digestNoCommand answers 「停止」 or 「解決」 in a digest's thread.
+const digestNoCommand = "この一覧には「停止」「解決」はありません。宛先ごとのエラーは新しい投稿を増やさず、" +
+	"状況が変わるとこの一覧の投稿が書き換わります。各宛先の詳細は以下のとおりです。"
 
 // emailSender mails the summary to the original senders of the bounced
 // mail, or to fixed addresses.
@@ -627,7 +684,7 @@ func (s *emailSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 			return "", err
 		}
 	}
-	n := detailNotice(det, advice.Japanese, note)
+	n := detailWithChecks(ctx, s.checks, det, advice.Japanese, note)
 	subject := strings.TrimSpace(p.Subject)
 	if subject != "" && !strings.HasPrefix(strings.ToLower(subject), "re:") {
 		subject = "Re: " + subject

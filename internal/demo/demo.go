@@ -6,6 +6,7 @@ package demo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"fmt"
@@ -153,13 +154,13 @@ func Run(ctx context.Context, o Options) error {
 		o.Out = os.Stdout
 	}
 	var src fs.FS = Mail()
-	where := "組み込みの「ある朝の事務所」"
+	where := "「ある朝の事務所」に届いたメール" // the embedded set
 	if o.MailDir != "" {
-		src, where = os.DirFS(o.MailDir), o.MailDir
+		src, where = os.DirFS(o.MailDir), "フォルダー "+o.MailDir+" のメール"
 	}
 	files, err := fs.Glob(src, "*.eml")
 	if err != nil || len(files) == 0 {
-		return fmt.Errorf("demo: no .eml files in %s", where)
+		return fmt.Errorf("demo: no .eml files in %s", cmp.Or(o.MailDir, "the embedded set"))
 	}
 	sort.Strings(files)
 	srv, err := StartServer()
@@ -182,8 +183,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer os.RemoveAll(dir)
 
-	fmt.Fprintf(o.Out, "bouncewatch デモ: 組み込みのIMAPサーバー(%s)に %s の %d 通のメール(エラーメールと通常のメール)を入れました。\n", srv.Addr, where, len(files))
-	fmt.Fprintf(o.Out, "監視を始めます。同じ原因のエラーは %s 待ってから、まとめて1件の通知にします。\n\n", o.Wait)
+	fmt.Fprintf(o.Out, "bouncewatch デモ: %s %d 通(エラーメールと普通のメール)を、デモ用のIMAPサーバー(%s)の受信箱に入れました。\n", where, len(files), srv.Addr)
+	fmt.Fprintf(o.Out, "受信箱の監視を始めます。同じ原因のエラーは%s待ってから、まとめて1件の通知にします。\n\n", waitText(o.Wait))
 
 	cfg := app.Config{
 		IMAPAddr: srv.Addr, IMAPTLS: "none", IMAPUsername: srv.User, IMAPPassword: srv.Password,
@@ -292,4 +293,19 @@ func writeHTML(ctx context.Context, a *app.App, path string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(page), 0o644)
+}
+
+// waitText renders the group wait in Japanese: 「2秒」, 「1分30秒」.
+func waitText(d time.Duration) string {
+	d = d.Round(time.Second)
+	m, s := int(d/time.Minute), int((d%time.Minute)/time.Second)
+	switch {
+	case m > 0 && s > 0:
+		return fmt.Sprintf("%d分%d秒", m, s)
+	case m > 0:
+		return fmt.Sprintf("%d分", m)
+	case s == 0:
+		return "少し"
+	}
+	return fmt.Sprintf("%d秒", s)
 }

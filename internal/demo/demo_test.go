@@ -22,7 +22,12 @@ func TestRunAnywhere(t *testing.T) {
 	if n := strings.Count(s, "━━━ bouncewatch 通知"); n != 3 {
 		t.Errorf("%d notices, want 3 (2 incidents of the sending IP, 1 digest of the 5 recipients' items):\n%s", n, s)
 	}
-	for _, want := range []string{"13 通のメール", "203.0.113.25", "見通し:", "宛先の確認 3件 / 相手の受信箱 2件", "デモ終了: 13 通"} {
+	// The intro reads as a sentence; a delay is told as one (配送遅延, the
+	// one term), a block as an error; the digest's details name each
+	// recipient's provider under the explanation they share.
+	for _, want := range []string{"「ある朝の事務所」に届いたメール 13 通", "203.0.113.25", "見通し:", "宛先の確認 3件 / 相手の受信箱 2件", "デモ終了: 13 通",
+		"(新しい配送遅延) ━━━\n【配送遅延】Microsoft(Outlook)宛て 4件", "(新しい配信エラー) ━━━\n【配信エラー】Microsoft(Outlook)宛て 2件",
+		"・ishii.example@client.example.com（Google(Gmail)）"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

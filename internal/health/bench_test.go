@@ -28,6 +28,17 @@ func BenchmarkRun(b *testing.B) {
 		}
 		b.ReportMetric(float64(srv.Queries()-start)/float64(b.N), "queries/op")
 	})
+	// A resolver that never answers: one notice's checks under a 100 ms
+	// deadline (as App runs them) take the deadline, not a lookup's chain.
+	b.Run("dead-100ms", func(b *testing.B) {
+		r, _ := dnsresolver.New(dnstest.Blackhole(b), nil)
+		c := &health.Checker{Resolver: r, Timeout: 100 * time.Millisecond}
+		for b.Loop() {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			c.Run(ctx, t)
+			cancel()
+		}
+	})
 	b.Run("cached", func(b *testing.B) {
 		r, _ := dnsresolver.New(srv.Addr, nil)
 		c := &health.Checker{Resolver: r, Timeout: 2 * time.Second}
@@ -36,4 +47,19 @@ func BenchmarkRun(b *testing.B) {
 			c.Run(context.Background(), t)
 		}
 	})
+}
+
+// BenchmarkEnvelopeSenderDomain reads the envelope sender of a Postfix
+// bounce with its returned original.
+func BenchmarkEnvelopeSenderDomain(b *testing.B) {
+	raw := []byte("Return-Path: <>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n" +
+		"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n" +
+		"Final-Recipient: rfc822; user@example.com\r\nAction: failed\r\nStatus: 5.7.1\r\n\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\nReturn-Path: <info@example.co.jp>\r\nFrom: info@example.co.jp\r\nSubject: x\r\n\r\nbody\r\n--b--\r\n")
+	for b.Loop() {
+		if health.EnvelopeSenderDomain(raw) != "example.co.jp" {
+			b.Fatal("not found")
+		}
+	}
 }

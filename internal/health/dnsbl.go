@@ -186,11 +186,72 @@ func (c *Checker) dnsbl(ctx context.Context, l List, subject string) Result {
 		r.Detail = fmt.Sprintf("%s is listed on %s (%s)", subject, r.List, strings.Join(r.Values, ", "))
 	case len(refused) > 0:
 		r.Status, r.Finding, r.Values = StatusError, ListRefused, refused
-		r.Detail = fmt.Sprintf("could not check: %s refused the query (%s: public resolver, or too many queries); not a listing", r.List, strings.Join(refused, ", "))
+		var why []string
+		for _, code := range refused {
+			why = append(why, code+": "+refusalReason(code))
+		}
+		r.Detail = fmt.Sprintf("could not check: %s refused the query (%s); not a listing", r.List, strings.Join(why, ", "))
 	default:
 		r.Status, r.Finding, r.Detail = StatusOK, ListClear, fmt.Sprintf("%s is not listed on %s (answer outside 127.0.0.0/8 ignored)", subject, r.List)
 	}
 	return r
+}
+
+// Spamhaus's answers that refuse a query (KB.md 8.3; Spamhaus's DNSBL
+// usage terms): never a listing, never "not listed".
+const (
+	RefusedMalformed = "127.255.255.252" // the query was malformed (e.g. a typo in the zone)
+	RefusedOpen      = "127.255.255.254" // the query came through a public or open resolver (8.8.8.8, 1.1.1.1 …)
+	RefusedVolume    = "127.255.255.255" // too many queries from this resolver
+)
+
+// refusalReason says in English why a list refused, by its answer.
+func refusalReason(code string) string {
+	switch code {
+	case RefusedMalformed:
+		return "malformed query"
+	case RefusedOpen:
+		return "query through a public resolver"
+	case RefusedVolume:
+		return "too many queries from this resolver"
+	}
+	return "refused"
+}
+
+// refusalJapanese says in Japanese why a list refused, by its answer.
+func refusalJapanese(code string) string {
+	switch code {
+	case RefusedMalformed:
+		return "問い合わせの形式が正しくありません（BOUNCEWATCH_DNSBL のゾーン名の誤りなど）"
+	case RefusedOpen:
+		return "公開DNSリゾルバー（8.8.8.8 や 1.1.1.1 など）経由の問い合わせは断られます"
+	case RefusedVolume:
+		return "このDNSサーバーからの問い合わせが多すぎます"
+	}
+	return "問い合わせが拒否されました"
+}
+
+// refusedJapanese is the reason of a refused result, in Japanese.
+func refusedJapanese(r Result) string {
+	var why []string
+	for _, c := range r.Values {
+		why = append(why, refusalJapanese(c))
+	}
+	if len(why) == 0 {
+		why = append(why, refusalJapanese(""))
+	}
+	return strings.Join(dedup(why), "。")
+}
+
+// refusedAction is what the IT person does about a refused query: fix the
+// zone (malformed), or ask through another resolver or with a DQS key.
+func refusedAction(r Result) Action {
+	for _, c := range r.Values {
+		if c == RefusedMalformed {
+			return Action{Role: RoleIT, Text: "BOUNCEWATCH_DNSBL のゾーン名（Spamhaus DQS のキーを含む）に誤りがないか確認してください。"}
+		}
+	}
+	return Action{Role: RoleIT, Text: "ブロックリストを確実に確認するには、BOUNCEWATCH_DNS_SERVER に自社またはプロバイダのDNSサーバーを指定するか、Spamhaus DQS のキー（条件を満たせば無料）を BOUNCEWATCH_DNSBL に設定してください。"}
 }
 
 // meaning names the sub-list a return code stands for, per the list's

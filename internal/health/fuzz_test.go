@@ -38,3 +38,14 @@ func FuzzListsNamed(f *testing.F) {
 		}
 	})
 }
+
+func FuzzEnvelopeSenderDomain(f *testing.F) {
+	f.Add([]byte("Content-Type: multipart/report; boundary=b\r\n\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n" +
+		"X-Postfix-Sender: rfc822; info@example.co.jp\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nReturn-Path: <a@example.net>\r\n\r\n--b--\r\n"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/rfc822-headers\r\n\r\nReturn-Path: <@r.example:u@d.example>\r\n--x--"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if d := EnvelopeSenderDomain(raw); d != "" && !zoneRE.MatchString(d) {
+			t.Fatalf("bad domain %q", d)
+		}
+	})
+}

@@ -5,6 +5,10 @@
 // or error, a short detail and the time, and renders the findings in
 // Japanese with the actions that follow from them (render.go).
 //
+// It also reads, from a raw bounce, what the checks need to know of the
+// returned mail: the envelope sender's domain for SPF (envelope.go) and
+// the DKIM signatures (dkimrefs.go).
+//
 // The package is pure over what it is given: every DNS answer comes from
 // the Resolver passed in, the time from the clock passed in. It does no
 // other I/O and keeps no state; caching is the resolver's business.
@@ -103,14 +107,36 @@ type Result struct {
 	Finding Finding
 	Values  []string // details of the finding (see Finding)
 	Detail  string   // short, for people and logs, in English
-	At      time.Time
+	// SPFSource says where the domain checked for SPF came from (spf only).
+	SPFSource SPFSource
+	At        time.Time
+}
+
+// IP is the sending IP a result is about: the IP checked by spf, ptr and
+// the IP blocklists; "" for the checks of a domain.
+func (r Result) IP() string {
+	switch r.Check {
+	case CheckSPF:
+		if len(r.Values) > 0 {
+			return r.Values[0]
+		}
+	case CheckPTR, CheckDNSBL:
+		if ip, err := netip.ParseAddr(r.Subject); err == nil {
+			return ip.String()
+		}
+	}
+	return ""
 }
 
 // Target is what to check.
 type Target struct {
-	Domain   string     // the sender domain (From); DMARC, DBL
-	MailFrom string     // the envelope-from domain for SPF; "" means Domain
-	IP       netip.Addr // the sending IP; invalid means IP checks are skipped
+	Domain   string // the sender domain (From); DMARC, DBL
+	MailFrom string // the envelope-from domain for SPF; "" means Domain
+	// MailFromSource says where the domain checked for SPF (MailFrom, else
+	// Domain) came from; the SPF finding says so. SPFSourceGiven ("") for a
+	// domain a person gave (doctor).
+	MailFromSource SPFSource
+	IP             netip.Addr // the sending IP; invalid means IP checks are skipped
 	// DKIM are the signatures seen on the returned original (d= and s=);
 	// DMARC alignment counts their domains, and each key is looked up.
 	DKIM []DKIMRef
@@ -152,7 +178,11 @@ func (c *Checker) Run(ctx context.Context, t Target) []Result {
 		mailFrom = t.Domain
 	}
 	if t.IP.IsValid() && mailFrom != "" {
-		jobs = append(jobs, func(ctx context.Context) []Result { return []Result{c.spf(ctx, t.IP, mailFrom)} })
+		jobs = append(jobs, func(ctx context.Context) []Result {
+			r := c.spf(ctx, t.IP, mailFrom)
+			r.SPFSource = t.MailFromSource
+			return []Result{r}
+		})
 	}
 	if t.Domain != "" {
 		jobs = append(jobs, func(ctx context.Context) []Result { return []Result{c.dmarc(ctx, t.Domain, mailFrom, t.DKIM)} })

@@ -2,6 +2,7 @@ package health_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -156,6 +157,49 @@ func TestDNSBLRefusedIsNotNotListed(t *testing.T) {
 	text := strings.Join(s.TextLines(time.UTC), "\n")
 	if !strings.Contains(text, "Spamhaus ZEN は確認できませんでした") {
 		t.Errorf("summary does not say ZEN could not be checked:\n%s", text)
+	}
+}
+
+// Each of Spamhaus's refusal answers is "could not check" with its reason,
+// in the result, the notice's summary and doctor's text; never a listing or
+// "not listed".
+func TestDNSBLRefusalCodes(t *testing.T) {
+	srv := dnstest.Start(t)
+	for _, c := range []struct {
+		ip, code, detail, japanese string
+	}{
+		{"192.0.2.52", health.RefusedMalformed, "malformed query", "問い合わせの形式が正しくありません"},
+		{"192.0.2.54", health.RefusedOpen, "query through a public resolver", "公開DNSリゾルバー（8.8.8.8 や 1.1.1.1 など）経由の問い合わせは断られます"},
+		{"192.0.2.55", health.RefusedVolume, "too many queries from this resolver", "このDNSサーバーからの問い合わせが多すぎます"},
+	} {
+		ip := netip.MustParseAddr(c.ip)
+		b := ip.As4()
+		if err := srv.Add(fmt.Sprintf("%d.%d.%d.%d.zen.spamhaus.org. 300 IN A %s", b[3], b[2], b[1], b[0], c.code)); err != nil {
+			t.Fatal(err)
+		}
+		rs := checker(t, srv.Addr).Run(context.Background(), health.Target{IP: ip})
+		zen := find(t, rs, health.CheckDNSBL, "zen.spamhaus.org")
+		want(t, zen, health.StatusError, health.ListRefused)
+		if !strings.Contains(zen.Detail, c.detail) || strings.Contains(zen.Detail, "is listed") || strings.Contains(zen.Detail, "not listed") {
+			t.Errorf("%s: detail %q, want %q and neither listed nor not listed", c.code, zen.Detail, c.detail)
+		}
+		text := strings.Join(health.Summarize(rs).TextLines(time.UTC), "\n")
+		doctor := health.DoctorText("", []string{c.ip}, rs, time.UTC)
+		for name, got := range map[string]string{"summary": text, "doctor": doctor} {
+			if !strings.Contains(got, "Spamhaus ZEN は確認できませんでした") || !strings.Contains(got, c.japanese) {
+				t.Errorf("%s %s does not say ZEN could not be checked and why:\n%s", c.code, name, got)
+			}
+			if strings.Contains(got, "Spamhaus ZEN に登録されていません") || strings.Contains(got, "Spamhaus ZEN（") {
+				t.Errorf("%s %s reads the refusal as a result:\n%s", c.code, name, got)
+			}
+		}
+		fix := "BOUNCEWATCH_DNS_SERVER"
+		if c.code == health.RefusedMalformed {
+			fix = "BOUNCEWATCH_DNSBL のゾーン名"
+		}
+		if !strings.Contains(text, "→ 【情報システム担当】") || !strings.Contains(text, fix) {
+			t.Errorf("%s: the summary's action does not point at %s:\n%s", c.code, fix, text)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package health
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +54,32 @@ func TestDKIMRefs(t *testing.T) {
 	}
 	if got := DKIMRefs([]byte("DKIM-Signature: d=x y; s=<bad>\r\n"), ""); len(got) != 0 {
 		t.Errorf("malformed tags accepted: %+v", got)
+	}
+}
+
+// Every DNS value an action marks to copy is in its text verbatim, so a
+// renderer can find it.
+func TestActionCodeInText(t *testing.T) {
+	ip := []string{"192.0.2.25"}
+	n := 0
+	for _, r := range []Result{
+		{Check: CheckSPF, Finding: SPFFail, Subject: "example.co.jp", Values: ip},
+		{Check: CheckSPF, Finding: SPFNone, Subject: "example.co.jp", Values: ip},
+		{Check: CheckDMARC, Finding: DMARCMissing, Subject: "example.co.jp"},
+		{Check: CheckDMARC, Finding: DMARCInvalid, Subject: "example.co.jp", Detail: "x"},
+		{Check: CheckDKIM, Finding: DKIMNoKey, Subject: "sel._domainkey.example.co.jp"},
+	} {
+		_, acts := explain(r)
+		for _, a := range acts {
+			for _, c := range a.Code {
+				n++
+				if !strings.Contains(a.Text, c) {
+					t.Errorf("%s: code %q is not in %q", r.Finding, c, a.Text)
+				}
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("%d DNS values marked, want the SPF, DMARC and DKIM ones", n)
 	}
 }

@@ -21,6 +21,11 @@ const (
 type Action struct {
 	Role Role   `json:"role"`
 	Text string `json:"text"`
+	// Code are DNS names and record values in Text to be copied as they
+	// are: a medium that formats text (Slack) shows them as code, so that
+	// "~all" or "_dmarc" reach the DNS unchanged. Each appears verbatim in
+	// Text.
+	Code []string `json:"code,omitempty"`
 }
 
 // Summary is the Japanese rendering of the findings for a notice: what was
@@ -111,11 +116,12 @@ func Summarize(rs []Result) Summary {
 		}
 	}
 	for _, r := range refused {
-		s.Lines = append(s.Lines, fmt.Sprintf("%s は確認できませんでした（問い合わせが拒否されました。公開DNSリゾルバー経由の問い合わせは %s に断られます）。登録の有無は不明です。", listName(r), r.List))
+		s.Lines = append(s.Lines, fmt.Sprintf("%s は確認できませんでした（%s が問い合わせを断りました: %s）。登録の有無は不明です。", listName(r), r.List, refusedJapanese(r)))
 	}
-	if len(refused) > 0 {
-		s.Actions = append(s.Actions, Action{RoleIT, "ブロックリストを確実に確認するには、BOUNCEWATCH_DNS_SERVER に自社またはプロバイダのDNSサーバーを指定するか、Spamhaus DQS のキー（無料登録）を BOUNCEWATCH_DNSBL に設定してください。"})
+	for _, r := range refused {
+		s.Actions = append(s.Actions, refusedAction(r))
 	}
+	s.Actions = dedupActions(s.Actions)
 	if len(failed) > 0 {
 		var names []string
 		for _, r := range failed {
@@ -168,42 +174,40 @@ func explain(r Result) (string, []Action) {
 	}
 	switch r.Finding {
 	case SPFPass:
-		return fmt.Sprintf("SPF: 送信IP %s は %s のSPFで許可されています。", ip, r.Subject), nil
+		return fmt.Sprintf("SPF: 送信IP %s は %s のSPFで許可されています%s。", ip, r.Subject, spfSourceNote(r)), nil
 	case SPFFail, SPFSoftFail, SPFNeutral:
-		return fmt.Sprintf("%s のSPFに送信IP %s が含まれていません。", r.Subject, ip), []Action{{RoleIT,
-			fmt.Sprintf("%s のSPFレコード（DNSのTXTレコード）に送信IP %s を加えてください。レンタルサーバー会社の送信サーバーから送っている場合は、その会社が案内する include: の記述を加えます（例: v=spf1 ip4:%s include:… ~all）。", r.Subject, ip, ip)}}
+		return fmt.Sprintf("%s のSPFに送信IP %s が含まれていません%s。", r.Subject, ip, spfSourceNote(r)), []Action{{Role: RoleIT, Text: fmt.Sprintf("%s のSPFレコード（DNSのTXTレコード）に送信IP %s を加えてください。レンタルサーバー会社の送信サーバーから送っている場合は、その会社が案内する include: の記述を加えます（例: v=spf1 ip4:%s include:… ~all）。", r.Subject, ip, ip),
+			Code: []string{"v=spf1 ip4:" + ip + " include:… ~all"}}}
 	case SPFNone:
-		return fmt.Sprintf("%s にはSPFレコードがありません。", r.Subject), []Action{{RoleIT,
-			fmt.Sprintf("%s のDNSにSPFレコード（TXT）を追加してください（例: v=spf1 ip4:%s ~all。レンタルサーバー会社の案内する include: があればそれも）。", r.Subject, ip)}}
+		return fmt.Sprintf("%s にはSPFレコードがありません%s。", r.Subject, spfSourceNote(r)), []Action{{Role: RoleIT, Text: fmt.Sprintf("%s のDNSにSPFレコード（TXT）を追加してください（例: v=spf1 ip4:%s ~all。レンタルサーバー会社の案内する include: があればそれも）。", r.Subject, ip),
+			Code: []string{"v=spf1 ip4:" + ip + " ~all"}}}
 	case SPFPermError:
-		return fmt.Sprintf("%s のSPFレコードに誤りがあり、受信側で評価できません（%s）。", r.Subject, r.Detail), []Action{{RoleIT,
-			fmt.Sprintf("%s のSPFレコードを1つにまとめ、書式とDNS参照の回数（10回まで）を見直してください。", r.Subject)}}
+		return fmt.Sprintf("%s のSPFレコードに誤りがあり、受信側で評価できません（%s）。", r.Subject, r.Detail), []Action{{Role: RoleIT, Text: fmt.Sprintf("%s のSPFレコードを1つにまとめ、書式とDNS参照の回数（10回まで）を見直してください。", r.Subject)}}
 	case DMARCMissing:
-		return fmt.Sprintf("%s にはDMARCレコードがありません。", r.Subject), []Action{{RoleIT,
-			fmt.Sprintf("_dmarc.%s にDMARCレコード（TXT）を追加してください。まずは v=DMARC1; p=none; rua=mailto:（集計レポートの宛先） で始められます。Gmail・Yahooへ1日5,000通以上送る場合は必須です。", r.Subject)}}
+		return fmt.Sprintf("%s にはDMARCレコードがありません。", r.Subject), []Action{{Role: RoleIT, Text: fmt.Sprintf("_dmarc.%s にDMARCレコード（TXT）を追加してください。まずは v=DMARC1; p=none; rua=mailto:（集計レポートの宛先） で始められます。Gmail・Yahoo・Outlookへ1日5,000通以上送る場合は必須です。", r.Subject),
+			Code: []string{"_dmarc." + r.Subject, "v=DMARC1; p=none; rua=mailto:"}}}
 	case DMARCPolicy:
 		return fmt.Sprintf("DMARC: %s にレコードがあります（ポリシー p=%s）。", r.Subject, first(r.Values)), nil
 	case DMARCUnaligned:
-		return fmt.Sprintf("%s のDMARC（p=%s）に対して、SPFのドメインもDKIM署名のドメインも差出人のドメインと一致していません。", r.Subject, first(r.Values)), []Action{{RoleIT,
-			fmt.Sprintf("差出人 %s のドメインで署名するDKIMを有効にするか、エンベロープの送信元（Return-Path）を %s にそろえてください。DKIMの有効化はレンタルサーバー会社の管理画面で行えることが多いです。", r.Subject, r.Subject)}}
+		return fmt.Sprintf("%s のDMARC（p=%s）に対して、SPFのドメインもDKIM署名のドメインも差出人のドメインと一致していません。", r.Subject, first(r.Values)), []Action{{Role: RoleIT, Text: fmt.Sprintf("差出人 %s のドメインで署名するDKIMを有効にするか、エンベロープの送信元（Return-Path）を %s にそろえてください。DKIMの有効化はレンタルサーバー会社の管理画面で行えることが多いです。", r.Subject, r.Subject)}}
 	case DMARCInvalid:
-		return fmt.Sprintf("%s のDMARCレコードに誤りがあります（%s）。", r.Subject, r.Detail), []Action{{RoleIT,
-			fmt.Sprintf("_dmarc.%s のTXTレコードを v=DMARC1; p=none; … の書式で書き直してください。", r.Subject)}}
+		return fmt.Sprintf("%s のDMARCレコードに誤りがあります（%s）。", r.Subject, r.Detail), []Action{{Role: RoleIT, Text: fmt.Sprintf("_dmarc.%s のTXTレコードを v=DMARC1; p=none; … の書式で書き直してください。", r.Subject),
+			Code: []string{"_dmarc." + r.Subject, "v=DMARC1; p=none; …"}}}
 	case DKIMKey:
 		return fmt.Sprintf("DKIM: %s に公開鍵があります。", r.Subject), nil
 	case DKIMNoKey, DKIMRevoked, DKIMBadKey:
-		return fmt.Sprintf("DKIM署名の公開鍵が %s で見つからないか使えません。", r.Subject), []Action{{RoleIT,
-			fmt.Sprintf("DKIMの公開鍵（TXTレコード %s）を、レンタルサーバー会社の管理画面に表示される値で設定し直してください。", r.Subject)}}
+		return fmt.Sprintf("DKIM署名の公開鍵が %s で見つからないか使えません。", r.Subject), []Action{{Role: RoleIT, Text: fmt.Sprintf("DKIMの公開鍵（TXTレコード %s）を、レンタルサーバー会社の管理画面に表示される値で設定し直してください。", r.Subject),
+			Code: []string{r.Subject}}}
 	case PTRConfirmed:
 		return fmt.Sprintf("逆引き(PTR): %s は %s で、正引きも一致しています。", r.Subject, first(r.Values)), nil
 	case PTRMissing:
 		return fmt.Sprintf("送信IP %s に逆引き(PTR)が設定されていません。", r.Subject), []Action{
-			{RoleIT, fmt.Sprintf("送信IP %s を管理するレンタルサーバー会社（またはプロバイダ）に、逆引き(PTR)の設定を依頼してください。", r.Subject)},
-			{RoleHosting, fmt.Sprintf("%s の逆引き(PTR)にホスト名を設定し、そのホスト名の正引き(A)が同じIPを返すようにする。", r.Subject)}}
+			{Role: RoleIT, Text: fmt.Sprintf("送信IP %s を管理するレンタルサーバー会社（またはプロバイダ）に、逆引き(PTR)の設定を依頼してください。", r.Subject)},
+			{Role: RoleHosting, Text: fmt.Sprintf("%s の逆引き(PTR)にホスト名を設定し、そのホスト名の正引き(A)が同じIPを返すようにする。", r.Subject)}}
 	case PTRMismatch:
 		return fmt.Sprintf("送信IP %s の逆引き(PTR) %s が、正引きで同じIPに戻りません。", r.Subject, strings.Join(r.Values, ", ")), []Action{
-			{RoleIT, fmt.Sprintf("送信IP %s を管理するレンタルサーバー会社に、逆引きと正引きの一致を依頼してください。", r.Subject)},
-			{RoleHosting, fmt.Sprintf("%s の正引き(A)を %s に向けるか、逆引きを正引きできるホスト名に変える。", first(r.Values), r.Subject)}}
+			{Role: RoleIT, Text: fmt.Sprintf("送信IP %s を管理するレンタルサーバー会社に、逆引きと正引きの一致を依頼してください。", r.Subject)},
+			{Role: RoleHosting, Text: fmt.Sprintf("%s の正引き(A)を %s に向けるか、逆引きを正引きできるホスト名に変える。", first(r.Values), r.Subject)}}
 	case MXProvider:
 		if v := first(r.Values); v == ProviderMicrosoft365 || v == ProviderGoogle {
 			return fmt.Sprintf("宛先ドメイン %s のメールは %s で受信されています。", r.Subject, v), nil
@@ -214,6 +218,21 @@ func explain(r Result) (string, []Action) {
 		return "", nil
 	}
 	return "", nil
+}
+
+// spfSourceNote says which domain's SPF was checked and why, when the
+// domain was not given by a person: receivers check the envelope sender
+// (Return-Path), which a bounce does not always show.
+func spfSourceNote(r Result) string {
+	switch r.SPFSource {
+	case SPFSourceEnvelope:
+		return "（エラーメールに記された元のメールの送信元(Return-Path)のドメインで確認）"
+	case SPFSourceFrom:
+		return "（エラーメールに元のメールの送信元 Return-Path が無いため、差出人 From のドメインで確認）"
+	case SPFSourceMailbox:
+		return "（エラーメールに元のメールの送信元が無いため、監視しているメールボックスのドメインで確認）"
+	}
+	return ""
 }
 
 // explainListed renders a blocklist listing with the way off it (KB.md 8.1).
@@ -229,34 +248,38 @@ func explainListed(r Result) (string, []Action) {
 			switch c {
 			case "SBL", "DROP":
 				acts = append(acts,
-					Action{RoleIT, fmt.Sprintf("送信IP %s が Spamhaus %s に登録されていることをレンタルサーバー会社に伝え、対応を依頼してください。", r.Subject, c)},
-					Action{RoleHosting, fmt.Sprintf("Spamhaus の登録記録（https://check.spamhaus.org で %s を検索）に従って原因を解消し、解除を申請する。", r.Subject)})
+					Action{Role: RoleIT, Text: fmt.Sprintf("送信IP %s が Spamhaus %s に登録されていることをレンタルサーバー会社に伝え、対応を依頼してください。", r.Subject, c)},
+					Action{Role: RoleHosting, Text: fmt.Sprintf("Spamhaus の登録記録（https://check.spamhaus.org で %s を検索）に従って原因を解消し、解除を申請する。", r.Subject)})
 			case "XBL", "CSS":
-				acts = append(acts, Action{RoleIT, fmt.Sprintf("ウイルス感染・パスワード漏れによる不正送信など原因を確認して解消した後、https://check.spamhaus.org で %s の解除を申請してください（共用サーバーのIPならレンタルサーバー会社に連絡）。", r.Subject)})
+				acts = append(acts, Action{Role: RoleIT, Text: fmt.Sprintf("ウイルス感染・パスワード漏れによる不正送信など原因を確認して解消した後、https://check.spamhaus.org で %s の解除を申請してください（共用サーバーのIPならレンタルサーバー会社に連絡）。", r.Subject)})
 			case "PBL":
-				acts = append(acts, Action{RoleIT, fmt.Sprintf("%s は「直接メールを送るべきでないIP」の範囲です。プロバイダまたはレンタルサーバーのSMTPサーバー経由で送るか、固定IPのメールサーバーであれば https://check.spamhaus.org から除外を申請してください。", r.Subject)})
+				acts = append(acts, Action{Role: RoleIT, Text: fmt.Sprintf("%s は「直接メールを送るべきでないIP」の範囲です。プロバイダまたはレンタルサーバーのSMTPサーバー経由で送るか、固定IPのメールサーバーであれば https://check.spamhaus.org から除外を申請してください。", r.Subject)})
 			}
 		}
 		return line, dedupActions(acts)
 	case "dbl":
 		line = fmt.Sprintf("ドメイン %s は %s（%s）に登録されています。", r.Subject, name, codes)
-		return line, []Action{{RoleIT, fmt.Sprintf("ドメイン %s の登録は送信IPを変えても解消しません。ホームページの改ざんや乗っ取りがないか確認し、https://check.spamhaus.org から解除を申請してください。", r.Subject)}}
+		return line, []Action{{Role: RoleIT, Text: fmt.Sprintf("ドメイン %s の登録は送信IPを変えても解消しません。ホームページの改ざんや乗っ取りがないか確認し、https://check.spamhaus.org から解除を申請してください。", r.Subject)}}
 	case "spamcop":
-		return line, []Action{{RoleIT, "SpamCop の登録は、迷惑メールの報告が止まれば通常24〜48時間で自動的に外れます。https://www.spamcop.net/bl.shtml で状況を確認し、乗っ取られたアカウントや自動返信の誤送信がないか確認してください。"}}
+		return line, []Action{{Role: RoleIT, Text: "SpamCop の登録は、迷惑メールの報告が止まれば通常24〜48時間で自動的に外れます。https://www.spamcop.net/bl.shtml で状況を確認し、乗っ取られたアカウントや自動返信の誤送信がないか確認してください。"}}
 	case "barracuda":
-		return line, []Action{{RoleIT, fmt.Sprintf("原因を解消した後、https://www.barracudacentral.org/rbl/removal-request から %s の解除を一度だけ申請してください（無料）。", r.Subject)}}
+		return line, []Action{{Role: RoleIT, Text: fmt.Sprintf("原因を解消した後、https://www.barracudacentral.org/rbl/removal-request から %s の解除を一度だけ申請してください（無料）。", r.Subject)}}
 	case "uceprotect":
-		return line, []Action{{RoleIT, fmt.Sprintf("UCEPROTECT レベル1は、不正送信が止まれば約7日で自動的に外れます。有料の即時解除は不要です。共用サーバーのIP %s ならレンタルサーバー会社に連絡してください。", r.Subject)}}
+		return line, []Action{{Role: RoleIT, Text: fmt.Sprintf("UCEPROTECT レベル1は、不正送信が止まれば約7日で自動的に外れます。有料の即時解除は不要です。共用サーバーのIP %s ならレンタルサーバー会社に連絡してください。", r.Subject)}}
 	}
-	return line, []Action{{RoleIT, fmt.Sprintf("%s の案内に従って、原因を解消してから %s の解除を申請してください（共用サーバーのIPならレンタルサーバー会社に連絡）。", r.List, r.Subject)}}
+	return line, []Action{{Role: RoleIT, Text: fmt.Sprintf("%s の案内に従って、原因を解消してから %s の解除を申請してください（共用サーバーのIPならレンタルサーバー会社に連絡）。", r.List, r.Subject)}}
 }
 
 func dedupActions(as []Action) []Action {
 	var out []Action
-	seen := map[Action]bool{}
+	type key struct {
+		role Role
+		text string
+	}
+	seen := map[key]bool{}
 	for _, a := range as {
-		if !seen[a] {
-			seen[a] = true
+		if k := (key{a.Role, a.Text}); !seen[k] {
+			seen[k] = true
 			out = append(out, a)
 		}
 	}

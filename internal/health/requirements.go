@@ -10,10 +10,13 @@ import (
 // providers require of senders, who must meet it, whether the office does,
 // and the fix.
 type Requirement struct {
-	Name   string // e.g. SPF または DKIM で認証されている
+	Name   string // the requirement as the providers state it, in Japanese
 	Who    string // whom the providers require it of
 	Status Status // the worst status of the checks behind it; "" when nothing was checked
-	Fix    string // the first action that follows, "" when it passes
+	Fix    string // the first action that follows, with who does it; "" when it passes
+	// NotByDNS is set for a requirement DNS cannot show (TLS); Fix then
+	// says how to find out.
+	NotByDNS bool
 }
 
 // StatusLabel is a status in Japanese: 合格, 注意, 不合格, 確認不可.
@@ -34,16 +37,22 @@ func StatusLabel(s Status) string {
 // Requirements sums results up as the requirements Gmail, Yahoo and Outlook
 // state for senders (KB.md 3, 4, 5.1; Google's sender guidelines, Yahoo's
 // sender best practices, Outlook's high-volume sender requirements):
-// authentication with SPF or DKIM for all senders (SPF and DKIM for bulk
-// senders); valid forward and reverse DNS for the sending IPs; a DMARC record
-// aligned with From for bulk senders (5,000 or more a day to Gmail or Yahoo,
-// Outlook's high-volume senders); and, as every receiver checks, not being on
-// the major blocklists.
+// authentication with SPF or DKIM for all senders to Gmail and Yahoo, SPF
+// and DKIM for bulk senders (5,000 or more a day) to Gmail, Yahoo and
+// Outlook; valid forward and reverse DNS for the sending IPs of all senders
+// (Gmail, Yahoo); a DMARC record (p=none is enough) aligned with From for
+// bulk senders; TLS for all senders (Gmail), which DNS cannot show; and, as
+// every receiver checks, not being on the major blocklists.
 func Requirements(rs []Result) []Requirement {
-	auth := Requirement{Name: "SPF または DKIM で認証されている", Who: "Gmail・Yahoo: すべての送信者（大量送信者は両方）／Outlook: 大量送信者"}
-	ptr := Requirement{Name: "送信IPの逆引き(PTR)があり、正引きと一致する", Who: "Gmail・Yahoo: すべての送信者"}
-	dmarc := Requirement{Name: "DMARCレコードがあり（p=none可）、差出人のドメインと整合する", Who: "Gmail・Yahoo: 1日5,000通以上の大量送信者／Outlook: 大量送信者"}
-	lists := Requirement{Name: "主要なブロックリストに登録されていない", Who: "各社（受信側が参照）"}
+	auth := Requirement{Name: "なりすまし対策の SPF か DKIM に合格している",
+		Who: "Gmail・Yahoo: すべての送信者（1日5,000通以上なら両方）／Outlook: 1日5,000通以上なら両方"}
+	ptr := Requirement{Name: "送信IPに逆引き（PTR）が設定され、その名前の正引きが同じIPを指している",
+		Who: "Gmail・Yahoo: すべての送信者"}
+	dmarc := Requirement{Name: "DMARC を公開し（p=none でよい）、差出人のドメインが SPF か DKIM のドメインと一致している",
+		Who: "Gmail・Yahoo・Outlook: 1日5,000通以上送る送信者"}
+	tls := Requirement{Name: "送信時に TLS で暗号化している", Who: "Gmail: すべての送信者", NotByDNS: true,
+		Fix: "DNSでは確認できません。【情報システム担当】送信サーバーがTLSに対応しているか、レンタルサーバー会社の案内で確認してください（多くは対応済みです）。"}
+	lists := Requirement{Name: "主要なブロックリストに登録されていない", Who: "各社とも受信時に参照（すべての送信者）"}
 	var spfRs, dkimRs []Result
 	for _, r := range rs {
 		switch r.Check {
@@ -69,7 +78,7 @@ func Requirements(rs []Result) []Requirement {
 		}
 	}
 	var out []Requirement
-	for _, q := range []Requirement{auth, ptr, dmarc, lists} {
+	for _, q := range []Requirement{auth, ptr, dmarc, tls, lists} {
 		if q.Status == StatusOK {
 			q.Fix = ""
 		}
@@ -105,9 +114,10 @@ func (q *Requirement) add(r Result) {
 		case len(acts) > 0:
 			q.Fix = acts[0].Role.Label() + acts[0].Text
 		case r.Finding == ListRefused:
-			q.Fix = "BOUNCEWATCH_DNS_SERVER に自社またはプロバイダのDNSサーバーを指定するか、Spamhaus DQS のキーを BOUNCEWATCH_DNSBL に設定して再実行してください。"
+			a := refusedAction(r)
+			q.Fix = a.Role.Label() + a.Text
 		case r.Finding == LookupFailed:
-			q.Fix = "DNSが応答しませんでした。BOUNCEWATCH_DNS_SERVER を確認して再実行してください。"
+			q.Fix = RoleIT.Label() + "DNSが応答しませんでした。BOUNCEWATCH_DNS_SERVER を確認して再実行してください。"
 		}
 	}
 }
@@ -140,7 +150,7 @@ func (r Result) Japanese() string {
 			line = fmt.Sprintf("%s は %s に登録されていません。", r.Subject, listName(r))
 		}
 	case r.Check == CheckDNSBL && r.Finding == ListRefused:
-		line = fmt.Sprintf("%s は確認できませんでした（問い合わせが拒否されました。公開DNSリゾルバー経由では答えが得られません）。", listName(r))
+		line = fmt.Sprintf("%s は確認できませんでした（%s が問い合わせを断りました: %s）。登録の有無は不明です。", listName(r), r.List, refusedJapanese(r))
 	case r.Finding == LookupFailed:
 		line = fmt.Sprintf("%s（%s）は確認できませんでした（DNSの応答が期限内にありませんでした）。", checkName(r), r.Subject)
 	case r.Check == CheckMX && r.Finding == MXMissing:
@@ -171,25 +181,23 @@ func DoctorText(domain string, ips []string, rs []Result, loc *time.Location) st
 	if !at.IsZero() {
 		fmt.Fprintf(&b, "（%s 時点）", at.In(loc).Format("2006/01/02 15:04"))
 	}
-	b.WriteString("\n\nGmail・Yahoo・Outlook が送信者に求めていること:\n\n")
-	b.WriteString("| 要件 | 対象 | 結果 | 対応 |\n|---|---|---|---|\n")
-	for _, q := range Requirements(rs) {
+	// One row per requirement, in lines rather than columns: the fixes are
+	// sentences, and a terminal wraps wide columns into noise.
+	b.WriteString("\n\nGmail・Yahoo・Outlook が送信者に求めていること:\n")
+	for i, q := range Requirements(rs) {
 		fix := q.Fix
 		if fix == "" && q.Status == StatusOK {
 			fix = "不要"
 		}
-		if q.Status == "" {
-			fix = "確認できる対象がありません（--ip で送信IPを指定）"
+		if q.Status == "" && !q.NotByDNS {
+			fix = "送信IPが分からないため確認していません（--ip で送信IPを指定）。"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", q.Name, q.Who, StatusLabel(q.Status), strings.ReplaceAll(fix, "|", "｜"))
+		fmt.Fprintf(&b, "\n%d. %s ── %s\n   対象: %s\n   対応: %s\n", i+1, q.Name, StatusLabel(q.Status), q.Who, fix)
 	}
 	b.WriteString("\n確認した内容:\n")
 	for _, r := range rs {
-		list := ""
-		if r.List != "" {
-			list = " " + r.List
-		}
-		fmt.Fprintf(&b, "  [%s] %s%s: %s\n", StatusLabel(r.Status), strings.ToUpper(string(r.Check)), list, r.Japanese())
+		// Each line names what it is about (SPF, the list…).
+		fmt.Fprintf(&b, "  [%s] %s\n", StatusLabel(r.Status), r.Japanese())
 	}
 	if len(ips) == 0 {
 		b.WriteString("  送信IPが分からないため、SPF・逆引き・IPのブロックリストは確認していません（--ip で指定）。\n")
@@ -199,7 +207,7 @@ func DoctorText(domain string, ips []string, rs []Result, loc *time.Location) st
 		hasDKIM = hasDKIM || r.Check == CheckDKIM
 	}
 	if !hasDKIM {
-		b.WriteString("  DKIM はセレクタが分からないため確認していません（--selector で指定）。\n")
+		b.WriteString("  DKIM は署名の名前（セレクタ）が分からないため確認していません。送ったメールの DKIM-Signature ヘッダーにある s= の値を --selector で指定してください。\n")
 	}
 	if acts := Summarize(rs).Actions; len(acts) > 0 {
 		b.WriteString("\n対応:\n")

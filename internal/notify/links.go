@@ -13,20 +13,26 @@ import (
 // ("hxxps://login[.]example[.]net/…", which no mail client or Slack turns
 // into a link), except those to the few sites whose pages bounces quote to
 // explain themselves: the postmaster and sender-help pages of the large
-// providers and the blocklists (KB.md sections 3–8.1). A host counts when it
-// is one of these or below one of them.
+// providers and the blocklists (KB.md sections 2–8.1). A host counts when it
+// is one of these or below one of them. Hosts that also serve pages written
+// by their users (sites.google.com, onedrive.live.com, …) are not listed:
+// only the help and postmaster hosts are. A known http:// link is shown as
+// https://, as the advice's own links are (advice.Link).
 var knownLinkHosts = []string{
-	// Microsoft (KB.md §3)
-	"postmaster.live.com", "aka.ms", "sendersupport.olc.protection.outlook.com", "sender.office.com",
-	"learn.microsoft.com", "support.microsoft.com",
+	// Microsoft (KB.md §2, §3): the S3140 text names
+	// http://mail.live.com/mail/troubleshooting.aspx; Microsoft 365 NDRs
+	// link go.microsoft.com/fwlink and aka.ms.
+	"postmaster.live.com", "mail.live.com", "aka.ms", "sendersupport.olc.protection.outlook.com", "sender.office.com",
+	"learn.microsoft.com", "support.microsoft.com", "go.microsoft.com", "techcommunity.microsoft.com",
 	// Google (§4)
 	"support.google.com", "postmaster.google.com",
-	// Yahoo Inc (§5.1)
-	"senders.yahooinc.com", "postmaster.yahooinc.com",
+	// Yahoo Inc (§5.1) and Yahoo! JAPAN (§5.2: yahoo-help.jp [895])
+	"senders.yahooinc.com", "postmaster.yahooinc.com", "yahoo-help.jp",
 	// Apple (§6)
 	"support.apple.com",
-	// Blocklists (§8.1)
-	"spamhaus.org", "barracudacentral.org", "spamcop.net", "proofpoint.com", "csi.cloudmark.com",
+	// Blocklists (§8.1), including Barracuda's bbl.barracudacentral.com
+	"spamhaus.org", "barracudacentral.org", "barracudacentral.com", "spamcop.net", "proofpoint.com",
+	"csi.cloudmark.com", "uceprotect.net",
 }
 
 // linkRe finds URLs with a scheme and bare "www." hosts, which mail clients
@@ -47,6 +53,9 @@ func PlainLinks(s string) string {
 		}
 		tail := link[len(trimmed):]
 		if knownLink(trimmed) {
+			if strings.EqualFold(trimmed[:min(len(trimmed), 7)], "http://") {
+				return "https://" + trimmed[7:] + tail
+			}
 			return link
 		}
 		return defang(trimmed) + tail

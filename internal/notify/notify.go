@@ -70,14 +70,14 @@ func (n Notice) Title() string {
 	return s
 }
 
-// Tag is the bracketed prefix: 【配信エラー】, 【配信遅延】 (the sending server
+// Tag is the bracketed prefix: 【配信エラー】, 【配送遅延】 (the sending server
 // is still retrying) or 【解決済み】.
 func (n Notice) Tag() string {
 	switch {
 	case n.Kind == KindResolved:
 		return "【解決済み】"
 	case n.Advice.Retrying:
-		return "【配信遅延】"
+		return "【配送遅延】"
 	default:
 		return "【配信エラー】"
 	}
@@ -213,22 +213,48 @@ func DigestTitle(items []Notice) string {
 }
 
 // Cause is one explanation shared by several recipient-side items, with the
-// addresses it applies to.
+// recipients it applies to.
 type Cause struct {
-	Label      string        // ReasonLabel of the items
-	Advice     advice.Advice // the shared explanation, outlook and actions
-	Recipients []string
+	Label   string        // ReasonLabel of the items
+	Advice  advice.Advice // the shared explanation, outlook and actions
+	Members []CauseMember // the recipients, in the items' order
 }
 
-// Causes groups items by the exact text of their advice (label,
-// explanation, outlook, actions), in the items' order: each explanation is
-// told once, naming the recipients it is true for.
+// CauseMember is one recipient of a Cause, with its provider's display
+// name ("" for a provider without a name of its own: the address's domain
+// says it) and what the cause's outlook does not say: 解決済み, or the
+// number of mails when several.
+type CauseMember struct {
+	Address  string
+	Provider string
+	Note     string
+}
+
+// Recipients are the addresses of the cause's members.
+func (c Cause) Recipients() []string {
+	out := make([]string, 0, len(c.Members))
+	for _, m := range c.Members {
+		out = append(out, m.Address)
+	}
+	return out
+}
+
+// Causes groups items by what is true for all of them (the cause's label,
+// the delivery state, the explanation with the provider left generic, the
+// outlook and the actions), in the items' order: each explanation is told
+// once, naming the recipients it is true for. When the recipients are at
+// different providers the generic explanation is told (advice.Advice.General);
+// each member carries its own provider instead.
 func Causes(items []Notice) []Cause {
 	var out []Cause
 	index := map[string]int{}
 	for _, it := range items {
+		general := it.Advice.General
+		if general == "" {
+			general = it.Advice.Explanation
+		}
 		var k strings.Builder
-		k.WriteString(it.ReasonLabel() + "\x00" + it.Advice.Explanation + "\x00" + it.Advice.Outlook)
+		fmt.Fprintf(&k, "%s\x00%s\x00%t\x00%s\x00%s", it.ReasonLabel(), it.Advice.Delivery, it.Advice.Retrying, general, it.Advice.Outlook)
 		for _, a := range it.Advice.Actions {
 			k.WriteString("\x00" + string(a.Actor) + "\x00" + a.Text)
 		}
@@ -237,10 +263,45 @@ func Causes(items []Notice) []Cause {
 			i = len(out)
 			index[k.String()] = i
 			out = append(out, Cause{Label: it.ReasonLabel(), Advice: it.Advice.Advice})
+		} else if out[i].Advice.Explanation != it.Advice.Explanation {
+			out[i].Advice.Explanation = general
 		}
-		out[i].Recipients = append(out[i].Recipients, it.Advice.Recipients...)
+		prov := ""
+		if it.Provider != "" && it.Provider != "other" {
+			prov = it.ProviderLabel()
+		}
+		for _, r := range it.Advice.Recipients {
+			out[i].Members = append(out[i].Members, CauseMember{Address: r, Provider: prov, Note: it.memberNote()})
+		}
 	}
 	return out
+}
+
+// Line is the list line of one member: the address, its provider when it
+// has a name, and its note, e.g. 「ishii@client.example.com（Google(Gmail)・2通）」.
+func (m CauseMember) Line() string {
+	var notes []string
+	for _, s := range []string{m.Provider, m.Note} {
+		if s != "" {
+			notes = append(notes, s)
+		}
+	}
+	if len(notes) == 0 {
+		return m.Address
+	}
+	return m.Address + "（" + strings.Join(notes, "・") + "）"
+}
+
+// memberNote is what a cause's member line adds to the cause's outlook.
+func (n Notice) memberNote() string {
+	var notes []string
+	if n.Kind == KindResolved {
+		notes = append(notes, "解決済み")
+	}
+	if n.Count > 1 {
+		notes = append(notes, fmt.Sprintf("%d通", n.Count))
+	}
+	return strings.Join(notes, "・")
 }
 
 // DigestState says, for one line of a digest, where the mail stands:

@@ -44,7 +44,7 @@ func TestTitle(t *testing.T) {
 		t.Errorf("Title = %q, want %q", got, want)
 	}
 	n.Advice = advice.GroupAdvice{Advice: advice.Advice{Retrying: true}}
-	if got := n.Tag(); got != "【配信遅延】" {
+	if got := n.Tag(); got != "【配送遅延】" {
 		t.Errorf("retrying Tag = %q", got)
 	}
 	n.Kind = KindResolved
@@ -81,20 +81,43 @@ func TestPeriod(t *testing.T) {
 }
 
 // A digest tells each explanation once, for the recipients it is true for:
-// items whose texts differ (another domain named) are told apart.
+// items that differ only by the provider named share the generic text, with
+// the provider on each recipient's line; items whose state or actions
+// differ are told apart.
 func TestCauses(t *testing.T) {
-	item := func(addr, expl string) Notice {
-		return Notice{Reason: "宛先のアドレスが存在しません", Advice: advice.GroupAdvice{
-			Advice:     advice.Advice{Explanation: expl, Actions: []advice.Action{{Actor: advice.ActorSender, Text: "確認してください。"}}},
-			Recipients: []string{addr}}}
+	item := func(addr, prov, expl string, d advice.Delivery) Notice {
+		return Notice{Reason: "宛先のアドレスが存在しません", Provider: prov, ProviderName: map[string]string{"google": "Google(Gmail)"}[prov],
+			Advice: advice.GroupAdvice{
+				Advice: advice.Advice{Explanation: expl, General: "相手のメールサービスに存在しません。", Delivery: d,
+					Actions: []advice.Action{{Actor: advice.ActorSender, Text: "確認してください。"}}},
+				Recipients: []string{addr}}}
 	}
 	cs := Causes([]Notice{
-		item("a@example.org", "example.org に存在しません。"),
-		item("b@example.net", "example.net に存在しません。"),
-		item("c@example.org", "example.org に存在しません。"),
+		item("a@example.org", "other", "example.org に存在しません。", advice.DeliveryFailed),
+		item("b@example.net", "google", "Google(Gmail)に存在しません。", advice.DeliveryFailed),
+		item("c@example.org", "other", "example.org に存在しません。", advice.DeliveryFailed),
+		item("d@example.com", "other", "example.com に存在しません。", advice.DeliveryExpired),
 	})
-	if len(cs) != 2 || strings.Join(cs[0].Recipients, ",") != "a@example.org,c@example.org" || strings.Join(cs[1].Recipients, ",") != "b@example.net" {
-		t.Errorf("Causes = %+v", cs)
+	if len(cs) != 2 || strings.Join(cs[0].Recipients(), ",") != "a@example.org,b@example.net,c@example.org" ||
+		strings.Join(cs[1].Recipients(), ",") != "d@example.com" {
+		t.Fatalf("Causes = %+v", cs)
+	}
+	if cs[0].Advice.Explanation != "相手のメールサービスに存在しません。" {
+		t.Errorf("a cause of several providers tells %q, not the generic text", cs[0].Advice.Explanation)
+	}
+	if cs[1].Advice.Explanation != "example.com に存在しません。" {
+		t.Errorf("a cause of one recipient tells %q, not its own text", cs[1].Advice.Explanation)
+	}
+	if got, want := cs[0].Members[1].Line(), "b@example.net（Google(Gmail)）"; got != want {
+		t.Errorf("member line = %q, want %q", got, want)
+	}
+	resolved := item("e@example.org", "google", "x", advice.DeliveryFailed)
+	resolved.Kind, resolved.Count = KindResolved, 2
+	if got, want := Causes([]Notice{resolved})[0].Members[0].Line(), "e@example.org（Google(Gmail)・解決済み・2通）"; got != want {
+		t.Errorf("member line = %q, want %q", got, want)
+	}
+	if got, want := cs[0].Members[0].Line(), "a@example.org"; got != want {
+		t.Errorf("member line = %q, want %q", got, want)
 	}
 	got := DigestTitle([]Notice{{Task: "mailbox"}, {Task: "address"}, {Task: "address"}, {Task: "zz"}})
 	if want := "【宛先ごとの配信エラー】4件：宛先の確認 2件 / 相手の受信箱 1件 / その他 1件"; got != want {

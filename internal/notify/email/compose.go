@@ -13,6 +13,7 @@ import (
 
 	gomail "github.com/emersion/go-message/mail"
 
+	"github.com/bouncewatch/bouncewatch/internal/advice"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
 )
 
@@ -51,13 +52,17 @@ func Subject(n notify.Notice) string {
 		count = "(" + strconv.Itoa(n.Count) + "件)"
 	}
 	p := oneLine(n.ProviderLabel())
+	if n.Task != "" && len(n.Advice.Recipients) == 1 && n.Advice.More == 0 {
+		// One recipient's problem: the sender knows whom they wrote to.
+		p = oneLine(n.Advice.Recipients[0]) + " "
+	}
 	switch {
 	case n.Kind == notify.KindDetail:
 		return "【詳細】" + p + "宛ての配信エラー" + count
 	case n.Kind == notify.KindResolved:
 		return "【解決済み】" + p + "宛ての配信エラー" + count
 	case n.Advice.Retrying:
-		return "【配信遅延】" + p + "宛てのメールが遅れています" + count
+		return "【配送遅延】" + p + "宛てのメールが遅れています" + count
 	default:
 		return "【配信エラー】" + p + "宛てのメールが届いていません" + count
 	}
@@ -265,6 +270,7 @@ type view struct {
 	Summary                               []string // the short shape, shown first
 	Facts                                 [][2]string
 	Recipients                            []string
+	RecipientsTitle                       string // 届かなかった宛先, or 対象の宛先 while the mail may still arrive
 	More                                  int
 	Actions                               []string
 	Diagnostic                            string
@@ -320,6 +326,14 @@ func newView(n notify.Notice) view {
 		v.Recipients = append(v.Recipients, oneLine(r))
 	}
 	v.More = more
+	v.RecipientsTitle = "届かなかった宛先"
+	switch n.Advice.Delivery {
+	case advice.DeliveryRetrying, advice.DeliveryDelivered, advice.DeliveryUnknown:
+		v.RecipientsTitle = "対象の宛先"
+	}
+	if n.Advice.Retrying {
+		v.RecipientsTitle = "対象の宛先"
+	}
 	for i, a := range n.Advice.Actions {
 		who := a.Label
 		if who == "" {
@@ -377,7 +391,7 @@ func Text(n notify.Notice) string {
 		b.WriteString(f[0] + ": " + f[1] + "\n")
 	}
 	if len(v.Recipients) > 0 {
-		b.WriteString("\n■ 届かなかった宛先\n")
+		b.WriteString("\n■ " + v.RecipientsTitle + "\n")
 		for _, r := range v.Recipients {
 			b.WriteString("・" + r + "\n")
 		}
@@ -421,7 +435,7 @@ const htmlTemplate = `<!DOCTYPE html>
 {{if .Outlook}}<p>{{.Outlook}}</p>{{end}}
 <h3>概要</h3>
 <table>{{range .Facts}}<tr><th style="text-align:left;padding-right:1em">{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>
-{{if .Recipients}}<h3>届かなかった宛先</h3>
+{{if .Recipients}}<h3>{{.RecipientsTitle}}</h3>
 <ul>{{range .Recipients}}<li>{{.}}</li>{{end}}</ul>{{if .More}}<p>ほか {{.More}} 件</p>{{end}}{{end}}
 {{if .Checks}}<h3>確認結果</h3>
 {{range .Checks}}<p>{{.}}</p>{{end}}{{end}}

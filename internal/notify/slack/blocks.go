@@ -31,7 +31,7 @@ const (
 // incident ID in decimal.
 const (
 	ActionDetail  = "bw_detail"  // 詳細を見る: post the detail in the thread
-	ActionMute    = "bw_mute"    // 24時間ミュート
+	ActionMute    = "bw_mute"    // 通知を24時間停止
 	ActionResolve = "bw_resolve" // 解決済みにする
 )
 
@@ -208,9 +208,13 @@ func links(n notify.Notice) string {
 	return bold("参考リンク") + "\n" + strings.Join(lines, "\n")
 }
 
-func contextText(n notify.Notice) string {
+func contextText(n notify.Notice) string { return contextOf(n, true) }
+
+// contextOf is the context line; withLast adds the time of the last bounce
+// (a short message shows the period in its body already).
+func contextOf(n notify.Notice, withLast bool) string {
 	parts := []string{fmt.Sprintf("インシデント #%d", n.IncidentID), "bouncewatch"}
-	if !n.Last.IsZero() {
+	if withLast && !n.Last.IsZero() {
 		parts = append(parts, "最終 "+n.Last.In(notify.JST()).Format("2006/01/02 15:04"))
 	}
 	if n.Kind != notify.KindDetail && n.Kind != notify.KindResolved {
@@ -226,7 +230,7 @@ func buttons(n notify.Notice) slackgo.Block {
 	elems := []slackgo.BlockElement{detail}
 	if n.Kind != notify.KindResolved {
 		elems = append(elems,
-			slackgo.NewButtonBlockElement(ActionMute, id, plain("24時間ミュート")),
+			slackgo.NewButtonBlockElement(ActionMute, id, plain("通知を24時間停止")),
 			slackgo.NewButtonBlockElement(ActionResolve, id, plain("解決済みにする")))
 	}
 	return slackgo.NewActionBlock("bw_actions", elems...)
@@ -422,7 +426,7 @@ func shortBlocks(n notify.Notice, named int) []slackgo.Block {
 	}
 	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(n.Title(), MaxHeaderText)))}
 	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
-	return append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn(contextText(n))), buttons(n))
+	return append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn(contextOf(n, notify.Period(n.First, n.Last) == ""))), buttons(n))
 }
 
 // Hidden lists the recipients a Short message does not name (nil when it
@@ -503,26 +507,39 @@ func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
 	}
 	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(title, MaxHeaderText)))}
 	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
-	blocks = append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn("bouncewatch ・ 説明と対応はスレッドに")))
+	blocks = append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn("bouncewatch ・ 説明と対応はスレッドに ・ スレッドに返信すると各宛先の詳細をお知らせします")))
 	return blocks, truncate(escape(title), MaxFallbackText)
 }
 
-// DigestThread renders the thread reply of a digest: per task, the
-// explanation and actions of each distinct cause, and every recipient.
+// DigestThread renders the thread reply of a digest: per task, each
+// distinct cause once (its explanation, where the mail stands and the
+// actions), followed by the recipients it is true for, one line each with
+// their provider.
 func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
+	return digestThread("説明と対応", items)
+}
+
+// DigestUpdate renders the thread reply that follows an edit of a digest:
+// the explanation and actions of the items whose state changed (a delay
+// that failed, more bounces), as they stand now, so that the thread never
+// leaves an outdated advice as the last word.
+func DigestUpdate(items []notify.Notice) ([]slackgo.Block, string) {
+	return digestThread("状況が変わりました（説明と対応の最新版）", items)
+}
+
+func digestThread(title string, items []notify.Notice) ([]slackgo.Block, string) {
 	groups, order := notify.ByTask(items)
-	body := []slackgo.Block{slackgo.NewHeaderBlock(plain("説明と対応"))}
+	body := []slackgo.Block{slackgo.NewHeaderBlock(plain(title))}
 	for _, t := range order {
 		lines := []string{bold(escape(notify.TaskLabel(t)) + fmt.Sprintf(" %d件", len(groups[t])))}
-		for _, it := range groups[t] {
-			lines = append(lines, "• "+digestLineOf(it))
-		}
-		for _, c := range notify.Causes(groups[t]) {
-			var rs []string
-			for _, r := range c.Recipients {
-				rs = append(rs, code(r))
+		for i, c := range notify.Causes(groups[t]) {
+			if i > 0 {
+				lines = append(lines, "")
 			}
-			lines = append(lines, "", bold(escape(c.Label))+" "+strings.Join(rs, " "))
+			lines = append(lines, bold(escape(c.Label))+fmt.Sprintf("（%d件）", len(c.Members)))
+			for _, m := range c.Members {
+				lines = append(lines, "• "+memberLine(m))
+			}
 			if e := c.Advice.Explanation; e != "" {
 				lines = append(lines, escape(e))
 			}
@@ -535,10 +552,46 @@ func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
 		}
 		body = append(body, sections(strings.Join(lines, "\n"))...)
 	}
+	body = append(body, slackgo.NewContextBlock("bw_context", mrkdwn(digestAsk)))
 	if len(body) > MaxBlocks {
-		body = append(body[:MaxBlocks-1], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil))
+		body = append(body[:MaxBlocks-2], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil), body[len(body)-1])
 	}
-	return body, "説明と対応"
+	return body, title
+}
+
+// DigestDetail renders the answer to a reply in a digest's thread: the
+// note (who asked, and what could not be done), then the detail text of
+// every item (advice.DetailText: each bounce with the receiver's words),
+// shown exactly in code blocks.
+func DigestDetail(note, detail string) ([]slackgo.Block, string) {
+	const title = "詳細（各宛先のエラーメールの内容）"
+	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(title))}
+	if note != "" {
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(note), nil, nil))
+	}
+	// One code block per bounce, so that a long list is cut between bounces.
+	for _, part := range strings.Split(strings.TrimSpace(detail), "\n\n") {
+		if part = strings.TrimSpace(part); part != "" {
+			blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(codeBlock("", part, MaxSectionText)), nil, nil))
+		}
+	}
+	if len(blocks) > MaxBlocks {
+		blocks = append(blocks[:MaxBlocks-1], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil))
+	}
+	return blocks, title
+}
+
+// digestAsk tells how to get the details of a digest's items.
+const digestAsk = "このスレッドに「詳細」と書き込むと、各宛先のエラーメールの内容(相手サーバーの応答の原文など)をここに返信します。"
+
+// memberLine is a cause's recipient: the address in code, then its
+// provider and state.
+func memberLine(m notify.CauseMember) string {
+	line := code(m.Address)
+	if rest := strings.TrimPrefix(m.Line(), m.Address); rest != "" {
+		line += escape(rest)
+	}
+	return line
 }
 
 // digestLineOf is one recipient's line: the address, the cause and whether
@@ -590,7 +643,7 @@ func ChecksBlocks(n notify.Notice) ([]slackgo.Block, string) {
 		lines = append(lines, "• "+escape(l))
 	}
 	for _, a := range n.Checks.Actions {
-		lines = append(lines, "→ "+escape(a.Role.Label()+a.Text))
+		lines = append(lines, actionLine(a))
 	}
 	blocks := append([]slackgo.Block{slackgo.NewHeaderBlock(plain(health.Heading))}, sections(strings.Join(lines, "\n"))...)
 	if len(blocks) > MaxBlocks {

@@ -311,7 +311,7 @@ func TestBlocksFormattingMarksEscaped(t *testing.T) {
 func TestDigest(t *testing.T) {
 	item := func(addr, task, reason string, retrying bool) notify.Notice {
 		return notify.Notice{Kind: notify.KindFirst, Task: task, Reason: reason, Count: 1,
-			Advice: advice.GroupAdvice{Advice: advice.Advice{Retrying: retrying, Explanation: reason + "の説明。",
+			Advice: advice.GroupAdvice{Advice: advice.Advice{Retrying: retrying, Explanation: reason + "の説明（" + addr + "）。", General: reason + "の説明。",
 				Outlook: "見通し。", Actions: []advice.Action{{Label: "送信者", Text: reason + "の対応。"}}}, Recipients: []string{addr}}}
 	}
 	items := []notify.Notice{
@@ -342,7 +342,9 @@ func TestDigest(t *testing.T) {
 			t.Errorf("thread does not name %s", it.Advice.Recipients[0])
 		}
 	}
-	if strings.Count(tv, "宛先のアドレスが存在しませんの説明。") != 1 || !strings.Contains(tv, "1. ［送信者］相手の受信箱が満杯ですの対応。") {
+	// Told once for its recipients, whatever their providers.
+	if strings.Count(tv, "宛先のアドレスが存在しませんの説明。") != 1 || strings.Count(tv, "宛先のドメインが存在しませんの説明。") != 1 ||
+		strings.Count(tv, "相手の受信箱が満杯ですの説明") != 2 || strings.Contains(tv, "の説明（a@example.com）") || !strings.Contains(tv, "1. ［送信者］相手の受信箱が満杯ですの対応。") {
 		t.Errorf("thread explains each cause once with its actions:\n%s", tv)
 	}
 	for _, msg := range [][]slackgo.Block{blocks, thread} {

@@ -23,7 +23,24 @@ func checks(n notify.Notice) []slackgo.Block {
 		lines = append(lines, "• "+escape(l))
 	}
 	for _, a := range n.Checks.Actions {
-		lines = append(lines, "→ "+escape(a.Role.Label()+a.Text))
+		lines = append(lines, actionLine(a))
 	}
 	return sections(strings.Join(lines, "\n"))
+}
+
+// actionLine renders one action of the checks: its role and text, with the
+// DNS names and values to copy (Action.Code) as inline code. escape would
+// turn their "~" and "_" into look-alikes that a DNS record does not accept
+// (「v=spf1 … ∼all」); inside code Slack formats nothing, and only &, < and
+// > are escaped.
+func actionLine(a health.Action) string {
+	text := escape(a.Role.Label() + a.Text)
+	code := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "`", "ˋ")
+	for _, c := range a.Code {
+		if c == "" {
+			continue
+		}
+		text = strings.Replace(text, escape(c), "`"+code.Replace(c)+"`", 1)
+	}
+	return "→ " + text
 }

@@ -56,3 +56,32 @@ func blocksText(blocks []slackgo.Block, _ string) string {
 	}
 	return b.String()
 }
+
+// DNS values to copy keep their "~" and "_" (as code), in the thread reply
+// and in the detail; the rest of the text is escaped as ever.
+func TestChecksActionsKeepDNSValues(t *testing.T) {
+	n := sampleNotice()
+	n.Checks = &health.Summary{
+		At:    time.Date(2026, 12, 3, 4, 45, 0, 0, time.UTC),
+		Lines: []string{"example.co.jp のSPFに送信IP 192.0.2.25 が含まれていません。"},
+		Actions: []health.Action{
+			{Role: health.RoleIT, Text: "SPFに加えてください（例: v=spf1 ip4:192.0.2.25 include:… ~all）。~注意~ <b>",
+				Code: []string{"v=spf1 ip4:192.0.2.25 include:… ~all"}},
+			{Role: health.RoleIT, Text: "_dmarc.example.co.jp にDMARCレコードを追加してください。まずは v=DMARC1; p=none; rua=mailto:（宛先）",
+				Code: []string{"_dmarc.example.co.jp", "v=DMARC1; p=none; rua=mailto:"}},
+		},
+	}
+	thread, _ := ChecksBlocks(n)
+	n.Kind = notify.KindDetail
+	for name, text := range map[string]string{"thread": blocksText(thread, ""), "detail": blocksText(Blocks(n))} {
+		for _, w := range []string{"`v=spf1 ip4:192.0.2.25 include:… ~all`", "∼注意∼ &lt;b&gt;",
+			"→ 【情報システム担当】`_dmarc.example.co.jp` にDMARC", "`v=DMARC1; p=none; rua=mailto:`"} {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s lacks %q:\n%s", name, w, text)
+			}
+		}
+		if strings.Contains(text, "∼all") || strings.Contains(text, "＿dmarc") {
+			t.Errorf("%s changed a DNS value:\n%s", name, text)
+		}
+	}
+}
