@@ -29,10 +29,12 @@ var mtaPreambles = []string{
 	"a message that you sent contained one or more recipient addresses that were",
 	// sendmail (savemail.c): "The original message was received at ...",
 	// "----- The following addresses had permanent fatal errors -----",
-	// "----- Transcript of session follows -----".
+	// "----- Transcript of session follows -----", older sendmail's
+	// "----- The following addresses had delivery problems -----".
 	"the original message was received at",
 	"the following addresses had permanent fatal errors",
 	"the following addresses had transient non-fatal errors",
+	"the following addresses had delivery problems",
 	"transcript of session follows",
 	// Microsoft Exchange 2007 and later / Exchange Online NDR: "Delivery
 	// has failed to these recipients or groups:", "Your message to
@@ -60,13 +62,60 @@ var mtaPreambles = []string{
 	// The generic RFC 3464 human part many gateways write: "This is an
 	// automatically generated Delivery Status Notification".
 	"this is an automatically generated delivery status notification",
+	// Postfix before 2.3 (bounce_template's old text): "This is the Postfix
+	// program at host mx.example.jp."
+	"this is the postfix program at host",
+	// DragonFly Mail Agent (dma, net.c/mail.c bounce): "This is the
+	// DragonFly Mail Agent v0.13 at mx.example.jp."
+	"this is the dragonfly mail agent",
+	// OpenSMTPD (smtpd/bounce.c): "This is the MAILER-DAEMON, please DO NOT
+	// REPLY to this e-mail." / "An error has occurred while attempting to
+	// deliver a message for the following list of recipients:".
+	"this is the mailer-daemon, please do not reply",
+	"an error has occurred while attempting to deliver a message for",
+	// Lotus Notes/Domino's report: "------- Failure Reasons --------".
+	"------- failure reasons",
+	// MailFoundry: "Unable to deliver message to: <address>" then "Delivery
+	// failed for the following reason:".
+	"delivery failed for the following reason",
+	// MailMarshal SMTP: "Your message: From: ... Subject: ..." then "Could
+	// not be delivered because of".
+	"could not be delivered because of",
+	// Gateways that write "Unable to deliver message to the following
+	// address(es)." under a "Message from <domain>." line (the qmail-style
+	// reports Sisimai reads as X2).
+	"unable to deliver message to the following address",
+	// au (KDDI) EZweb and au one net, KB.md §7: "Each of the following
+	// recipients was rejected by a remote mail server.", "次のあて先への
+	// メッセージはエラーのため送信できませんでした。", "※本メールはau one net
+	// のメールシステムより配信しております。"
+	"each of the following recipients was rejected by a remote mail server",
+	"次のあて先へのメッセージはエラーのため送信できませんでした",
+	"本メールはau one netのメールシステムより配信",
+	// m-FILTER (Digital Arts): "このメールは「m-FILTER」が自動的に生成して
+	// 送信しています。"
+	"「m-filter」が自動的に生成して送信しています",
+	// Verizon's SMS/MMS gateway: "Message could not be delivered to mobile."
+	"message could not be delivered to mobile",
+	// Trend Micro InterScan MSS: "Message from InterScan Messaging Security
+	// Suite".
+	"message from interscan messaging security suite",
+	// qmail-ldap style reports: "Your mail message to the following
+	// address(es) could not be delivered."
+	"your mail message to the following address(es) could not be delivered",
+	// Zoho Mail: "This message was created automatically by mail delivery
+	// system."
+	"this message was created automatically by mail delivery system",
 }
 
 // mtaLinePrefixes open a line of an MTA's report (the line starts with
 // them): Lotus Domino's "was not delivered to:" (after "Your message /
 // Subject: ..."), KDDI/au's "Your mail sent on: <date>" followed by
-// "Could not be delivered to: <address>".
-var mtaLinePrefixes = []string{"was not delivered to:", "your mail sent on:", "could not be delivered to:"}
+// "Could not be delivered to: <address>", InterScan's transcript lines.
+var mtaLinePrefixes = []string{"was not delivered to:", "your mail sent on:", "could not be delivered to:",
+	// Trend Micro InterScan MSS writes the SMTP transcript at the top of
+	// its report: "Sent <<< RCPT TO:<address>", "Received >>> 550 ...".
+	"sent <<< rcpt to:", "sent <<< mail from:", "sent <<< data", "received >>> "}
 
 // forwardLine reports a line that opens a forwarded or quoted copy inside a
 // person's mail: quoting ("> "), the separators mail clients write before a
@@ -108,7 +157,7 @@ func (a *analysis) mtaPreamble() bool {
 	}
 	a.preambleDone = true
 	rest := a.low
-	yourMessage := false // Exchange 2003 and Domino open with "Your message" and its To/Subject/Sent lines
+	yourMessage := false // Exchange 2003, Domino and MailMarshal open with "Your message" and its To/Subject/Sent lines
 	fields := 0
 	for n := 0; n < preambleLines && rest != ""; {
 		line := rest
@@ -121,7 +170,7 @@ func (a *analysis) mtaPreamble() bool {
 		if line == "" {
 			continue
 		}
-		if n == 0 && line == "your message" {
+		if n == 0 && (line == "your message" || line == "your message:") {
 			yourMessage = true
 			continue
 		}

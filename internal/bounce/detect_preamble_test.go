@@ -27,6 +27,10 @@ func TestReportWithoutDaemonSender(t *testing.T) {
 		"exchange2003": "Your message\n\n  To:      " + rcpt + "\n  Subject: Quotation\n  Sent:    Mon, 8 Jul 2024 10:00:00 +0900\n\n" +
 			"did not reach the following recipient(s):\n\n" + rcpt + " on Mon, 8 Jul 2024 10:00:01 +0900\n" +
 			"    The e-mail account does not exist at the organization this message was sent to.\n    <mx.partner.example.net #5.1.1>\n",
+		"dma": "This is the DragonFly Mail Agent v0.13 at mail.example.jp.\n\nThere was an error delivering your mail to <" + rcpt + ">.\n\n" +
+			"mx.partner.example.net [192.0.2.21] did not like our RCPT TO:\n550 5.1.1 <" + rcpt + ">: Recipient address rejected: User unknown\n",
+		"opensmtpd": "    Hi!\n\n    This is the MAILER-DAEMON, please DO NOT REPLY to this e-mail.\n\n" +
+			"    An error has occurred while attempting to deliver a message for\n    the following list of recipients:\n\n" + rcpt + ": 550 5.1.1 User unknown\n",
 		"domino": "Your message\n\n  Subject: Quotation\n\nwas not delivered to:\n\n  " + rcpt + "\n\nbecause:\n\n" +
 			"  User " + rcpt + " (" + rcpt + ") not listed in Domino Directory\n",
 		"james": "Error: Invalid user address\n\nError message below:\n550 - Requested action not taken: no such user here\n\n" +
