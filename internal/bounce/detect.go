@@ -124,6 +124,7 @@ var originalMarkers = []string{
 	"the message you sent", "----- message text follows", "-----original message-----", "------ returned message",
 	"content-type: message/rfc822", "------ the body of the message", "--- below this line",
 	"following is a copy of the original", "original message header", "-- original message",
+	"included is a copy of the message header",
 	"以下は元のメッセージ", "元のメッセージ", "原文", "元メール",
 }
 
