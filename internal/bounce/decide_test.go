@@ -134,6 +134,23 @@ func TestGreylistingIsTemporary(t *testing.T) {
 	}
 }
 
+// TestReplyStatusOverDSNStatus: the receiver's enhanced code in its
+// reply is the recipient's status when it says more than the DSN's Status
+// of the same class; an x.0.0 in the reply does not replace a specific one.
+func TestReplyStatusOverDSNStatus(t *testing.T) {
+	for _, c := range []struct{ dsn, reply, want string }{
+		{"5.1.1", "550 5.7.1 IP address blacklisted by recipient", "5.7.1"},
+		{"5.1.1", "552 5.2.2 Over quota", "5.2.2"},
+		{"5.1.1", "550 5.0.0 User unknown", "5.1.1"},
+		{"5.0.0", "550 5.1.1 User unknown", "5.1.1"},
+	} {
+		rep := Analyze(reportDSN("taro@example.com", c.dsn, c.reply, "RCPT TO"))
+		if len(rep.Recipients) != 1 || rep.Recipients[0].Status != c.want {
+			t.Errorf("Status %s, reply %q: %+v; want status %s", c.dsn, c.reply, rep.Recipients, c.want)
+		}
+	}
+}
+
 // TestZohoReplyCode: Zoho Mail writes the reply code as "ERROR_CODE :550".
 func TestZohoReplyCode(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
