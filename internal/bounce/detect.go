@@ -208,7 +208,10 @@ func Candidate(header []byte) bool {
 		h.Get("X-Auto-Response-Suppress") != "" || strings.TrimSpace(h.Get("Return-Path")) == "<>" ||
 		(h.Get("Precedence") != "" && !strings.EqualFold(strings.TrimSpace(h.Get("Precedence")), "list")) ||
 		h.Get("X-MS-Exchange-Inbox-Rules-Loop") != "" || h.Get("X-Apple-Action") != "" ||
-		h.Get("X-MS-Exchange-Generated-Message-Source") != "" {
+		h.Get("X-MS-Exchange-Generated-Message-Source") != "" ||
+		// Amazon SNS delivers SES bounce and complaint notifications as
+		// plain mail from an ordinary address; its header marks them.
+		h.Get("X-Amz-Sns-Message-Id") != "" {
 		return true
 	}
 	mh := mailHeader(h)
