@@ -3,10 +3,10 @@ package bounce
 import (
 	"os"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 // kbPath is the shared knowledge base beside the repository (not part of
@@ -207,111 +207,67 @@ func kbCases(kb string) (cases []kbCase, skipped []string) {
 }
 
 // kbInstance writes one text that KB.md's regular expression re matches,
-// the way a reader of the table would: the first alternative of each
-// group, optional parts written once, "." and ".*" as an IP address (masked
-// like any), \S+ as a domain, \d+ as a number, a character class as its
-// first character, "…" (KB.md's gap) as a space. ok is false for a form
-// it does not read.
+// the way a reader of the table would, from the expression's syntax tree
+// (regexp/syntax): the first alternative of each group, optional parts
+// written once, "." and ".*" as an IP address (masked like any), \S+ as a
+// domain, \d+ as a number, another character class as its first
+// character, "…" (KB.md's gap) as a space. ok is false for an expression
+// that does not parse.
 func kbInstance(re string) (string, bool) {
-	g := &kbGen{s: strings.ReplaceAll(strings.ReplaceAll(re, `\|`, "|"), "…", " ")}
-	out, ok := g.alt()
-	if !ok || g.i != len(g.s) {
+	re = strings.ReplaceAll(strings.ReplaceAll(re, `\|`, "|"), "…", " ")
+	tree, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
 		return "", false
 	}
-	return strings.Join(strings.Fields(out), " "), true
-}
-
-type kbGen struct {
-	s string
-	i int
-}
-
-// alt reads alternatives up to ")" or the end and returns the first.
-func (g *kbGen) alt() (string, bool) {
-	first, ok := g.seq()
-	for ok && g.i < len(g.s) && g.s[g.i] == '|' {
-		g.i++
-		_, ok = g.seq()
-	}
-	return first, ok
-}
-
-// seq reads atoms with their quantifiers up to "|", ")" or the end.
-func (g *kbGen) seq() (string, bool) {
 	var b strings.Builder
-	for g.i < len(g.s) && g.s[g.i] != '|' && g.s[g.i] != ')' {
-		var atom string
-		switch c := g.s[g.i]; c {
-		case '(':
-			g.i++
-			g.i += len("?:") * boolInt(strings.HasPrefix(g.s[g.i:], "?:"))
-			a, ok := g.alt()
-			if !ok || g.i >= len(g.s) || g.s[g.i] != ')' {
-				return "", false
-			}
-			g.i++
-			atom = a
-		case '[':
-			j := strings.IndexByte(g.s[g.i+1:], ']')
-			if j <= 0 || g.s[g.i+1] == '^' || g.s[g.i+1] == '\\' {
-				return "", false
-			}
-			atom = g.s[g.i+1 : g.i+2]
-			g.i += j + 2
-		case '\\':
-			if g.i+1 >= len(g.s) {
-				return "", false
-			}
-			e := g.s[g.i+1]
-			g.i += 2
-			switch e {
-			case 'S':
-				atom = "example.jp"
-			case 'd':
-				atom = "5"
-			case 's':
-				atom = " "
-			case 'w', 'b', 'B', 'D', 'W':
-				return "", false
-			default:
-				atom = string(e)
-			}
-		case '.':
-			g.i++
-			atom = " 192.0.2.1 "
-		case '^', '$':
-			g.i++
-			continue
-		case '?', '*', '+', '{':
-			return "", false
-		default:
-			_, size := utf8.DecodeRuneInString(g.s[g.i:])
-			atom = g.s[g.i : g.i+size]
-			g.i += size
-		}
-		if g.i < len(g.s) {
-			switch g.s[g.i] {
-			case '?':
-				g.i++ // optional: written once, as the fuller text
-			case '*':
-				g.i++
-				if atom != " 192.0.2.1 " {
-					atom = ""
-				}
-			case '+':
-				g.i++
-			}
-		}
-		b.WriteString(atom)
-	}
-	return b.String(), true
+	kbWrite(&b, tree)
+	return strings.Join(strings.Fields(b.String()), " "), true
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
+// kbWrite writes one match of the syntax tree t.
+func kbWrite(b *strings.Builder, t *syntax.Regexp) {
+	const anything = " 192.0.2.1 "
+	switch t.Op {
+	case syntax.OpLiteral:
+		b.WriteString(string(t.Rune))
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		b.WriteString(anything)
+	case syntax.OpCharClass:
+		switch {
+		case kbInClass(t, 'e') && kbInClass(t, '.') && !kbInClass(t, ' '): // \S
+			b.WriteString("example.jp")
+		case kbInClass(t, '5') && !kbInClass(t, 'a'): // \d
+			b.WriteString("5")
+		case len(t.Rune) > 0:
+			b.WriteRune(t.Rune[0])
+		}
+	case syntax.OpStar:
+		if s := t.Sub[0]; s.Op == syntax.OpAnyChar || s.Op == syntax.OpAnyCharNotNL {
+			b.WriteString(anything)
+		}
+	case syntax.OpPlus, syntax.OpQuest, syntax.OpCapture:
+		kbWrite(b, t.Sub[0])
+	case syntax.OpRepeat:
+		for range max(t.Min, 1) {
+			kbWrite(b, t.Sub[0])
+		}
+	case syntax.OpConcat:
+		for _, s := range t.Sub {
+			kbWrite(b, s)
+		}
+	case syntax.OpAlternate:
+		kbWrite(b, t.Sub[0])
 	}
-	return 0
+}
+
+// kbInClass reports whether the character class t holds r.
+func kbInClass(t *syntax.Regexp, r rune) bool {
+	for i := 0; i+1 < len(t.Rune); i += 2 {
+		if t.Rune[i] <= r && r <= t.Rune[i+1] {
+			return true
+		}
+	}
+	return false
 }
 
 func trimTo(s string, n int) string {
