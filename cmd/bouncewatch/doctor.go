@@ -67,7 +67,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	} else {
-		fmt.Fprint(stdout, health.DoctorText(rep.Domain, rep.IPs, rep.Results, notify.JST()))
+		fmt.Fprint(stdout, health.DoctorText(rep.Domain, rep.IPs, rep.Results, notify.JST(), cfg.HostingName))
 	}
 	if health.Failed(rep.Results) {
 		return 1

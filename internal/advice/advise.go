@@ -15,9 +15,10 @@ import (
 // ProviderMicrosoft365 is the provider variant used in texts.yaml for
 // Microsoft 365 / Exchange Online tenants. The bounce package reports them as
 // bounce.ProviderMicrosoft, like the consumer service; the two differ in
-// filters and delisting channels, so advice tells them apart by the remote
-// MTA and the recipient domain.
-const ProviderMicrosoft365 = "microsoft365"
+// filters and delisting channels, so advice takes the variant from
+// bounce.Recipient.ProviderVariant (by the remote MTA and the recipient
+// domain).
+const ProviderMicrosoft365 = bounce.ProviderMicrosoft365
 
 // maxURL bounds the length of a URL taken from a bounce.
 const maxURL = 2048
@@ -35,7 +36,7 @@ func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang, opts ...Op
 	c := loadCatalog()
 	lt := c.lang(lang)
 	lang = normLang(lang)
-	variant := providerVariant(rc)
+	variant := rc.ProviderVariant()
 	vals := values(rep, rc)
 	vals["provider_name"] = providerName(c, lt, variant, vals["domain"], lang)
 	vals["hosting"] = o.hostingName
@@ -74,7 +75,7 @@ func ForGroup(g Group, lang Lang, maxRecipients int, opts ...Option) GroupAdvice
 	lt := c.lang(lang)
 	lang = normLang(lang)
 	rc := g.Recipient
-	variant := providerVariant(rc)
+	variant := rc.ProviderVariant()
 
 	// Unique addresses, oldest first.
 	var addrs []string
@@ -427,39 +428,6 @@ func fallback(c *catalog, rc bounce.Recipient) *entry {
 	return nil
 }
 
-// providerVariant is rc's provider, with Microsoft 365 tenants told apart
-// from the Outlook.com consumer service.
-func providerVariant(rc bounce.Recipient) string {
-	if rc.Provider != bounce.ProviderMicrosoft {
-		if rc.Provider == "" {
-			return bounce.ProviderOther
-		}
-		return rc.Provider
-	}
-	mta := strings.ToLower(strings.TrimSuffix(rc.RemoteMTA, "."))
-	switch {
-	case strings.HasSuffix(mta, ".olc.protection.outlook.com") || strings.HasSuffix(mta, ".hotmail.com"):
-		return bounce.ProviderMicrosoft
-	case strings.HasSuffix(mta, ".mail.protection.outlook.com") || strings.HasSuffix(mta, ".mx.microsoft"):
-		return ProviderMicrosoft365
-	}
-	if d := domainOf(rc.Address); d != "" && !consumerMicrosoft(d) {
-		return ProviderMicrosoft365
-	}
-	return bounce.ProviderMicrosoft
-}
-
-// consumerMicrosoft reports whether d is an Outlook.com consumer domain
-// (outlook.com, hotmail.*, live.*, msn.com, outlook.jp, ...).
-func consumerMicrosoft(d string) bool {
-	for _, p := range []string{"outlook.", "hotmail.", "live.", "msn."} {
-		if strings.HasPrefix(d, p) {
-			return true
-		}
-	}
-	return d == "windowslive.com" || d == "passport.com"
-}
-
 // values are the placeholder values taken from the bounce.
 func values(rep *bounce.Report, rc bounce.Recipient) map[string]string {
 	code := strings.TrimSpace(rc.ReplyCode + " " + rc.Status)
@@ -592,5 +560,5 @@ func truncate(s string, n int) string {
 // other providers a phrase naming the recipient's domain.
 func ProviderName(rc bounce.Recipient, lang Lang) string {
 	c := loadCatalog()
-	return providerName(c, c.lang(lang), providerVariant(rc), domainOf(rc.Address), lang)
+	return providerName(c, c.lang(lang), rc.ProviderVariant(), domainOf(rc.Address), lang)
 }

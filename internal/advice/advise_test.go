@@ -255,8 +255,8 @@ func TestMicrosoft365IsToldApartFromOutlookCom(t *testing.T) {
 	}
 	for _, c := range cases {
 		rc := bounce.Recipient{Address: c.addr, RemoteMTA: c.remote, Provider: bounce.ProviderMicrosoft}
-		if got := providerVariant(rc); got != c.want {
-			t.Errorf("providerVariant(%s via %s) = %s, want %s", c.addr, c.remote, got, c.want)
+		if got := rc.ProviderVariant(); got != c.want {
+			t.Errorf("ProviderVariant(%s via %s) = %s, want %s", c.addr, c.remote, got, c.want)
 		}
 	}
 	rep := &bounce.Report{Kind: bounce.KindBounce, SendingIP: "192.0.2.10"}

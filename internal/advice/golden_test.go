@@ -132,7 +132,7 @@ func TestGolden(t *testing.T) {
 			t.Fatalf("duplicate scenario %s", s.name)
 		}
 		seen[s.name] = true
-		providers[providerVariant(s.rc)] = true
+		providers[s.rc.ProviderVariant()] = true
 		reasons[s.rc.Reason] = true
 		t.Run(s.name, func(t *testing.T) {
 			lang := s.lang

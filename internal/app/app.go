@@ -180,6 +180,7 @@ func (a *App) buildWatcher() error {
 		maxAge:       a.cfg.MaxAge,
 		onCommit: func(res store.CommitResult, reports []*bounce.Report) {
 			a.metrics.observeReports(reports)
+			a.metrics.unprocessed.Add(float64(len(res.Failed)))
 			a.printReports(reports)
 			kick(a.kickTick)
 			if res.Enqueued > 0 {
@@ -229,29 +230,36 @@ func (a *App) Run(ctx context.Context) error {
 	} else if n > 0 {
 		a.log.Info("notifications in flight at the last stop are retried", "count", n)
 	}
+	loops := []loop{
+		{"imap", a.watcher.Run},
+		{"incidents", a.incidentLoop},
+		{"housekeeping", a.housekeepingLoop},
+		{"sender", a.senderLoop},
+	}
+	if a.cfg.HTTPAddr != "" {
+		loops = append(loops, loop{"http", a.serveHTTP})
+	}
+	loops = append(loops, a.extraLoops()...)
+	kick(a.kickTick)
+	kick(a.kickSend)
+	return a.runLoops(ctx, loops)
+}
+
+// runLoops runs the loops until ctx is done (nil: a normal stop) or one of
+// them fails: that one's error is returned, named after the loop, once the
+// others have stopped (their context is cancelled, which is no failure).
+func (a *App) runLoops(ctx context.Context, loops []loop) error {
 	g, gctx := errgroup.WithContext(ctx)
-	start := func(name string, f func(context.Context) error) {
+	for _, l := range loops {
 		g.Go(func() error {
-			err := f(gctx)
+			err := l.run(gctx)
 			if err == nil || gctx.Err() != nil && errors.Is(err, context.Canceled) {
 				return nil // a normal stop
 			}
-			a.log.Error("stopped", "component", name, "err", err)
-			return fmt.Errorf("%s: %w", name, err)
+			a.log.Error("stopped", "component", l.name, "err", err)
+			return fmt.Errorf("%s: %w", l.name, err)
 		})
 	}
-	start("imap", a.watcher.Run)
-	start("incidents", a.incidentLoop)
-	start("housekeeping", a.housekeepingLoop)
-	start("sender", a.senderLoop)
-	if a.cfg.HTTPAddr != "" {
-		start("http", a.serveHTTP)
-	}
-	for _, f := range a.extraLoops() {
-		start(f.name, f.run)
-	}
-	kick(a.kickTick)
-	kick(a.kickSend)
 	return g.Wait()
 }
 

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -71,37 +70,23 @@ func testConfig(addr, user, pass, db string) app.Config {
 	}
 }
 
-// start runs an App until the returned stop is called.
-func start(t *testing.T, cfg app.Config, out *syncBuffer) (stop func()) {
+// start runs an App printing to out until the test ends or stop is called.
+func start(t *testing.T, cfg app.Config, out *syncBuffer) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{Stdout: out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	return func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("app did not stop")
-		}
-	}
+	return runAppWith(t, cfg, app.Options{Stdout: out})
 }
 
+// waitFor polls cond (every 10 ms, for up to 20 s) until it holds.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-tick.C
 	}
 }
 
@@ -143,7 +128,7 @@ func TestRunReportsBouncesOnceAcrossRestarts(t *testing.T) {
 	srv.Append(fixture(t, "neg-business-iso2022jp.eml"))
 	srv.Append(fixture(t, "heteml-outlookjp-ratelimit-failed.eml"))
 	out := &syncBuffer{}
-	stop := start(t, cfg, out)
+	r := start(t, cfg, out)
 	waitFor(t, "the report and the incident notice", func() bool {
 		evs := out.events(t)
 		return count(evs, "report", nil) >= 1 && count(evs, "incident", nil) >= 1
@@ -152,7 +137,8 @@ func TestRunReportsBouncesOnceAcrossRestarts(t *testing.T) {
 	srv.Append(fixture(t, "neg-newsletter.eml"))
 	srv.Append(fixture(t, "postfix-userunknown.eml"))
 	waitFor(t, "the second report", func() bool { return count(out.events(t), "report", nil) >= 2 })
-	stop()
+	r.waitSeen(t, 4)
+	r.stop()
 
 	evs := out.events(t)
 	if n := count(evs, "report", nil); n != 2 {
@@ -175,10 +161,10 @@ func TestRunReportsBouncesOnceAcrossRestarts(t *testing.T) {
 	// Restart on the same database: nothing again, new mail seen.
 	out2 := &syncBuffer{}
 	srv.Append(fixture(t, "gmail-5.7.26-authfailure.eml"))
-	stop = start(t, cfg, out2)
+	r = start(t, cfg, out2)
 	waitFor(t, "the report after restart", func() bool { return count(out2.events(t), "report", nil) >= 1 })
-	time.Sleep(500 * time.Millisecond) // give a wrongly repeated report the chance to show
-	stop()
+	r.waitSeen(t, 5) // a wrongly repeated report or notice would be out by then
+	r.stop()
 	evs2 := out2.events(t)
 	if n := count(evs2, "report", nil); n != 1 || count(evs2, "report", recipientIs("user0001@gmail.com")) != 1 {
 		t.Errorf("after restart got %d reports, want only the new gmail one:\n%s", n, out2.String())
@@ -209,10 +195,10 @@ func TestGroupingOneNoticeForFiveBounces(t *testing.T) {
 	}
 	srv.Append(fixture(t, "gmail-5.7.26-authfailure.eml"))
 	out := &syncBuffer{}
-	stop := start(t, cfg, out)
+	r := start(t, cfg, out)
 	waitFor(t, "two incident notices", func() bool { return count(out.events(t), "incident", nil) >= 2 })
-	time.Sleep(500 * time.Millisecond)
-	stop()
+	r.waitSeen(t, 6)
+	r.stop()
 	evs := out.events(t)
 	if n := count(evs, "report", nil); n != 6 {
 		t.Errorf("reports = %d, want 6", n)

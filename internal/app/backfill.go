@@ -32,6 +32,10 @@ type Digest struct {
 	Messages uint32 // messages read from the mailbox
 	Bounces  int    // failed or delayed recipients since Since
 	Groups   []DigestGroup
+
+	// Unprocessed counts messages that could not be recorded as they are
+	// (recorded as not processed, with the reason, and passed over).
+	Unprocessed int
 }
 
 // Text renders the digest in Japanese, in the shape of the notices:
@@ -41,6 +45,9 @@ func (d Digest) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "【bouncewatch 取り込み結果】%s 以降のエラーメールをまとめました。\n", d.Since.In(notify.JST()).Format("2006/01/02"))
 	fmt.Fprintf(&b, "確認したメール: %d 通 / 配信エラー・配送遅延: %d 件\n", d.Messages, d.Bounces)
+	if d.Unprocessed > 0 {
+		fmt.Fprintf(&b, "記録できずに読み飛ばしたメール: %d 通（理由はログとデータベースに残しています。情報システム担当にお知らせください）\n", d.Unprocessed)
+	}
 	if len(d.Groups) == 0 {
 		b.WriteString("この期間に配信エラーはありませんでした。\n")
 		return b.String()
@@ -117,9 +124,10 @@ func (a *App) Backfill(ctx context.Context, since time.Time, progress Progress) 
 	var mu sync.Mutex
 	var reports []*bounce.Report
 	a.sink.quietAll = true
-	a.sink.onCommit = func(_ store.CommitResult, reps []*bounce.Report) {
+	a.sink.onCommit = func(res store.CommitResult, reps []*bounce.Report) {
 		mu.Lock()
 		reports = append(reports, reps...)
+		d.Unprocessed += len(res.Failed)
 		mu.Unlock()
 	}
 	parent := ctx

@@ -53,7 +53,7 @@ type Config struct {
 	SMTPPassword   string        `envconfig:"SMTP_PASSWORD" desc:"SMTP AUTH password; never logged"`
 	SMTPFrom       string        `envconfig:"SMTP_FROM" desc:"From address of notification mail"`
 	EmailTo        string        `envconfig:"EMAIL_TO" desc:"fixed recipients of email notifications (comma list); default: the original sender of the bounced mail"`
-	HostingName    string        `envconfig:"HOSTING_NAME" desc:"name of the office's hosting company, used in the advice instead of レンタルサーバー会社, e.g. ヘテムル"`
+	HostingName    string        `envconfig:"HOSTING_NAME" desc:"name of the office's hosting company, used in the advice, the 確認結果 and doctor instead of レンタルサーバー会社, e.g. ヘテムル"`
 	HostingURL     string        `envconfig:"HOSTING_SUPPORT_URL" desc:"https page of the hosting company's support, linked where the advice asks to contact it"`
 	GroupWait      time.Duration `envconfig:"GROUP_WAIT" default:"60s" desc:"wait before the first notice of a new incident"`
 	GroupInterval  time.Duration `envconfig:"GROUP_INTERVAL" default:"10m" desc:"least time between updates of a changed incident"`

@@ -117,6 +117,7 @@ func (a *App) withChecks(ctx context.Context, det *store.Detail, n *notify.Notic
 	if len(s.Lines) == 0 {
 		return
 	}
+	s = s.ForHosting(a.cfg.HostingName) // as the advice names it (AdviceOptions)
 	n.Checks = &s
 	if s.Clear {
 		n.Advice.Actions = withoutAuthChecks(n.Advice.Actions)

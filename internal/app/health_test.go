@@ -95,6 +95,7 @@ func notices(t *testing.T, fake *slacktest.Server, sm *smtpBox) (slackText, mail
 // without DMARC or PTR and listed on Spamhaus ZEN shows what was found and
 // the actions that follow, in Slack and in the mail.
 func TestBlockedNoticeShowsVerifiedFindings(t *testing.T) {
+	t.Parallel()
 	dns := dnstest.Start(t)
 	fake, sm, _, out := checksSetup(t, dns.Addr, 2*time.Second, fixture(t, "outlook-s3140-blocked.eml"))
 	slackText, mailText := notices(t, fake, sm)
@@ -137,6 +138,7 @@ func TestBlockedNoticeShowsVerifiedFindings(t *testing.T) {
 // Issue 12: when SPF, DMARC and PTR pass and no list names the IP, the
 // notice says so and no longer asks the office to check them.
 func TestBlockedNoticeOfHealthyOfficeSaysSo(t *testing.T) {
+	t.Parallel()
 	dns := dnstest.Start(t)
 	m := string(fixture(t, "outlook-s3140-blocked.eml"))
 	m = strings.ReplaceAll(m, "203.0.113.25", dnstest.HealthyIP)
@@ -161,6 +163,7 @@ func TestBlockedNoticeOfHealthyOfficeSaysSo(t *testing.T) {
 // Issue 12: a resolver that never answers: the notice still goes out (after
 // the configured deadline, here short), and the log says why once.
 func TestBlockedNoticeWithDeadResolverGoesOut(t *testing.T) {
+	t.Parallel()
 	fake, sm, logs, _ := checksSetup(t, dnstest.Blackhole(t), 100*time.Millisecond, fixture(t, "outlook-s3140-blocked.eml"))
 	slackText, mailText := notices(t, fake, sm)
 	for _, text := range []string{slackText, mailText} {
@@ -284,6 +287,25 @@ func TestBlockedNoticeSpamhausRefused(t *testing.T) {
 		}
 		if strings.Contains(text, "いずれも正常") || strings.Contains(text, "Spamhaus ZEN に登録されていません") {
 			t.Errorf("%s notice reads the refusal as clean:\n%s", name, text)
+		}
+	}
+}
+
+// With BOUNCEWATCH_HOSTING_NAME the 確認結果 names the hosting company as
+// the advice above it does, in Slack and in the mail.
+func TestVerifiedFindingsNameTheHostingCompany(t *testing.T) {
+	dns := dnstest.Start(t)
+	fake, sm, _, _, _ := checksSetupWith(t, dns.Addr, 2*time.Second, func(c *app.Config) { c.HostingName = "ヘテムル" },
+		fixture(t, "outlook-s3140-blocked.eml"))
+	slackText, mailText := notices(t, fake, sm)
+	for name, text := range map[string]string{"Slack notice": slackText, "mail": mailText} {
+		for _, w := range []string{"確認結果", "【ヘテムル】203.0.113.25 の逆引き(PTR)にホスト名を設定し", "を管理するヘテムル（またはプロバイダ）に"} {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s lacks %q:\n%s", name, w, text)
+			}
+		}
+		if strings.Contains(text, "【レンタルサーバー会社】") {
+			t.Errorf("%s labels an action 【レンタルサーバー会社】 although the hosting company's name is set:\n%s", name, text)
 		}
 	}
 }

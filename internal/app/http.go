@@ -19,6 +19,7 @@ type metrics struct {
 	bounces     *prometheus.CounterVec
 	notices     *prometheus.CounterVec
 	parseErrors prometheus.Counter
+	unprocessed prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -34,7 +35,11 @@ func newMetrics() *metrics {
 	m.parseErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bouncewatch_parse_errors_total", Help: "Messages recorded with a parse error (kept, not dropped).",
 	})
-	m.reg.MustRegister(m.bounces, m.notices, m.parseErrors, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.unprocessed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "bouncewatch_unprocessed_total",
+		Help: "Messages that could not be recorded as they are: recorded as not processed, with the reason, and passed over.",
+	})
+	m.reg.MustRegister(m.bounces, m.notices, m.parseErrors, m.unprocessed, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 

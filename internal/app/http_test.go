@@ -46,11 +46,11 @@ func TestHTTPHealthReadyMetrics(t *testing.T) {
 	base := "http://" + cfg.HTTPAddr
 	srv.Append(fixture(t, "heteml-outlookjp-ratelimit-failed.eml"))
 	out := &syncBuffer{}
-	stop := start(t, cfg, out)
-	defer stop()
+	r := start(t, cfg, out)
 	waitFor(t, "/healthz", func() bool { c, _ := get(t, base+"/healthz"); return c == 200 })
 	waitFor(t, "/readyz ready", func() bool { c, _ := get(t, base+"/readyz"); return c == 200 })
 	waitFor(t, "the report and its notice", func() bool { return count(out.events(t), "incident", nil) == 1 })
+	r.waitSeen(t, 1) // the notice recorded as sent (and counted)
 	code, body := get(t, base+"/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)

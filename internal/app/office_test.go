@@ -66,12 +66,12 @@ func officeBatchSlack(t *testing.T, cfg app.Config, fake *slacktest.Server, deli
 		deliver(m)
 	}
 	r := runApp(t, cfg)
-	r.waitSeen(t, 13, cfg.GroupWait)
+	r.waitSeen(t, 13)
 	waitFor(t, "the notices to be sent", func() bool {
 		st := r.stats(t)
 		return st.OutboxBacklog == 0 && st.OpenIncidents == 7 && len(fake.Posts()) >= 3
 	})
-	time.Sleep(settle)
+	r.waitSeen(t, 13)
 
 	posts := fake.Posts()
 	if len(posts) > 4 {
@@ -147,9 +147,9 @@ func officeBatchSlack(t *testing.T, cfg app.Config, fake *slacktest.Server, deli
 	before := len(fake.Posts())
 	updates := len(fake.Updates())
 	deliver(failureOf(t, officeMail(t)[0]))
-	r.waitSeen(t, 14, cfg.GroupWait)
+	r.waitSeen(t, 14)
 	waitFor(t, "the S775 message to be edited", func() bool { return len(fake.Updates()) > updates && r.stats(t).OutboxBacklog == 0 })
-	time.Sleep(settle)
+	r.waitSeen(t, 14)
 	if n := len(fake.Posts()); n != before {
 		t.Errorf("%d new top-level posts after a delay failed, want none", n-before)
 	}
@@ -185,6 +185,7 @@ func failureOf(t *testing.T, delay []byte) []byte {
 // Slack fake gives at most 4 short top-level posts, the IP problem apart from
 // the address problems, every recipient named.
 func TestOfficeBatchSlack(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -203,6 +204,7 @@ func TestOfficeBatchSlack(t *testing.T) {
 
 // The same against Dovecot (BOUNCEWATCH_DOVECOT=1, as root).
 func TestDovecotOfficeBatchSlack(t *testing.T) {
+	t.Parallel()
 	srv := dovecottest.Start(t, nil)
 	fake := slacktest.New(t)
 	cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"))
@@ -221,6 +223,7 @@ func TestDovecotOfficeBatchSlack(t *testing.T) {
 // the watched mailbox included (staff sending as office@); the summaries
 // arriving in the watched mailbox start no loop.
 func TestOfficeBatchEmail(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -236,9 +239,9 @@ func TestOfficeBatchEmail(t *testing.T) {
 		}
 	}
 	r := runApp(t, cfg)
-	r.waitSeen(t, 13, cfg.GroupWait)
+	r.waitSeen(t, 13)
 	waitFor(t, "the summaries", func() bool { return r.stats(t).OutboxBacklog == 0 && r.stats(t).OpenIncidents == 7 && sm.count() >= 7 })
-	time.Sleep(settle)
+	r.waitSeen(t, 13)
 	got := map[string]int{}
 	var toOffice [][]byte
 	for _, m := range sm.received() {
@@ -263,8 +266,8 @@ func TestOfficeBatchEmail(t *testing.T) {
 		}
 		seen++
 	}
-	r.waitSeen(t, seen, cfg.GroupWait)
-	time.Sleep(cfg.GroupWait + settle)
+	r.waitSeen(t, seen)
+	r.waitSeen(t, seen)
 	if n := sm.count() - before; n != 0 {
 		t.Errorf("%d mails after the summaries reached the watched mailbox, want none", n)
 	}
@@ -273,6 +276,7 @@ func TestOfficeBatchEmail(t *testing.T) {
 // A digest that Slack posted but whose answer was lost is found on the
 // retry: one digest, showing every item, and one thread reply.
 func TestSlackDigestLostAnswerPostsOnce(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -288,9 +292,9 @@ func TestSlackDigestLostAnswerPostsOnce(t *testing.T) {
 		}
 	}
 	r := runApp(t, cfg)
-	r.waitSeen(t, 5, cfg.GroupWait)
+	r.waitSeen(t, 5)
 	waitFor(t, "a retry", func() bool { return fake.Attempts(slacktest.PostMessage) >= 2 && r.stats(t).OutboxBacklog == 0 })
-	time.Sleep(settle)
+	r.waitSeen(t, 5)
 	posts := fake.Posts()
 	if len(posts) != 1 {
 		t.Fatalf("%d posts, want 1 digest (the retry must find the one Slack did post)", len(posts))
@@ -309,6 +313,7 @@ func TestSlackDigestLostAnswerPostsOnce(t *testing.T) {
 // A recipient's item changes (a full mailbox that was retried fails): the
 // digest that shows it is edited in place; nothing new is posted.
 func TestSlackDigestEditedWhenItemChanges(t *testing.T) {
+	t.Parallel()
 	srv, err := demo.StartServer()
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +326,7 @@ func TestSlackDigestEditedWhenItemChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runApp(t, cfg)
-	r.waitSeen(t, 1, cfg.GroupWait)
+	r.waitSeen(t, 1)
 	waitFor(t, "the digest", func() bool { return len(fake.Posts()) == 1 })
 	digest := fake.Posts()[0]
 	if !strings.Contains(digest.Content(), "再送中") {
@@ -330,9 +335,9 @@ func TestSlackDigestEditedWhenItemChanges(t *testing.T) {
 	if err := srv.Append(fixture(t, "postfix-mailboxfull-552.eml")); err != nil {
 		t.Fatal(err)
 	}
-	r.waitSeen(t, 2, cfg.GroupWait)
+	r.waitSeen(t, 2)
 	waitFor(t, "the digest to be edited", func() bool { return len(fake.Updates()) > 0 && r.stats(t).OutboxBacklog == 0 })
-	time.Sleep(settle)
+	r.waitSeen(t, 2)
 	if n := len(fake.Posts()); n != 1 {
 		t.Errorf("%d top-level posts, want the one digest", n)
 	}

@@ -77,6 +77,9 @@ type replies struct {
 	tokenTTL   time.Duration
 	log        *slog.Logger
 
+	// The rate limits live in memory only: a restart starts them afresh
+	// (documented in the README), which allows at most one more hour's
+	// answers per restart.
 	mu      sync.Mutex
 	answers map[string][]time.Time // rate-limit key -> times of answers
 	limited map[string]bool        // rate-limit keys whose refusal was logged at warn level

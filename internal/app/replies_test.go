@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/demo"
@@ -31,6 +30,15 @@ func inProcess(t *testing.T, sm *smtpBox) (app.Config, mailbox) {
 	}
 }
 
+// inDovecot starts a throwaway Dovecot (when BOUNCEWATCH_DOVECOT=1, else
+// the test is skipped) and returns the config for it and how to deliver.
+func inDovecot(t *testing.T, sm *smtpBox) (app.Config, mailbox) {
+	t.Helper()
+	srv := dovecottest.Start(t, nil)
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	return cfg, func(m []byte) { srv.Append(t, "INBOX", m) }
+}
+
 // poisonedReply is issue 13's first defect: a reply whose token verifies
 // under the key but names an incident the database does not have (the
 // database was recreated while BOUNCEWATCH_SECRET was kept). It used to fail
@@ -44,7 +52,7 @@ func poisonedReply(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
 	r := runApp(t, cfg)
 	deliver(reply(staff, "reply.poison@example.jp", email.MessageID(token, "example.jp"), "Re: 【配信エラー】", "停止"))
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
-	r.waitSeen(t, 2, cfg.GroupWait)
+	r.waitSeen(t, 2)
 	if st := r.stats(t); st.Reports != 1 || st.OpenIncidents != 1 {
 		t.Errorf("after the poisoned reply: %d reports, %d open incidents; want the bounce recorded and grouped", st.Reports, st.OpenIncidents)
 	}
@@ -55,27 +63,42 @@ func poisonedReply(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
 }
 
 func TestEmailPoisonedReplyDoesNotStopTheMailbox(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
 	poisonedReply(t, cfg, sm, deliver)
 }
 
 func TestDovecotPoisonedReplyDoesNotStopTheMailbox(t *testing.T) {
-	srv := dovecottest.Start(t, nil)
+	t.Parallel()
 	sm := startSMTP(t)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
-	poisonedReply(t, cfg, sm, func(m []byte) { srv.Append(t, "INBOX", m) })
+	cfg, deliver := inDovecot(t, sm)
+	poisonedReply(t, cfg, sm, deliver)
 }
 
 // Issue 13: 「原文」 returns only the bounces of mail the requester sent; a
 // colleague's returned mail (with its body) stays out, and the answer says
 // how many were left out.
 func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
+	rawOnlyOwn(t, cfg, sm, deliver)
+}
+
+func TestDovecotRawOnlyRequestersOwnBounces(t *testing.T) {
+	t.Parallel()
+	sm := startSMTP(t)
+	cfg, deliver := inDovecot(t, sm)
+	rawOnlyOwn(t, cfg, sm, deliver)
+}
+
+func rawOnlyOwn(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
+	t.Helper()
 	const boss = "boss@example.jp"
 	const secret = "CONFIDENTIAL-BOSS-BODY"
-	r := runApp(t, cfg)
+	// In the mailbox before the start: one batch, one incident, one
+	// summary to each sender.
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
 	deliver(outlookBounce(t, "b.example@outlook.jp", "Staff+sales@Example.JP"))
 	colleague := strings.Replace(string(outlookBounce(t, "c.example@outlook.jp", boss)), "User-Agent: Mozilla Thunderbird\n\n",
@@ -84,7 +107,8 @@ func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
 		t.Fatal("fixture changed: the colleague's body was not planted")
 	}
 	deliver([]byte(colleague))
-	r.waitSeen(t, 3, cfg.GroupWait)
+	r := runApp(t, cfg)
+	r.waitSeen(t, 3)
 	var sid string
 	for _, m := range waitMails(t, sm, 2) {
 		if m.To[0] == staff {
@@ -117,12 +141,25 @@ func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
 // refused politely (Slack only) and the incident is not muted; with a
 // failing DMARC nothing is answered; with a pass the mute is applied.
 func TestEmailForgedFromCannotMute(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
+	forgedFromCannotMute(t, cfg, sm, deliver)
+}
+
+func TestDovecotForgedFromCannotMute(t *testing.T) {
+	t.Parallel()
+	sm := startSMTP(t)
+	cfg, deliver := inDovecot(t, sm)
+	forgedFromCannotMute(t, cfg, sm, deliver)
+}
+
+func forgedFromCannotMute(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
+	t.Helper()
 	cfg.ReplyAuthserv = "mx.example.jp"
 	r := runApp(t, cfg)
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
-	r.waitSeen(t, 1, cfg.GroupWait)
+	r.waitSeen(t, 1)
 	summary := parseMail(t, waitMails(t, sm, 1)[0].Data)
 	sid := summary.messageID(t)
 	var incID int64
@@ -142,8 +179,7 @@ func TestEmailForgedFromCannotMute(t *testing.T) {
 
 	deliver(reply("boss@example.jp", "reply.mute.fail@example.jp", sid, "Re: x", "停止",
 		"Authentication-Results: mx.example.jp; spf=fail smtp.mailfrom=example.jp; dmarc=fail header.from=example.jp"))
-	r.waitSeen(t, 3, cfg.GroupWait)
-	time.Sleep(settle)
+	r.waitSeen(t, 3)
 	if n := sm.count(); n != 2 {
 		t.Errorf("%d mails after a reply failing DMARC, want no answer", n)
 	}
@@ -166,6 +202,7 @@ func TestEmailForgedFromCannotMute(t *testing.T) {
 // link; the summary mailed to staff shows it as plain text, while the
 // provider's own page stays a link.
 func TestEmailBounceLinksArePlainText(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
 	r := runApp(t, cfg)
@@ -173,7 +210,7 @@ func TestEmailBounceLinksArePlainText(t *testing.T) {
 		"information, see https://postmaster.live.com (S775)",
 		"information, see https://postmaster.live.com (S775) or reset at https://login.example.net/reset")
 	deliver([]byte(m))
-	r.waitSeen(t, 1, cfg.GroupWait)
+	r.waitSeen(t, 1)
 	pm := parseMail(t, waitMails(t, sm, 1)[0].Data)
 	if strings.Contains(string(pm.Raw), "https://login.example.net") || strings.Contains(pm.Text, "https://login.example.net") {
 		t.Error("the stranger's link is mailed as a link")
@@ -189,18 +226,30 @@ func TestEmailBounceLinksArePlainText(t *testing.T) {
 // Issue 13: 20 replies 「原文」 from sato+N@ (one mailbox behind many
 // addresses) used to get 20 answers; now a handful.
 func TestEmailReplyFloodFromPlusAddresses(t *testing.T) {
+	t.Parallel()
 	sm := startSMTP(t)
 	cfg, deliver := inProcess(t, sm)
+	plusAddressFlood(t, cfg, sm, deliver)
+}
+
+func TestDovecotReplyFloodFromPlusAddresses(t *testing.T) {
+	t.Parallel()
+	sm := startSMTP(t)
+	cfg, deliver := inDovecot(t, sm)
+	plusAddressFlood(t, cfg, sm, deliver)
+}
+
+func plusAddressFlood(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
+	t.Helper()
 	r := runApp(t, cfg)
 	deliver(outlookBounce(t, "a.example@outlook.jp", staff))
-	r.waitSeen(t, 1, cfg.GroupWait)
+	r.waitSeen(t, 1)
 	sid := parseMail(t, waitMails(t, sm, 1)[0].Data).messageID(t)
 	const flood = 20
 	for i := range flood {
 		deliver(reply(fmt.Sprintf("staff+%d@example.jp", i), fmt.Sprintf("flood.%d@example.jp", i), sid, "Re: x", "原文"))
 	}
-	r.waitSeen(t, 1+flood, cfg.GroupWait)
-	time.Sleep(settle)
+	r.waitSeen(t, 1+flood)
 	if n := sm.count() - 1; n != 5 {
 		t.Errorf("%d replies from staff+N@ got %d answers, want 5", flood, n)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/demo"
+	"github.com/bouncewatch/bouncewatch/internal/imapwatch/dovecottest"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
 	"github.com/bouncewatch/bouncewatch/internal/logging"
 	"github.com/bouncewatch/bouncewatch/internal/notify"
@@ -42,11 +43,26 @@ func TestHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	hugeHeaderLine(t, srv.Addr, srv.User, srv.Password, func(m []byte) {
+		if err := srv.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestDovecotHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t, nil)
+	hugeHeaderLine(t, srv.Addr, srv.User, srv.Password, func(m []byte) { srv.Append(t, "INBOX", m) })
+}
+
+func hugeHeaderLine(t *testing.T, addr, user, password string, deliver mailbox) {
+	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "bw.db")
-	cfg := testConfig(srv.Addr, srv.User, srv.Password, dbPath)
+	cfg := testConfig(addr, user, password, dbPath)
 	cfg.HTTPAddr = ""
-	srv.Append(hugeHeaderMail())
-	srv.Append(fixture(t, "postfix-userunknown.eml"))
+	deliver(hugeHeaderMail())
+	deliver(fixture(t, "postfix-userunknown.eml"))
 
 	logs := &syncBuffer{}
 	out := &syncBuffer{}
@@ -229,7 +245,17 @@ func TestSlackRetryAfterIsWorkspaceWide(t *testing.T) {
 	srv.Append(fixture(t, "spamhaus-ocn-blocked.eml"))
 	r := runApp(t, cfg)
 	waitFor(t, "the first, rate-limited post", func() bool { return fake.Attempts(slacktest.PostMessage) >= 1 })
-	time.Sleep(time.Second) // inside the Retry-After: no request may be made
+	// The sync point: every row has been handed to the sender and is
+	// waiting (none leased, none due), which it can only be after the
+	// sender met each incident's row during the Retry-After.
+	waitFor(t, "the three notices waiting for the pause to end", func() bool {
+		if r.stats(t).OutboxBacklog != 3 {
+			return false
+		}
+		at, ok, err := r.a.DB().NextOutboxAt(context.Background())
+		now := time.Now()
+		return err == nil && ok && at.After(now) && at.Before(now.Add(time.Minute)) // due later, not leased (2 min)
+	})
 	if n := fake.Attempts(slacktest.PostMessage) + fake.Attempts(slacktest.History); n != 1 {
 		t.Errorf("%d requests during the Retry-After, want 1", n)
 	}

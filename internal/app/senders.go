@@ -132,7 +132,7 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 		}
 		// The short shape first (as in Slack and the mails), then the details.
 		var b strings.Builder
-		fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 #%d (%s) ━━━\n%s\n", det.ID, title, n.Title())
+		fmt.Fprintf(&b, "\n━━━ bouncewatch %s (%s) ━━━\n%s\n", notify.Number(det.ID), title, n.Title())
 		for _, l := range n.Summary() {
 			b.WriteString(l + "\n")
 		}
@@ -346,13 +346,26 @@ func (s *slackSender) listHidden(ctx context.Context, it store.OutboxItem, ts st
 	return s.replyOnce(ctx, it, ts, "list", fb, blocks)
 }
 
+// findReply looks in the thread of ts for the reply an earlier attempt
+// posted under key. A lookup that failed for a while (Slack down, the
+// workspace paused) is an error to retry: posting without knowing would
+// post twice when the earlier attempt had posted. One that can never
+// succeed is "not found", as for FindPosted.
+func (s *slackSender) findReply(ctx context.Context, ts, key string) (string, bool, error) {
+	found, ok, err := s.n.FindReply(ctx, s.channel, ts, key)
+	if retry, _ := notify.Retryable(err); err != nil && !retry {
+		return "", false, nil
+	}
+	return found, ok, err
+}
+
 // replyOnce posts a reply in the thread of ts, once per outbox row and
 // part: a retry first looks for the reply an earlier attempt posted.
 func (s *slackSender) replyOnce(ctx context.Context, it store.OutboxItem, ts, part, text string, blocks []slackgo.Block) error {
 	key := it.IdempotencyKey() + ":" + part
 	if it.Attempts > 1 {
-		if _, ok, err := s.n.FindReply(ctx, s.channel, ts, key); err == nil && ok {
-			return nil
+		if _, ok, err := s.findReply(ctx, ts, key); err != nil || ok {
+			return err
 		}
 	}
 	_, err := s.n.ReplyKeyed(ctx, s.channel, ts, key, text, blocks)
@@ -432,9 +445,11 @@ func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 	tkey := key + ":thread"
 	posted := false
 	if retry {
-		if _, ok, err := s.n.FindReply(ctx, s.channel, ts, tkey); err == nil && ok {
-			posted = true
+		_, found, err := s.findReply(ctx, ts, tkey)
+		if err != nil {
+			return "", err
 		}
+		posted = found
 	}
 	if !posted {
 		if _, err := s.n.ReplyKeyed(ctx, s.channel, ts, tkey, fb, blocks); err != nil {
@@ -517,8 +532,8 @@ func (s *slackSender) answer(ctx context.Context, it store.OutboxItem, det *stor
 	key := it.IdempotencyKey()
 	if it.Attempts > 1 {
 		// An earlier attempt may have posted and lost Slack's answer.
-		if ts, ok, err := s.n.FindReply(ctx, s.channel, p.ThreadTS, key); err == nil && ok {
-			return ts, nil
+		if ts, ok, err := s.findReply(ctx, p.ThreadTS, key); err != nil || ok {
+			return ts, err
 		}
 	}
 	if p.Digest {
@@ -784,7 +799,8 @@ func (s *emailSender) recipients(det *store.Detail) []string {
 }
 
 // Notices returns the current notice of every open incident, oldest first:
-// what the notifiers would show now (the demo renders them).
+// what the notifiers would show now (the demo renders them), with the sender
+// checks' findings where a notice carries them.
 func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 	incs, err := a.db.OpenIncidents(ctx)
 	if err != nil {
@@ -796,7 +812,9 @@ func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, notice(det, store.KindFirst, advice.Japanese, maxListed, a.cfg.AdviceOptions()...))
+		n := notice(det, store.KindFirst, advice.Japanese, maxListed, a.cfg.AdviceOptions()...)
+		a.withChecks(ctx, det, &n)
+		out = append(out, n)
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,6 +72,7 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 	}
 	var dispose []uint32
 	var reports []*bounce.Report
+	var reportUIDs []uint32 // the message of each report
 	for _, m := range b.Messages {
 		msg := store.Message{UID: m.UID, Size: m.Size, MessageID: headerMessageID(m.Header)}
 		if m.Body != nil {
@@ -104,6 +106,7 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 				dispose = append(dispose, m.UID)
 				if !msg.Quiet || s.quietAll {
 					reports = append(reports, rep)
+					reportUIDs = append(reportUIDs, m.UID)
 				}
 			}
 			if rep.Error != "" {
@@ -129,6 +132,14 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 	for _, f := range res.Failed {
 		// Recorded with its reason and passed over: one bad message never stops the mailbox.
 		s.log.Warn("message could not be recorded as it is; recorded as not processed and skipped", "uid", f.UID, "reason", f.Reason)
+		// Its report was not recorded: it is not printed or counted either.
+		for i := 0; i < len(reports); i++ {
+			if reportUIDs[i] == f.UID {
+				reports = slices.Delete(reports, i, i+1)
+				reportUIDs = slices.Delete(reportUIDs, i, i+1)
+				i--
+			}
+		}
 	}
 	if s.onCommit != nil {
 		s.onCommit(res, reports)

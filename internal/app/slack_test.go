@@ -59,9 +59,8 @@ func TestSlackOneMessagePerIncidentAcrossRestart(t *testing.T) {
 	srv.Append(fixture(t, "gmail-5.7.26-authfailure.eml"))
 
 	r := runApp(t, cfg)
-	r.waitSeen(t, 6, cfg.GroupWait)
+	r.waitSeen(t, 6)
 	waitFor(t, "two posts", func() bool { return len(fake.Posts()) >= 2 })
-	time.Sleep(settle)
 
 	posts := fake.Posts()
 	if len(posts) != 2 {
@@ -105,8 +104,7 @@ func TestSlackOneMessagePerIncidentAcrossRestart(t *testing.T) {
 	postsBefore, updatesBefore := fake.Attempts(slacktest.PostMessage), fake.Attempts(slacktest.Update)
 	srv.Append(ordinary(1))
 	r = runApp(t, cfg)
-	r.waitSeen(t, 7, cfg.GroupWait)
-	time.Sleep(settle)
+	r.waitSeen(t, 7)
 	r.stop()
 	if n := fake.Attempts(slacktest.PostMessage) - postsBefore; n != 0 {
 		t.Errorf("after restart %d chat.postMessage calls, want none", n)
@@ -143,7 +141,7 @@ func TestSlackOutageThenRecoveryDeliversOnce(t *testing.T) {
 	srv.Append(outlookBounce(t, outlookAddr(5), ""))
 	srv.Append(outlookBounce(t, outlookAddr(6), ""))
 	waitFor(t, "the bounces of the outage recorded", func() bool { return r.stats(t).MessagesSeen >= 8 })
-	time.Sleep(cfg.GroupInterval + 200*time.Millisecond)
+	waitFor(t, "the update of the outage's bounces decided", func() bool { return r.decided(t) })
 	if n := len(fake.Posts()); n != 0 {
 		t.Fatalf("%d posts while Slack was down", n)
 	}
@@ -152,8 +150,8 @@ func TestSlackOutageThenRecoveryDeliversOnce(t *testing.T) {
 	}
 	releasePost()
 	releaseUpdate()
-	waitFor(t, "the outbox to drain after recovery", func() bool { return r.stats(t).OutboxBacklog == 0 && len(fake.Posts()) >= 2 })
-	time.Sleep(settle)
+	waitFor(t, "the outbox to drain after recovery", func() bool { return len(fake.Posts()) >= 2 })
+	r.waitSeen(t, 8)
 
 	if n := len(fake.Posts()); n != 2 {
 		t.Errorf("posts = %d, want 2", n)
@@ -196,7 +194,7 @@ func TestSlackThreadRepliesAndButtons(t *testing.T) {
 		srv.Append(outlookBounce(t, outlookAddr(i), ""))
 	}
 	r := runApp(t, cfg)
-	r.waitSeen(t, 3, cfg.GroupWait)
+	r.waitSeen(t, 3)
 	waitFor(t, "the incident's post", func() bool { return len(fake.Posts()) == 1 })
 	waitFor(t, "the socket mode connection", func() bool { return fake.Connections() >= 1 })
 	post := fake.Posts()[0]
@@ -234,7 +232,9 @@ func TestSlackThreadRepliesAndButtons(t *testing.T) {
 		t.Errorf("detail button answered in thread %q", rs[1].ThreadTS)
 	}
 	namesAll(rs[1])
-	time.Sleep(settle)
+	// The bot's message came before the button: had it been taken for a
+	// person's, its answer would be out before the button's.
+	r.waitSeen(t, 3)
 	if n := len(fake.Replies()); n != 2 {
 		t.Errorf("%d thread replies after a bot's message, want 2 (bots are ignored)", n)
 	}
@@ -251,13 +251,14 @@ func TestSlackThreadRepliesAndButtons(t *testing.T) {
 	if d := det.MutedUntil.Sub(before); d < 23*time.Hour+59*time.Minute || d > 24*time.Hour+time.Minute {
 		t.Errorf("muted until %v, want about 24h from now (%v)", det.MutedUntil, d)
 	}
-	waitFor(t, "the outbox to drain", func() bool { return r.stats(t).OutboxBacklog == 0 })
-	time.Sleep(settle)
+	r.waitSeen(t, 3)
 	posts, updates, replies := len(fake.Posts()), len(fake.Updates()), len(fake.Replies())
 	srv.Append(outlookBounce(t, outlookAddr(3), ""))
 	srv.Append(outlookBounce(t, outlookAddr(4), ""))
 	waitFor(t, "the muted incident to grow", func() bool { return r.detail(t, incID).Count == 5 })
-	time.Sleep(cfg.GroupInterval + settle)
+	// Were the mute ignored, an update would be due after the group
+	// interval and waitSeen would wait for it to be posted.
+	r.waitSeen(t, 5)
 	if p, u, rp := len(fake.Posts()), len(fake.Updates()), len(fake.Replies()); p != posts || u != updates || rp != replies {
 		t.Errorf("while muted: posts %d→%d, updates %d→%d, replies %d→%d; want no change", posts, p, updates, u, replies, rp)
 	}
@@ -304,9 +305,9 @@ func TestSlackLostAnswerPostsOnce(t *testing.T) {
 		srv.Append(outlookBounce(t, outlookAddr(i), ""))
 	}
 	r := runApp(t, cfg)
-	r.waitSeen(t, 2, cfg.GroupWait)
+	r.waitSeen(t, 2)
 	waitFor(t, "a retry", func() bool { return fake.Attempts(slacktest.PostMessage) >= 1 && r.stats(t).OutboxBacklog == 0 })
-	time.Sleep(settle)
+	r.waitSeen(t, 2)
 	if n := len(fake.Posts()); n != 1 {
 		t.Fatalf("%d posts, want 1 (the retry must find the message Slack did post)", n)
 	}
@@ -330,7 +331,7 @@ func TestSlackLostThreadAnswerPostsOnce(t *testing.T) {
 	cfg.SlackAppToken = slacktest.AppToken
 	srv.Append(outlookBounce(t, outlookAddr(0), ""))
 	r := runApp(t, cfg)
-	r.waitSeen(t, 1, cfg.GroupWait)
+	r.waitSeen(t, 1)
 	waitFor(t, "the incident's post", func() bool { return len(fake.Posts()) == 1 })
 	waitFor(t, "the socket mode connection", func() bool { return fake.Connections() >= 1 })
 	post := fake.Posts()[0]
@@ -340,7 +341,7 @@ func TestSlackLostThreadAnswerPostsOnce(t *testing.T) {
 	waitFor(t, "the answer delivered", func() bool {
 		return fake.Attempts(slacktest.PostMessage) >= 2 && r.stats(t).OutboxBacklog == 0
 	})
-	time.Sleep(settle)
+	r.waitSeen(t, 1)
 	if n := len(fake.Replies()); n != 1 {
 		t.Errorf("%d thread answers, want 1 (the retry must find the one Slack posted)", n)
 	}

@@ -183,7 +183,26 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer os.RemoveAll(dir)
 
+	// The sender checks ask the demo's own DNS server, whose zones (Zones)
+	// are the world of the built-in messages. Other messages name domains
+	// and IPs those zones know nothing of: what the checks would say of
+	// them would not be true, so they are off.
+	dnsServer := app.DNSServerOff
+	if o.MailDir == "" {
+		dns, err := startDNS()
+		if err != nil {
+			return fmt.Errorf("demo: DNS server: %w", err)
+		}
+		defer dns.Close()
+		dnsServer = dns.Addr
+	}
+
 	fmt.Fprintf(o.Out, "bouncewatch デモ: %s %d 通(エラーメールと普通のメール)を、デモ用のIMAPサーバー(%s)の受信箱に入れました。\n", where, len(files), srv.Addr)
+	if o.MailDir == "" {
+		fmt.Fprintf(o.Out, "送信側の問題の通知には、デモ用のDNSサーバー(%s)で確かめた「確認結果」が付きます。\n", dnsServer)
+	} else {
+		fmt.Fprintln(o.Out, "このフォルダーのメールのドメインやIPはデモ用のDNSにないため、「確認結果」(DNSでの確認)は付きません。")
+	}
 	fmt.Fprintf(o.Out, "受信箱の監視を始めます。同じ原因のエラーは%s待ってから、まとめて1件の通知にします。\n\n", waitText(o.Wait))
 
 	cfg := app.Config{
@@ -191,7 +210,7 @@ func Run(ctx context.Context, o Options) error {
 		IMAPAuth: "password", IMAPMailbox: "INBOX", IMAPAfter: "flag", IMAPProbe: 4 * time.Minute,
 		IMAPMaxFetch: 25 << 20, DB: filepath.Join(dir, "demo.db"), Notify: "stdout",
 		GroupWait: o.Wait, GroupInterval: 10 * time.Minute, RepeatInterval: 24 * time.Hour, ResolveAfter: 24 * time.Hour,
-		DNSServer: app.DNSServerOff, // the seeded bounces name made-up domains and IPs
+		DNSServer: dnsServer, DNSTimeout: 2 * time.Second,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

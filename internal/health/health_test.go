@@ -184,7 +184,7 @@ func TestDNSBLRefusalCodes(t *testing.T) {
 			t.Errorf("%s: detail %q, want %q and neither listed nor not listed", c.code, zen.Detail, c.detail)
 		}
 		text := strings.Join(health.Summarize(rs).TextLines(time.UTC), "\n")
-		doctor := health.DoctorText("", []string{c.ip}, rs, time.UTC)
+		doctor := health.DoctorText("", []string{c.ip}, rs, time.UTC, "")
 		for name, got := range map[string]string{"summary": text, "doctor": doctor} {
 			if !strings.Contains(got, "Spamhaus ZEN は確認できませんでした") || !strings.Contains(got, c.japanese) {
 				t.Errorf("%s %s does not say ZEN could not be checked and why:\n%s", c.code, name, got)
@@ -312,6 +312,38 @@ func TestSummarizeBadOffice(t *testing.T) {
 	}
 	if strings.Contains(text, "確認し直す必要はありません") {
 		t.Errorf("the bad office is told all is well:\n%s", text)
+	}
+
+	// With BOUNCEWATCH_HOSTING_NAME, as the advice: the hosting company's
+	// own action under its name, and its name where the office is told to
+	// contact it; the results themselves are unchanged.
+	named := s.ForHosting(" ヘテムル ")
+	ntext := strings.Join(named.TextLines(time.FixedZone("JST", 9*3600)), "\n")
+	for _, w := range []string{"→ 【ヘテムル】203.0.113.25 の逆引き(PTR)", "を管理するヘテムル（またはプロバイダ）に",
+		"→ 【情報システム担当】example.co.jp のSPFレコード"} {
+		if !strings.Contains(ntext, w) {
+			t.Errorf("summary for a named hosting company lacks %q:\n%s", w, ntext)
+		}
+	}
+	if strings.Contains(ntext, "レンタルサーバー会社") {
+		t.Errorf("the hosting company is named generically although its name is set:\n%s", ntext)
+	}
+	if len(named.Lines) != len(s.Lines) || len(named.Actions) != len(s.Actions) || named.Clear != s.Clear {
+		t.Errorf("ForHosting changed the findings: %+v -> %+v", s, named)
+	}
+	if again := strings.Join(s.TextLines(time.FixedZone("JST", 9*3600)), "\n"); again != text {
+		t.Errorf("ForHosting changed the summary it was called on:\n%s", again)
+	}
+	// doctor, the same.
+	doctor := health.DoctorText(dnstest.BadDomain, []string{dnstest.BadIP}, rs, time.UTC, "ヘテムル")
+	if !strings.Contains(doctor, "【ヘテムル】203.0.113.25 の逆引き(PTR)") || strings.Contains(doctor, "レンタルサーバー会社") {
+		t.Errorf("doctor does not name the hosting company:\n%s", doctor)
+	}
+	if generic := health.DoctorText(dnstest.BadDomain, []string{dnstest.BadIP}, rs, time.UTC, ""); !strings.Contains(generic, "【レンタルサーバー会社】203.0.113.25 の逆引き(PTR)") {
+		t.Errorf("doctor without a name lacks the generic word:\n%s", generic)
+	}
+	if blank := s.ForHosting("  "); blank.Hosting != "" || blank.Label(health.RoleHosting) != "【レンタルサーバー会社】" {
+		t.Errorf("a blank name: hosting %q, label %q", blank.Hosting, blank.Label(health.RoleHosting))
 	}
 }
 

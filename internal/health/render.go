@@ -42,6 +42,47 @@ type Summary struct {
 	// Incomplete is true when some check could not be done (the resolver
 	// did not answer in time, or a list refused the query).
 	Incomplete bool `json:"incomplete"`
+	// Hosting is the name of the office's own hosting company
+	// (BOUNCEWATCH_HOSTING_NAME, set by ForHosting); "" means the generic
+	// word RoleHosting.
+	Hosting string `json:"hosting,omitempty"`
+}
+
+// ForHosting names the office's own hosting company, as the advice does
+// (advice.WithHosting): the hosting company's actions are labelled with the
+// name (【ヘテムル】 instead of 【レンタルサーバー会社】) and the findings and
+// actions that tell the office to contact it say the name. The texts of
+// this package name the hosting company only by the generic word
+// (RoleHosting), so that word is what is replaced. An empty name (after
+// trimming) leaves the summary as it is.
+func (s Summary) ForHosting(name string) Summary {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return s
+	}
+	generic := string(RoleHosting)
+	s.Hosting = name
+	lines := make([]string, len(s.Lines))
+	for i, l := range s.Lines {
+		lines[i] = strings.ReplaceAll(l, generic, name)
+	}
+	s.Lines = lines
+	acts := make([]Action, len(s.Actions))
+	for i, a := range s.Actions {
+		a.Text = strings.ReplaceAll(a.Text, generic, name)
+		acts[i] = a
+	}
+	s.Actions = acts
+	return s
+}
+
+// Label is the role of an action as this summary shows it: 【情報システム担当】,
+// and the hosting company by its name when ForHosting gave one.
+func (s Summary) Label(r Role) string {
+	if r == RoleHosting && s.Hosting != "" {
+		return "【" + s.Hosting + "】"
+	}
+	return r.Label()
 }
 
 // Summarize renders results (from Checker.Run) for a notice.
@@ -318,7 +359,7 @@ func (s Summary) TextLines(loc *time.Location) []string {
 		out = append(out, "・"+l)
 	}
 	for _, a := range s.Actions {
-		out = append(out, "→ "+a.Role.Label()+a.Text)
+		out = append(out, "→ "+s.Label(a.Role)+a.Text)
 	}
 	return out
 }

@@ -164,8 +164,18 @@ func (r Result) Japanese() string {
 }
 
 // DoctorText renders doctor's report: the requirements table, then every
-// check with its finding and the actions that follow.
-func DoctorText(domain string, ips []string, rs []Result, loc *time.Location) string {
+// check with its finding and the actions that follow. hosting is the name of
+// the office's hosting company (BOUNCEWATCH_HOSTING_NAME; "" for the generic
+// word): as in the notices (Summary.ForHosting), its actions and the texts
+// that send the office to it name it.
+func DoctorText(domain string, ips []string, rs []Result, loc *time.Location, hosting string) string {
+	hosting = strings.TrimSpace(hosting)
+	named := func(s string) string {
+		if hosting == "" {
+			return s
+		}
+		return strings.ReplaceAll(s, string(RoleHosting), hosting)
+	}
 	var b strings.Builder
 	var at time.Time
 	for _, r := range rs {
@@ -192,7 +202,7 @@ func DoctorText(domain string, ips []string, rs []Result, loc *time.Location) st
 		if q.Status == "" && !q.NotByDNS {
 			fix = "送信IPが分からないため確認していません（--ip で送信IPを指定）。"
 		}
-		fmt.Fprintf(&b, "\n%d. %s ── %s\n   対象: %s\n   対応: %s\n", i+1, q.Name, StatusLabel(q.Status), q.Who, fix)
+		fmt.Fprintf(&b, "\n%d. %s ── %s\n   対象: %s\n   対応: %s\n", i+1, q.Name, StatusLabel(q.Status), q.Who, named(fix))
 	}
 	b.WriteString("\n確認した内容:\n")
 	for _, r := range rs {
@@ -209,10 +219,10 @@ func DoctorText(domain string, ips []string, rs []Result, loc *time.Location) st
 	if !hasDKIM {
 		b.WriteString("  DKIM は署名の名前（セレクタ）が分からないため確認していません。送ったメールの DKIM-Signature ヘッダーにある s= の値を --selector で指定してください。\n")
 	}
-	if acts := Summarize(rs).Actions; len(acts) > 0 {
+	if s := Summarize(rs).ForHosting(hosting); len(s.Actions) > 0 {
 		b.WriteString("\n対応:\n")
-		for i, a := range acts {
-			fmt.Fprintf(&b, "  %d. %s%s\n", i+1, a.Role.Label(), a.Text)
+		for i, a := range s.Actions {
+			fmt.Fprintf(&b, "  %d. %s%s\n", i+1, s.Label(a.Role), a.Text)
 		}
 	}
 	return b.String()

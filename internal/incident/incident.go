@@ -196,13 +196,14 @@ func TaskOf(r bounce.Reason) Task {
 	return ""
 }
 
-// Provider slugs that KeyOf adds to bounce's: Microsoft's consumer service
+// Provider values of a Key beside bounce's: Microsoft's consumer service
 // (Outlook.com, Hotmail, outlook.jp) and Microsoft 365 tenants are different
 // providers here, with different rules, forms and codes (S3140 and S775 are
-// Outlook.com's; 5.7.606 is a tenant's ban list).
+// Outlook.com's; 5.7.606 is a tenant's ban list). KeyOf takes them from
+// bounce.Recipient.ProviderVariant, the one rule that tells them apart.
 const (
 	ProviderOutlook      = bounce.ProviderMicrosoft
-	ProviderMicrosoft365 = "microsoft365"
+	ProviderMicrosoft365 = bounce.ProviderMicrosoft365
 )
 
 // Key identifies an incident. A sending-side or path incident has an origin
@@ -225,7 +226,7 @@ func KeyOf(rep *bounce.Report, rc bounce.Recipient) Key {
 	if reason == "" {
 		reason = bounce.ReasonUndefined
 	}
-	k := Key{Side: SideOf(reason), Family: FamilyOf(reason), Cause: reason, Provider: providerOf(rc)}
+	k := Key{Side: SideOf(reason), Family: FamilyOf(reason), Cause: reason, Provider: rc.ProviderVariant()}
 	if k.Side == SideRecipient {
 		k.Recipient = strings.ToLower(strings.TrimSpace(rc.Address))
 		if k.Recipient != "" {
@@ -247,41 +248,6 @@ func KeyOf(rep *bounce.Report, rc bounce.Recipient) Key {
 		k.ReportingMTA = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(rep.ReportingMTA)), ".")
 	}
 	return k
-}
-
-// providerOf is the recipient's provider, with Microsoft 365 tenants told
-// apart from Outlook.com by the receiving host (Microsoft's documented MX
-// names: *.olc.protection.outlook.com for Outlook.com,
-// *.mail.protection.outlook.com for 365 tenants) or else by the consumer
-// domains (outlook.*, hotmail.*, live.*, msn.com).
-func providerOf(rc bounce.Recipient) string {
-	p := strings.ToLower(strings.TrimSpace(rc.Provider))
-	if p == "" {
-		return bounce.ProviderOther
-	}
-	if p != bounce.ProviderMicrosoft {
-		return p
-	}
-	mta := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(rc.RemoteMTA), "."))
-	switch {
-	case strings.HasSuffix(mta, ".olc.protection.outlook.com") || strings.HasSuffix(mta, ".hotmail.com"):
-		return ProviderOutlook
-	case strings.HasSuffix(mta, ".mail.protection.outlook.com") || strings.HasSuffix(mta, ".mx.microsoft"):
-		return ProviderMicrosoft365
-	}
-	d := domainOf(rc.Address)
-	if d == "" {
-		return ProviderOutlook
-	}
-	for _, c := range []string{"outlook.", "hotmail.", "live.", "msn."} {
-		if strings.HasPrefix(d, c) {
-			return ProviderOutlook
-		}
-	}
-	if d == "windowslive.com" || d == "passport.com" {
-		return ProviderOutlook
-	}
-	return ProviderMicrosoft365
 }
 
 // domainOf is the lowercase domain of an address, possibly with a display

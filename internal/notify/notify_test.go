@@ -124,3 +124,9 @@ func TestCauses(t *testing.T) {
 		t.Errorf("DigestTitle = %q, want %q", got, want)
 	}
 }
+
+func TestNumber(t *testing.T) {
+	if got := Number(12); got != "通知 #12" {
+		t.Errorf("Number(12) = %q, want 通知 #12", got)
+	}
+}

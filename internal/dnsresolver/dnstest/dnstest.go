@@ -1,6 +1,6 @@
-// Package dnstest is an in-process DNS server for tests (miekg/dns on
-// 127.0.0.1, UDP and TCP). It answers from records given as zone-file lines
-// and, by default, serves two offices and a recipient domain:
+// Package dnstest is the in-process DNS server of package dnsserver
+// (miekg/dns on 127.0.0.1, UDP and TCP) with the test zones. By default it
+// serves two offices and a recipient domain:
 //
 //   - Bad (example.co.jp, 203.0.113.25): SPF includes the hosting company's
 //     range, which lacks the IP (softfail); no DMARC; no PTR; listed on
@@ -15,19 +15,17 @@
 // Every other name is NXDOMAIN. All names are RFC 2606/5737 ones (and the
 // public blocklist zones the checks ask).
 //
-// It imports nothing of bouncewatch.
+// The server is package dnsserver (the demo uses it too); this package adds
+// the test zones and closes the server when the test ends.
 package dnstest
 
 import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"net"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
-	"github.com/miekg/dns"
+	"github.com/bouncewatch/bouncewatch/internal/dnsserver"
 )
 
 // The offices served.
@@ -42,118 +40,20 @@ const (
 	M365Domain      = "partner.example.com"
 )
 
-// Server is a running DNS server. Close it, or let the test's cleanup do it.
-type Server struct {
-	Addr string // host:port, UDP and TCP
-
-	udp, tcp *dns.Server
-	mu       sync.Mutex
-	rrs      map[string][]dns.RR // by lowercase owner name
-	silent   atomic.Bool
-	queries  atomic.Int64
-}
+// Server is a running DNS server (package dnsserver); the test's cleanup
+// closes it.
+type Server = dnsserver.Server
 
 // Start starts a server with the default zones and stops it when the test
 // ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{rrs: map[string][]dns.RR{}}
-	for _, line := range Records() {
-		if err := s.Add(line); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pc, ln, err := listen()
+	s, err := dnsserver.Start(Records())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Addr = pc.LocalAddr().String()
-	started := make(chan struct{}, 2)
-	s.udp = &dns.Server{PacketConn: pc, Handler: s, NotifyStartedFunc: func() { started <- struct{}{} }}
-	s.tcp = &dns.Server{Listener: ln, Handler: s, NotifyStartedFunc: func() { started <- struct{}{} }}
-	go s.udp.ActivateAndServe()
-	go s.tcp.ActivateAndServe()
-	<-started
-	<-started
 	t.Cleanup(s.Close)
 	return s
-}
-
-// listen opens UDP and TCP on one loopback port. The port UDP got may be
-// taken for TCP by another process: then it tries another.
-func listen() (net.PacketConn, net.Listener, error) {
-	var err error
-	for range 50 {
-		var pc net.PacketConn
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return nil, nil, err
-		}
-		var ln net.Listener
-		ln, err = net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln, nil
-		}
-		pc.Close()
-	}
-	return nil, nil, err
-}
-
-// Close stops the server.
-func (s *Server) Close() {
-	s.udp.Shutdown()
-	s.tcp.Shutdown()
-}
-
-// Add serves one more record, a zone-file line such as
-// "example.com. 300 IN TXT \"v=spf1 -all\"".
-func (s *Server) Add(line string) error {
-	rr, err := dns.NewRR(line)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	name := strings.ToLower(rr.Header().Name)
-	s.rrs[name] = append(s.rrs[name], rr)
-	return nil
-}
-
-// Silence makes the server read queries and never answer (a dead resolver),
-// or answer again.
-func (s *Server) Silence(on bool) { s.silent.Store(on) }
-
-// Queries is the number of queries received.
-func (s *Server) Queries() int64 { return s.queries.Load() }
-
-// ServeDNS answers from the records: the records of the asked type (CNAME
-// not supported), NODATA when the name has others, NXDOMAIN otherwise.
-func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	s.queries.Add(1)
-	if s.silent.Load() || len(req.Question) != 1 {
-		return
-	}
-	q := req.Question[0]
-	m := new(dns.Msg)
-	m.SetReply(req)
-	m.Authoritative = true
-	m.RecursionAvailable = true
-	s.mu.Lock()
-	rrs, ok := s.rrs[strings.ToLower(q.Name)]
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == q.Qtype {
-			m.Answer = append(m.Answer, dns.Copy(rr))
-		}
-	}
-	s.mu.Unlock()
-	if !ok {
-		m.Rcode = dns.RcodeNameError
-	}
-	if len(m.Answer) == 0 {
-		soa, _ := dns.NewRR(". 60 IN SOA ns.example. hostmaster.example. 1 3600 600 86400 60")
-		m.Ns = append(m.Ns, soa)
-	}
-	w.WriteMsg(m)
 }
 
 // Records are the default zones as zone-file lines.

@@ -36,3 +36,28 @@ func TestComposeShowsChecks(t *testing.T) {
 		t.Errorf("HTML lacks the escaped checks:\n%s", html)
 	}
 }
+
+// With BOUNCEWATCH_HOSTING_NAME the 確認結果 names the hosting company as
+// the advice does: its actions under its name, and in the texts.
+func TestComposeChecksNameTheHostingCompany(t *testing.T) {
+	n := sampleNotice()
+	s := health.Summary{
+		At:    time.Date(2026, 12, 3, 4, 45, 0, 0, time.UTC),
+		Lines: []string{"送信IP 192.0.2.25 に逆引き(PTR)が設定されていません。"},
+		Actions: []health.Action{
+			{Role: health.RoleIT, Text: "送信IP 192.0.2.25 を管理するレンタルサーバー会社に、逆引き(PTR)の設定を依頼してください。"},
+			{Role: health.RoleHosting, Text: "192.0.2.25 の逆引き(PTR)にホスト名を設定する。"},
+		},
+	}.ForHosting("ヘテムル")
+	n.Checks = &s
+	text := Text(n)
+	for _, w := range []string{"→ 【ヘテムル】192.0.2.25 の逆引き(PTR)にホスト名を設定する。",
+		"→ 【情報システム担当】送信IP 192.0.2.25 を管理するヘテムルに、逆引き(PTR)の設定を依頼してください。"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("text lacks %q:\n%s", w, text)
+		}
+	}
+	if strings.Contains(text, "レンタルサーバー会社") {
+		t.Errorf("the hosting company is named generically although its name is set:\n%s", text)
+	}
+}

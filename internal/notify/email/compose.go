@@ -359,7 +359,7 @@ func newView(n notify.Notice) view {
 			v.Links = append(v.Links, [2]string{oneLine(l.Title), l.URL})
 		}
 	}
-	v.Footer = []string{fmt.Sprintf("このメールは bouncewatch が自動で送信しています（インシデント #%d）。", n.IncidentID)}
+	v.Footer = []string{"このメールは bouncewatch が自動で送信しています（" + notify.Number(n.IncidentID) + "）。"}
 	if detail {
 		v.Footer = append(v.Footer, "元のエラーメールがあれば添付しています。")
 	} else {

@@ -165,7 +165,7 @@ func TestCompose(t *testing.T) {
 		"受信側が送信元IPの評価が低いとして受け取りを拒否しました。",
 		"送信元IP: 192.0.2.25", "期間: 2026/11/27 09:05〜11:30",
 		"・taro@example.com", "ほか 3 件", "1. ［ホスティング会社］送信IPの除外申請",
-		"https://sender.office.com/", "インシデント #42", "返信すると",
+		"https://sender.office.com/", "通知 #42", "返信すると",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text part lacks %q:\n%s", want, text)

@@ -213,7 +213,7 @@ func contextText(n notify.Notice) string { return contextOf(n, true) }
 // contextOf is the context line; withLast adds the time of the last bounce
 // (a short message shows the period in its body already).
 func contextOf(n notify.Notice, withLast bool) string {
-	parts := []string{fmt.Sprintf("インシデント #%d", n.IncidentID), "bouncewatch"}
+	parts := []string{notify.Number(n.IncidentID), "bouncewatch"}
 	if withLast && !n.Last.IsZero() {
 		parts = append(parts, "最終 "+n.Last.In(notify.JST()).Format("2006/01/02 15:04"))
 	}
@@ -643,7 +643,7 @@ func ChecksBlocks(n notify.Notice) ([]slackgo.Block, string) {
 		lines = append(lines, "• "+escape(l))
 	}
 	for _, a := range n.Checks.Actions {
-		lines = append(lines, actionLine(a))
+		lines = append(lines, actionLine(*n.Checks, a))
 	}
 	blocks := append([]slackgo.Block{slackgo.NewHeaderBlock(plain(health.Heading))}, sections(strings.Join(lines, "\n"))...)
 	if len(blocks) > MaxBlocks {

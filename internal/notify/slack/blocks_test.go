@@ -131,7 +131,7 @@ func TestBlocksStructure(t *testing.T) {
 	joined := strings.Join(all, "\n")
 	for _, want := range []string{"192.0.2.25", "Microsoft(Outlook)", "5件", "2026/11/27 09:05〜11:30",
 		"`taro@example.com`", "`hanako@example.net`", "このメールは届きません。",
-		"インシデント #42", "【ホスティング会社】除外申請を依頼する", "【送信者】解除後に再送する"} {
+		"通知 #42", "【ホスティング会社】除外申請を依頼する", "【送信者】解除後に再送する"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("rendered blocks lack %q", want)
 		}

@@ -23,18 +23,19 @@ func checks(n notify.Notice) []slackgo.Block {
 		lines = append(lines, "• "+escape(l))
 	}
 	for _, a := range n.Checks.Actions {
-		lines = append(lines, actionLine(a))
+		lines = append(lines, actionLine(*n.Checks, a))
 	}
 	return sections(strings.Join(lines, "\n"))
 }
 
-// actionLine renders one action of the checks: its role and text, with the
-// DNS names and values to copy (Action.Code) as inline code. escape would
+// actionLine renders one action of the checks: its role (as the summary
+// labels it: the hosting company by its name when configured) and text,
+// with the DNS names and values to copy (Action.Code) as inline code. escape would
 // turn their "~" and "_" into look-alikes that a DNS record does not accept
 // (「v=spf1 … ∼all」); inside code Slack formats nothing, and only &, < and
 // > are escaped.
-func actionLine(a health.Action) string {
-	text := escape(a.Role.Label() + a.Text)
+func actionLine(s health.Summary, a health.Action) string {
+	text := escape(s.Label(a.Role) + a.Text)
 	code := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "`", "ˋ")
 	for _, c := range a.Code {
 		if c == "" {

@@ -85,3 +85,30 @@ func TestChecksActionsKeepDNSValues(t *testing.T) {
 		}
 	}
 }
+
+// With BOUNCEWATCH_HOSTING_NAME the thread's 確認結果 labels the hosting
+// company's own actions with its name, as the advice does.
+func TestChecksBlocksNameTheHostingCompany(t *testing.T) {
+	n := sampleNotice()
+	s := health.Summary{
+		At:    time.Date(2026, 12, 3, 4, 45, 0, 0, time.UTC),
+		Lines: []string{"送信IP 192.0.2.25 に逆引き(PTR)が設定されていません。"},
+		Actions: []health.Action{
+			{Role: health.RoleIT, Text: "送信IP 192.0.2.25 を管理するレンタルサーバー会社に、逆引き(PTR)の設定を依頼してください。"},
+			{Role: health.RoleHosting, Text: "192.0.2.25 の逆引き(PTR)にホスト名を設定する。"},
+		},
+	}.ForHosting("ヘテムル")
+	n.Checks = &s
+	blocks, _ := ChecksBlocks(n)
+	thread := blocksText(blocks, "")
+	n.Kind = notify.KindDetail
+	for _, text := range []string{thread, blocksText(Blocks(n))} {
+		if !strings.Contains(text, "→ 【ヘテムル】192.0.2.25 の逆引き(PTR)にホスト名を設定する。") ||
+			!strings.Contains(text, "を管理するヘテムルに、逆引き(PTR)の設定を依頼") {
+			t.Errorf("the checks do not name the hosting company:\n%s", text)
+		}
+		if strings.Contains(text, "レンタルサーバー会社") {
+			t.Errorf("the hosting company is named generically although its name is set:\n%s", text)
+		}
+	}
+}

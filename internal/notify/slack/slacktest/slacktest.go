@@ -172,6 +172,13 @@ func New(t testing.TB) *Server {
 // APIURL is the Web API base URL (ending in "/") to configure the client with.
 func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
 
+// Handler is the fake's HTTP handler, for a client that reaches it without
+// a network: inside a testing/synctest bubble, where time only moves while
+// every goroutine waits on something the bubble controls (a real socket is
+// not), a test gives its client a transport that calls Handler directly.
+// Create the Server outside the bubble.
+func (s *Server) Handler() http.Handler { return s.srv.Config.Handler }
+
 // FailNext makes the next calls of method fail with fs, one each, in order.
 func (s *Server) FailNext(method string, fs ...Failure) {
 	s.mu.Lock()
