@@ -107,7 +107,11 @@ func (a *analysis) textRecipients() []textRcpt {
 				addr = m
 			}
 		}
-		if looksLikeHeaderLine(line) || contactLine(line) {
+		next := ""
+		if i+1 < len(lines) {
+			next = lines[i+1]
+		}
+		if looksLikeHeaderLine(line) || contactLine(line, next) {
 			continue
 		}
 		diag := strings.TrimSpace(strings.TrimLeft(rest, ":.> "))
@@ -195,9 +199,19 @@ func (a *analysis) textRecipients() []textRcpt {
 
 // contactLine reports a line that offers a mailbox to write to, not a
 // failed recipient: Postfix's "For further assistance, please contact
-// <postmaster@...>" and the like.
-func contactLine(line string) bool {
-	return containsAny(lowerASCII(line), "please contact", "for further assistance", "for assistance", "please send mail to")
+// <postmaster@...>" and the like, and the Japanese "…<support@...>" whose
+// sentence ends "へご連絡ください" / "までお問い合わせください", on the
+// line or the next.
+func contactLine(line, next string) bool {
+	if containsAny(lowerASCII(line), "please contact", "for further assistance", "for assistance", "please send mail to") {
+		return true
+	}
+	for _, l := range []string{line, next} {
+		if containsAny(l, "ご連絡ください", "お問い合わせください", "お問合せください", "ご連絡下さい") {
+			return true
+		}
+	}
+	return false
 }
 
 // dropSenderSide removes, from several recipients read in prose, the

@@ -29,6 +29,7 @@ func TestTextRecipientsNotTheSender(t *testing.T) {
 		"A message that you have sent could not be delivered to one or more\nrecipients.  This is a permanent error.  The following address failed:\n\n" +
 		"  <mori.example@partner.example.net>: 550 unknown user\n\n" +
 		"For further assistance, please contact <support@mail.example.jp>\n\n" +
+		"解決しない場合は <helpdesk@mail.example.jp>\nへご連絡ください。\n\n" +
 		"Included is a copy of the message header:\n-----------------------------------------\n" +
 		"Received: from mail.example.jp\n    for <eigyo@example.co.jp>; Mon, 8 Jul 2024 10:00:00 +0900\n" +
 		"From: eigyo@example.co.jp\nTo: mori.example@partner.example.net\nSubject: Quotation\n\nbody\n"
