@@ -34,9 +34,9 @@ type triageRecipient struct {
 
 func newTriageLine(file string, rep *bounce.Report, lang advice.Lang, opts []advice.Option) triageLine {
 	l := triageLine{File: file, Report: rep, Recipients: make([]triageRecipient, 0, len(rep.Recipients))}
+	opts = append(opts[:len(opts):len(opts)], advice.WithoutFacts()) // the recipient's fields are in the line already
 	for _, rc := range rep.Recipients {
 		a := advice.ForRecipient(rep, rc, lang, opts...)
-		a.Facts = nil
 		l.Recipients = append(l.Recipients, triageRecipient{Recipient: rc, Advice: a})
 	}
 	return l

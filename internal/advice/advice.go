@@ -156,6 +156,14 @@ type Option func(*options)
 type options struct {
 	hostingName string // e.g. ヘテムル; "" means the generic word
 	hostingURL  string // the hosting company's support page (https)
+	noFacts     bool   // WithoutFacts
+}
+
+// WithoutFacts leaves Advice.Facts empty: for callers that show the
+// recipient's own fields beside the advice (triage's JSON), which would
+// otherwise compute the facts only to drop them.
+func WithoutFacts() Option {
+	return func(o *options) { o.noFacts = true }
 }
 
 // WithHosting names the office's own hosting company and its support page.

@@ -46,7 +46,9 @@ func ForRecipient(rep *bounce.Report, rc bounce.Recipient, lang Lang, opts ...Op
 	vals["headline"] = a.Headline
 	a.Title = a.Headline
 	a.Headline = fill(lt.Layout["recipient_headline"], vals, lt.Placeholders)
-	a.Facts = facts(lt, rep, rc, variant, vals, true)
+	if !o.noFacts {
+		a.Facts = facts(lt, rep, rc, variant, vals, true)
+	}
 	return a
 }
 

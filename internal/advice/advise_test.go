@@ -1,6 +1,7 @@
 package advice
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -431,5 +432,37 @@ func TestWhoDoesWhatFitsItsWidth(t *testing.T) {
 	}
 	if got := a.WhoDoesWhat(60); strings.HasSuffix(got, " / ") || strings.Contains(got, "…") {
 		t.Errorf("WhoDoesWhat(60) should drop whole items: %q", got)
+	}
+}
+
+// TestWithoutFacts: the option leaves out the facts and nothing else.
+func TestWithoutFacts(t *testing.T) {
+	rep, rc := motivating(bounce.ActionFailed)
+	for _, lang := range []Lang{Japanese, English} {
+		whole := ForRecipient(rep, rc, lang, WithHosting("ヘテムル", "https://support.example.jp/"))
+		bare := ForRecipient(rep, rc, lang, WithHosting("ヘテムル", "https://support.example.jp/"), WithoutFacts())
+		if len(whole.Facts) == 0 {
+			t.Fatalf("%s: the advice has no facts to leave out", lang)
+		}
+		if len(bare.Facts) != 0 {
+			t.Errorf("%s: WithoutFacts kept %d facts", lang, len(bare.Facts))
+		}
+		whole.Facts = nil
+		if fmt.Sprintf("%#v", whole) != fmt.Sprintf("%#v", bare) {
+			t.Errorf("%s: WithoutFacts changed more than the facts:\n%#v\n%#v", lang, whole, bare)
+		}
+	}
+}
+
+// TestFillWithoutPlaceholders: a text with nothing to fill comes back as
+// it is.
+func TestFillWithoutPlaceholders(t *testing.T) {
+	for _, s := range []string{"", "送信者に連絡してください。", "a } b ]] c"} {
+		if got := fill(s, map[string]string{"ip": "192.0.2.1"}, nil); got != s {
+			t.Errorf("fill(%q) = %q", s, got)
+		}
+	}
+	if got := fill("IP {ip}[[ ({ip})]]", map[string]string{"ip": "192.0.2.1"}, nil); got != "IP 192.0.2.1 (192.0.2.1)" {
+		t.Errorf("fill with a value = %q", got)
 	}
 }

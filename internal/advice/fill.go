@@ -38,7 +38,11 @@ var layoutPlaceholders = map[string]bool{
 
 // fill expands the placeholders of s.
 func fill(s string, vals, defaults map[string]string) string {
+	if strings.IndexByte(s, '{') < 0 && !strings.Contains(s, "[[") {
+		return s // nothing to fill: most action texts
+	}
 	var b strings.Builder
+	b.Grow(len(s) + 48) // room for a value or two, so the text is written once
 	for {
 		i := strings.Index(s, "[[")
 		if i < 0 {

@@ -84,6 +84,8 @@ type analysis struct {
 	globDone bool
 
 	textCapped bool // textRecipients found more than maxRecipients addresses
+
+	preamble, preambleDone bool // mtaPreamble's answer, once computed
 }
 
 // textLines returns the text split at "\n", splitting once per message.

@@ -44,6 +44,33 @@ func TestCorpusAccuracy(t *testing.T) {
 		t.Errorf("recipient accuracy %.4f < 0.98", r)
 	}
 
+	// Every report's From and Return-Path replaced by an ordinary mailbox,
+	// and then its Subject by a neutral word too: a report is recognised by
+	// its structure and its MTA's text, not by who sent it or its title.
+	// Bars: 0.95 with the sender renamed; 0.93 with the Subject too (an
+	// auto-reply known only by its "Auto:" subject, and IMail's reports
+	// that have no preamble, are lost then).
+	for _, v := range []struct {
+		name    string
+		subject bool
+		bar     float64
+	}{{"sender", false, 0.95}, {"sender+subject", true, 0.93}} {
+		t.Run(v.name, func(t *testing.T) {
+			out := t.TempDir()
+			if err := renameSenders(corpusRoot, labels, out, v.subject); err != nil {
+				t.Fatal(err)
+			}
+			s := &corpusScore{}
+			for _, f := range scoreCorpus(t, out, filepath.Join(out, "labels.tsv")) {
+				s.reasonOK, s.reasonN = s.reasonOK+f.reasonOK, s.reasonN+f.reasonN
+			}
+			t.Logf("%s: reason %d/%d = %.4f", v.name, s.reasonOK, s.reasonN, s.reason())
+			if s.reason() < v.bar {
+				t.Errorf("%s: reason accuracy %.4f < %.2f", v.name, s.reason(), v.bar)
+			}
+		})
+	}
+
 	t.Run("variants", func(t *testing.T) {
 		python, err := exec.LookPath("python3")
 		if err != nil {
@@ -202,4 +229,61 @@ func scoreCorpus(t *testing.T, root, labels string) map[string]*corpusScore {
 		}
 	}
 	return scores
+}
+
+// senderField matches a From, Return-Path or Subject header field with its
+// continuation lines.
+var senderField = regexp.MustCompile(`(?im)^(From|Return-Path|Subject):[^\r\n]*(\r?\n[ \t][^\r\n]*)*`)
+
+// renameSenders copies the labelled files under root to out with the
+// From and Return-Path of each message's own header replaced by
+// "Spam Team <spam1@example.net>" (and with subject, its Subject by
+// "Notice"), and copies the labels.
+func renameSenders(root, labels, out string, subject bool) error {
+	lb, err := os.ReadFile(labels)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "labels.tsv"), lb, 0o644); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i, line := range strings.Split(string(lb), "\n") {
+		p, _, _ := strings.Cut(line, "\t")
+		if i == 0 || p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		raw, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			return err
+		}
+		s := string(raw)
+		end := len(s)
+		for _, sep := range []string{"\r\n\r\n", "\n\n", "\r\r"} {
+			if i := strings.Index(s, sep); i >= 0 && i < end {
+				end = i
+			}
+		}
+		head := senderField.ReplaceAllStringFunc(s[:end], func(f string) string {
+			switch strings.ToLower(f[:4]) {
+			case "from":
+				return "From: Spam Team <spam1@example.net>"
+			case "subj":
+				if subject {
+					return "Subject: Notice"
+				}
+				return f
+			}
+			return "Return-Path: <spam1@example.net>"
+		})
+		dst := filepath.Join(out, p)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, []byte(head+s[end:]), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -97,6 +97,20 @@ func TestDecideNamedCases(t *testing.T) {
 			Diagnostic: "550 5.1.1 Client host [192.0.2.1] blocked using bl.example.net"}, ReasonBlocked},
 		{"Exchange's 5.1.10 is an unknown recipient", evidence{Status: "5.1.10", ReplyCode: "550", Action: ActionFailed,
 			Diagnostic: "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"}, ReasonUserUnknown},
+		{"Gmail likely unsolicited mail, blocked", evidence{Status: "5.7.1", ReplyCode: "550", Command: "DATA", Action: ActionFailed, Provider: ProviderGoogle,
+			Diagnostic: "550-5.7.1 Gmail has detected that this message is likely unsolicited mail. To reduce the amount of spam sent to Gmail, this message has been blocked."}, ReasonSpamDetected},
+		{"Gmail blocked IP", evidence{Status: "5.7.1", ReplyCode: "550", Action: ActionFailed, Provider: ProviderGoogle,
+			Diagnostic: "550 5.7.1 Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been blocked."}, ReasonBlocked},
+		{"user unknown answering RCPT", evidence{ReplyCode: "550", Command: "RCPT", Action: ActionFailed,
+			Diagnostic: "550 Unknown user taro@example.com"}, ReasonUserUnknown},
+		{"user unknown with 5.1.1", evidence{Status: "5.1.1", ReplyCode: "550", Action: ActionFailed,
+			Diagnostic: "550 5.1.1 Unknown user taro@example.com"}, ReasonUserUnknown},
+		{"user unknown after DATA", evidence{ReplyCode: "550", Command: "DATA", Action: ActionFailed,
+			Diagnostic: "550 Unknown user taro@example.com"}, ReasonFiltered},
+		{"user unknown, no command, no status (Sisimai::Reason::Filtered)", evidence{ReplyCode: "550", Action: ActionFailed,
+			Diagnostic: "Invalid Address, ERROR_CODE :550, ERROR_CODE :Requested action not taken: mailbox unavailable"}, ReasonFiltered},
+		{"user unknown at MAIL FROM", evidence{ReplyCode: "550", Command: "MAIL", Action: ActionFailed,
+			Diagnostic: "550 Unknown user sender@example.jp"}, ReasonRejected},
 		{"Microsoft code only at Microsoft", evidence{ReplyCode: "550", Action: ActionFailed, Provider: ProviderOther,
 			Diagnostic: "550 SC-001 Unfortunately, messages from 192.0.2.1 weren't sent"}, ReasonOnHold},
 		{"Microsoft code at Microsoft", evidence{ReplyCode: "550", Action: ActionFailed, Provider: ProviderMicrosoft,
@@ -104,6 +118,48 @@ func TestDecideNamedCases(t *testing.T) {
 	} {
 		if got := decide(c.ev).Reason; got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+// TestGreylistingIsTemporary: "try again later" beside a refused
+// recipient is greylisting on a 4xx reply only (KB.md §8).
+func TestGreylistingIsTemporary(t *testing.T) {
+	diag := "<taro@example.com>: Recipient address rejected: Please try again later"
+	if got := decide(evidence{Status: "4.7.1", ReplyCode: "450", Command: "RCPT", Action: ActionDelayed, Diagnostic: "450 4.7.1 " + diag}).Reason; got != ReasonGreylisted {
+		t.Errorf("450 4.7.1: %s, want greylisted", got)
+	}
+	if got := decide(evidence{Status: "5.7.1", ReplyCode: "550", Command: "RCPT", Action: ActionFailed, Diagnostic: "550 5.7.1 " + diag}).Reason; got == ReasonGreylisted {
+		t.Errorf("550 5.7.1: greylisted, want a permanent reason")
+	}
+}
+
+// TestReplyStatusOverDSNStatus: the receiver's enhanced code in its
+// reply is the recipient's status when it says more than the DSN's Status
+// of the same class; an x.0.0 in the reply does not replace a specific one.
+func TestReplyStatusOverDSNStatus(t *testing.T) {
+	for _, c := range []struct{ dsn, reply, want string }{
+		{"5.1.1", "550 5.7.1 IP address blacklisted by recipient", "5.7.1"},
+		{"5.1.1", "552 5.2.2 Over quota", "5.2.2"},
+		{"5.1.1", "550 5.0.0 User unknown", "5.1.1"},
+		{"5.0.0", "550 5.1.1 User unknown", "5.1.1"},
+	} {
+		rep := Analyze(reportDSN("taro@example.com", c.dsn, c.reply, "RCPT TO"))
+		if len(rep.Recipients) != 1 || rep.Recipients[0].Status != c.want {
+			t.Errorf("Status %s, reply %q: %+v; want status %s", c.dsn, c.reply, rep.Recipients, c.want)
+		}
+	}
+}
+
+// TestZohoReplyCode: Zoho Mail writes the reply code as "ERROR_CODE :550".
+func TestZohoReplyCode(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"Invalid Address, ERROR_CODE :550, ERROR_CODE :Requested action not taken: mailbox unavailable", "550"},
+		{"Error, ERROR_CODE :421, ERROR_CODE :, Host not reachable.", "421"},
+		{"at 10:55:02 the host said nothing", ""},
+	} {
+		if got := findReplyCode(c.in); got != c.want {
+			t.Errorf("findReplyCode(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -59,8 +59,10 @@ var (
 )
 
 // looksLikeBounce decides, for a message without a delivery-status part, whether
-// it is a delivery report: it must come from a mail system or carry a report
-// subject, and say so in its text.
+// it is a delivery report: it must open with an MTA's preamble
+// (mtaPreamble), carry a report subject, come from the null sender or from
+// a mail system's mailbox, and say so in its text. The From local part is
+// one signal among these, never required.
 func (a *analysis) looksLikeBounce() bool {
 	h := a.p.header
 	if h.Get("X-Failed-Recipients") != "" {
@@ -72,15 +74,16 @@ func (a *analysis) looksLikeBounce() bool {
 	fromDaemon := a.daemonSender()
 	subj := bounceSubjectSet.any(a.subject)
 	nullPath := strings.TrimSpace(h.Get("Return-Path")) == "<>"
-	if !fromDaemon && !subj && !nullPath {
+	pre := a.mtaPreamble()
+	if !fromDaemon && !subj && !nullPath && !pre {
 		return false
 	}
 	if lowerASCII(h.Get("Precedence")) == "list" || h.Get("List-Id") != "" || h.Get("List-Unsubscribe") != "" {
-		if !fromDaemon {
+		if !fromDaemon && !pre {
 			return false
 		}
 	}
-	if !bounceBodySet.any(a.low) && !subj {
+	if !pre && !subj && !bounceBodySet.any(a.low) {
 		return false
 	}
 	// A report has to name a recipient somewhere.
@@ -99,7 +102,7 @@ func (a *analysis) forwardedByHuman() bool {
 	if !fwd {
 		return false
 	}
-	return !a.daemonSender()
+	return !a.daemonSender() && !a.mtaPreamble()
 }
 
 // inlineDSN reports a delivery-status block written into the text.
@@ -121,6 +124,7 @@ var originalMarkers = []string{
 	"the message you sent", "----- message text follows", "-----original message-----", "------ returned message",
 	"content-type: message/rfc822", "------ the body of the message", "--- below this line",
 	"following is a copy of the original", "original message header", "-- original message",
+	"included is a copy of the message header",
 	"以下は元のメッセージ", "元のメッセージ", "原文", "元メール",
 }
 
@@ -204,7 +208,10 @@ func Candidate(header []byte) bool {
 		h.Get("X-Auto-Response-Suppress") != "" || strings.TrimSpace(h.Get("Return-Path")) == "<>" ||
 		(h.Get("Precedence") != "" && !strings.EqualFold(strings.TrimSpace(h.Get("Precedence")), "list")) ||
 		h.Get("X-MS-Exchange-Inbox-Rules-Loop") != "" || h.Get("X-Apple-Action") != "" ||
-		h.Get("X-MS-Exchange-Generated-Message-Source") != "" {
+		h.Get("X-MS-Exchange-Generated-Message-Source") != "" ||
+		// Amazon SNS delivers SES bounce and complaint notifications as
+		// plain mail from an ordinary address; its header marks them.
+		h.Get("X-Amz-Sns-Message-Id") != "" {
 		return true
 	}
 	mh := mailHeader(h)

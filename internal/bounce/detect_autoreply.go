@@ -76,7 +76,7 @@ var autoReplyWordSet = newPhraseSet(autoReplyWords)
 // X-Auto-Response-Suppress is a request not to auto-reply to this mail,
 // which Outlook puts on ordinary mail too: it is not a signal.
 func (a *analysis) isAutoReply() bool {
-	if a.daemonSender() && a.looksLikeBounce() {
+	if (a.daemonSender() || a.reportStructure()) && a.looksLikeBounce() {
 		return false
 	}
 	h := a.p.header
@@ -96,7 +96,7 @@ func (a *analysis) isAutoReply() bool {
 	if !a.machineMade() || hasAnyPrefix(subj, forwardPrefixes) {
 		return false // a person's mail, or a forward made by a mailbox rule
 	}
-	if a.daemonSender() || bounceSubjectSet.any(a.subject) || h.Get("X-Failed-Recipients") != "" {
+	if a.daemonSender() || bounceSubjectSet.any(a.subject) || a.reportStructure() {
 		return false // machine-made, but by a mail system: a report, read as such further on
 	}
 	return hasAnyPrefix(subj, replyPrefixes) || h.Get("In-Reply-To") != "" || autoReplyWordSet.any(subj)
@@ -140,11 +140,12 @@ func yes(v string) bool {
 
 // humanReply reports a reply or forward written by a person: its Subject
 // opens with "Re:", "Fwd:" and the like, and it does not come from a mail
-// system. A person forwarding a bounce, or replying to one and quoting it,
+// system nor opens with an MTA's preamble (Apache James answers with
+// "Re: <subject>"). A person forwarding a bounce, or replying to one and quoting it,
 // is not a bounce; nor is a reply to an auto-reply.
 func (a *analysis) humanReply() bool {
 	s := strings.TrimSpace(a.subject)
-	return (hasAnyPrefix(s, replyPrefixes) || hasAnyPrefix(s, forwardPrefixes)) && !a.daemonSender()
+	return (hasAnyPrefix(s, replyPrefixes) || hasAnyPrefix(s, forwardPrefixes)) && !a.daemonSender() && !a.mtaPreamble()
 }
 
 // readReceipt reports a read receipt: an RFC 8098 disposition notification,

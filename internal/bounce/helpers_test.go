@@ -363,6 +363,8 @@ func TestCandidate(t *testing.T) {
 			"Date: Wed, 15 May 2024 10:12:40 +0900\r\nMessage-ID: <abc@example.jp>\r\nContent-Type: text/plain; charset=UTF-8\r\n", false},
 		{"ordinary japanese mail", "From: taro@example.jp\nTo: hanako@example.com\nSubject: =?UTF-8?B?5omT44Gh5ZCI44KP44Gb44Gu5Lu2?=\n", false},
 		{"header block with the blank line", "From: taro@example.jp\nSubject: lunch\n\n", false},
+		{"amazon sns notification", "From: AWS Notifications <notify@example.com>\nSubject: AWS Notification Message\nx-amz-sns-message-id: 0c1d2e3f\n", true},
+		{"a renamed mailbox with a null return path", "Return-Path: <>\nFrom: helpdesk@mail.example.net\nSubject: Re: Quotation\n", true},
 		{"broken header is read leniently", "From: MAILER-DAEMON@example.net\nthis is not a field\nSubject: failure notice\n", true},
 	}
 	for _, tc := range tests {

@@ -49,8 +49,15 @@ func (a *analysis) recipient(f found) Recipient {
 		}
 	}
 	status := ev.Status
-	if st := statusOf(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || strings.HasSuffix(status, ".4.7") ||
-		strings.HasSuffix(status, ".0") && st[0] == status[0] && !strings.HasSuffix(st, ".0") || (status[0] != st[0] && f.action != ActionDelayed)) {
+	// The receiver's own enhanced code in its reply says more than the one
+	// the reporting MTA wrote in Status (RFC 3464 §2.3.4: Status is the
+	// reporting MTA's summary; §2.3.6: the Diagnostic-Code is the remote
+	// MTA's), unless the reply's is only x.0.0.
+	sameClass := func(st string) bool {
+		return status != "" && st[0] == status[0] && (!strings.HasSuffix(st, ".0.0") || strings.HasSuffix(status, ".0.0"))
+	}
+	if st := statusOf(core); st != "" && (status == "" || strings.HasSuffix(status, ".0.0") || strings.HasSuffix(status, ".4.7") || sameClass(st) ||
+		(status[0] != st[0] && f.action != ActionDelayed)) {
 		if !(status != "" && status[0] == '5' && st[0] == '4' && f.action == ActionFailed && !strings.HasSuffix(status, ".0.0")) &&
 			// A success code quoted in a failure (a gateway took the mail, then
 			// could not deliver it: an SMS gateway) never makes it a success.

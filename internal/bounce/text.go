@@ -3,6 +3,7 @@ package bounce
 import (
 	"encoding/binary"
 	"strings"
+	"unicode"
 )
 
 // Helpers that read addresses, codes and hosts out of free text. They scan
@@ -78,6 +79,9 @@ func cleanAddr(a string) string {
 		return a
 	}
 	a = strings.Trim(a, "<>\"'()[],;:. \t")
+	// Punctuation of other scripts written after an address ("a@b.jp،",
+	// "a@b.jp。") is the sentence's, not the domain's.
+	a = strings.TrimRightFunc(a, func(r rune) bool { return r > unicode.MaxASCII && (unicode.IsPunct(r) || unicode.IsSpace(r)) })
 	a = strings.TrimPrefix(a, "mailto:")
 	if i := strings.LastIndexByte(a, '@'); i > 0 {
 		a = a[:i+1] + strings.ToLower(a[i+1:])

@@ -107,7 +107,11 @@ func (a *analysis) textRecipients() []textRcpt {
 				addr = m
 			}
 		}
-		if looksLikeHeaderLine(line) {
+		next := ""
+		if i+1 < len(lines) {
+			next = lines[i+1]
+		}
+		if looksLikeHeaderLine(line) || contactLine(line, next) {
 			continue
 		}
 		diag := strings.TrimSpace(strings.TrimLeft(rest, ":.> "))
@@ -170,6 +174,7 @@ func (a *analysis) textRecipients() []textRcpt {
 			}
 		}
 	}
+	out = a.dropSenderSide(out)
 	if len(out) == 0 && a.rep != nil {
 		a.fillOriginal()
 		if to := a.rep.Original.To; to != "" && !a.excluded(to, false) {
@@ -190,6 +195,53 @@ func (a *analysis) textRecipients() []textRcpt {
 		}
 	}
 	return out
+}
+
+// contactLine reports a line that offers a mailbox to write to, not a
+// failed recipient: Postfix's "For further assistance, please contact
+// <postmaster@...>" and the like, and the Japanese "…<support@...>" whose
+// sentence ends "へご連絡ください" / "までお問い合わせください", on the
+// line or the next.
+func contactLine(line, next string) bool {
+	if containsAny(lowerASCII(line), "please contact", "for further assistance", "for assistance", "please send mail to") {
+		return true
+	}
+	for _, l := range []string{line, next} {
+		if containsAny(l, "ご連絡ください", "お問い合わせください", "お問合せください", "ご連絡下さい") {
+			return true
+		}
+	}
+	return false
+}
+
+// dropSenderSide removes, from several recipients read in prose, the
+// addresses of the sending side: the report's To (the original sender, to
+// whom the report is addressed) and the returned message's From. Reports
+// greet or quote the sender ("sender@example.jp 様", "From: ..."); the
+// sender is a failed recipient only when nothing else is named.
+func (a *analysis) dropSenderSide(out []textRcpt) []textRcpt {
+	if len(out) < 2 {
+		return out
+	}
+	side := map[string]bool{}
+	if a.to != "" {
+		side[strings.ToLower(a.to)] = true
+	}
+	if a.p.orig != nil {
+		if f := headerAddr(mailHeader(*a.p.orig), "From"); f != "" {
+			side[strings.ToLower(f)] = true
+		}
+	}
+	kept := out[:0:0]
+	for _, t := range out {
+		if !side[strings.ToLower(t.addr)] {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == 0 {
+		return out
+	}
+	return kept
 }
 
 func allEmptyDiag(rs []textRcpt) bool {

@@ -76,9 +76,21 @@ func (p *parts) splitParts(body []byte, boundary string, skip, depth int, lim Li
 
 // splitPartHeader splits one part into its header and body, leniently:
 // header field lines and their continuations up to a blank line, or up to
-// the first line that is not a field.
+// the first line that is not a field. A MIME parameter written on its own
+// unindented line after a field that ends with ";" (Apache James writes
+// "Content-Type: multipart/alternative;" then "boundary=..." at the start
+// of the next line) is read as that field's continuation, as RFC 2045
+// section 5.1's parameter list means it.
 func splitPartHeader(part []byte) (header textproto.Header, body []byte) {
 	off := 0
+	var fixed []byte // the header with such parameter lines indented, once one is seen
+	semicolon := false
+	hdr := func(upto int) textproto.Header {
+		if fixed != nil {
+			return parseFields(string(fixed))
+		}
+		return parseFields(string(part[:upto]))
+	}
 	for off < len(part) {
 		nl := bytes.IndexByte(part[off:], '\n')
 		end := len(part)
@@ -87,19 +99,32 @@ func splitPartHeader(part []byte) (header textproto.Header, body []byte) {
 		}
 		line := bytes.TrimRight(part[off:end], "\r")
 		if len(line) == 0 {
-			return parseFields(string(part[:off])), part[min(end+1, len(part)):]
+			return hdr(off), part[min(end+1, len(part)):]
 		}
+		param := false
 		if line[0] != ' ' && line[0] != '\t' {
 			c := bytes.IndexByte(line, ':')
-			if c <= 0 || bytes.ContainsAny(line[:c], " \t") || !printableASCII(line[:c]) {
-				return parseFields(string(part[:off])), part[off:]
+			eq := bytes.IndexByte(line, '=')
+			param = semicolon && eq > 0 && (c < 0 || c > eq) && printableASCII(line[:eq]) && !bytes.ContainsAny(line[:eq], " \t")
+			if !param && (c <= 0 || bytes.ContainsAny(line[:c], " \t") || !printableASCII(line[:c])) {
+				return hdr(off), part[off:]
 			}
 		} else if off == 0 {
 			return parseFields(""), part
 		}
+		if param && fixed == nil {
+			fixed = append([]byte(nil), part[:off]...)
+		}
+		if fixed != nil {
+			if param {
+				fixed = append(fixed, ' ')
+			}
+			fixed = append(fixed, part[off:min(end+1, len(part))]...)
+		}
+		semicolon = bytes.HasSuffix(bytes.TrimRight(line, " \t"), []byte(";"))
 		off = end + 1
 	}
-	return parseFields(string(part)), nil
+	return hdr(len(part)), nil
 }
 
 // trimBeforeHeader drops lines that stand before the header of a returned

@@ -241,6 +241,10 @@ func TestSplitPartHeader(t *testing.T) {
 		{"Your mail: was not delivered\n", "", "Your mail: was not delivered\n"},
 		{"Content-Type: message/delivery-status\n\x1b$B@bL@\x1b(B\n\nReporting-MTA: dns; x\n", "message/delivery-status", "\x1b$B@bL@\x1b(B\n\nReporting-MTA: dns; x\n"},
 		{"Content-Type: text/plain;\n charset=us-ascii\n\nx", "text/plain; charset=us-ascii", "x"},
+		// An unindented parameter after a field ending with ";" (Apache James).
+		{"Content-Type: multipart/alternative;\nboundary=\"b:1\"\n\nx", "multipart/alternative; boundary=\"b:1\"", "x"},
+		// Without the ";" such a line is body.
+		{"Content-Type: text/plain\nname=value\n", "text/plain", "name=value\n"},
 	}
 	for _, tc := range tests {
 		h, body := splitPartHeader([]byte(tc.in))
