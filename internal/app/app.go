@@ -219,16 +219,8 @@ func (a *App) Watcher() *imapwatch.Watcher { return a.watcher }
 // a loop fails (the others are then stopped).
 func (a *App) Run(ctx context.Context) error {
 	defer a.db.Close()
-	// Timing may have changed since the last run: re-evaluate every open incident.
-	if err := a.db.RecheckAll(ctx); err != nil {
+	if err := a.prepare(ctx); err != nil {
 		return err
-	}
-	// Notices the previous process had in flight are retried now, not
-	// after their lease (it is gone; the senders look before posting again).
-	if n, err := a.db.ReleaseLeases(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		a.log.Info("notifications in flight at the last stop are retried", "count", n)
 	}
 	loops := []loop{
 		{"imap", a.watcher.Run},
@@ -240,9 +232,26 @@ func (a *App) Run(ctx context.Context) error {
 		loops = append(loops, loop{"http", a.serveHTTP})
 	}
 	loops = append(loops, a.extraLoops()...)
+	return a.runLoops(ctx, loops)
+}
+
+// prepare takes over from the previous process before the loops start:
+// timing may have changed since the last run, so every open incident is
+// re-evaluated; notices the previous process had in flight are retried now,
+// not after their lease (it is gone; the senders look before posting
+// again); and the incident clock and the sender look at once.
+func (a *App) prepare(ctx context.Context) error {
+	if err := a.db.RecheckAll(ctx); err != nil {
+		return err
+	}
+	if n, err := a.db.ReleaseLeases(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		a.log.Info("notifications in flight at the last stop are retried", "count", n)
+	}
 	kick(a.kickTick)
 	kick(a.kickSend)
-	return a.runLoops(ctx, loops)
+	return nil
 }
 
 // runLoops runs the loops until ctx is done (nil: a normal stop) or one of
@@ -388,6 +397,9 @@ func (a *App) deliver(ctx context.Context, it store.OutboxItem, errLog map[strin
 		return nil
 	}
 	det, err := a.db.IncidentDetail(ctx, it.IncidentID, 200)
+	if err != nil && ctx.Err() != nil {
+		return a.interrupted(rec, it)
+	}
 	if err != nil {
 		if ferr := a.db.MarkFailed(rec, it.ID, err.Error(), a.opts.Now().Add(time.Minute)); ferr != nil {
 			return fmt.Errorf("outbox %d: %w (and recording it: %w)", it.ID, err, ferr)
@@ -416,10 +428,10 @@ func (a *App) deliver(ctx context.Context, it store.OutboxItem, errLog map[strin
 		}
 		return nil
 	}
-	a.metrics.notified(it.Target, false)
 	if ctx.Err() != nil {
-		retry = true
+		return a.interrupted(rec, it)
 	}
+	a.metrics.notified(it.Target, false)
 	if msg := err.Error(); errLog[it.Target] != msg {
 		a.log.Warn("notification failed", "target", it.Target, "incident", it.IncidentID, "attempt", it.Attempts, "retry", retry, "err", err)
 		errLog[it.Target] = msg
@@ -435,6 +447,18 @@ func (a *App) deliver(ctx context.Context, it store.OutboxItem, errLog map[strin
 	}
 	if err := a.db.MarkFailed(rec, it.ID, err.Error(), now.Add(after)); err != nil {
 		return fmt.Errorf("mark outbox %d failed: %w", it.ID, err)
+	}
+	return nil
+}
+
+// interrupted puts back a row whose send a stop interrupted: it is due at
+// once (after the restart) and the attempt is not counted, since the
+// receiver did not fail. A send that reached the receiver before the stop is
+// found again by the senders' own checks (Slack keys, email parts).
+func (a *App) interrupted(rec context.Context, it store.OutboxItem) error {
+	a.log.Debug("notification interrupted by the stop; due again at once", "target", it.Target, "incident", it.IncidentID)
+	if err := a.db.Postpone(rec, it.ID, a.opts.Now()); err != nil {
+		return fmt.Errorf("put back outbox %d: %w", it.ID, err)
 	}
 	return nil
 }

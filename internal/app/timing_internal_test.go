@@ -28,10 +28,11 @@ import (
 // watcher would (there is no IMAP server: synctest cannot drive a real
 // network). Notices are printed as JSON lines.
 type fakeTimeApp struct {
-	a    *App
-	out  *lockedBuffer
-	uid  uint32
-	stop func()
+	a      *App
+	out    *lockedBuffer
+	uid    uint32
+	cancel context.CancelFunc // ends the loops as a stop signal does
+	stop   func()
 }
 
 func startFakeTime(t *testing.T, cfg Config) *fakeTimeApp {
@@ -62,9 +63,12 @@ func startFakeTimeWith(t *testing.T, cfg Config, w io.Writer, adjust func(*Confi
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
+	if err := a.prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- a.runLoops(ctx, []loop{{"incidents", a.incidentLoop}, {"sender", a.senderLoop}}) }()
-	f := &fakeTimeApp{a: a, out: out}
+	f := &fakeTimeApp{a: a, out: out, cancel: cancel}
 	f.stop = func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -323,6 +327,48 @@ func TestSlackRetryAfterPausesWorkspaceInFakeTime(t *testing.T) {
 		}
 		if n := len(fake.Posts()); n != 3 {
 			t.Errorf("%d posts, want 3", n)
+		}
+	})
+}
+
+// stopOnWrite is a stdout that is stopped while a notice is being written:
+// the process is told to stop (SIGTERM) in the middle of a send, and the
+// write fails with the cancellation. Other lines (reports) are taken.
+type stopOnWrite struct{ stop func() }
+
+func (w *stopOnWrite) Write(p []byte) (int, error) {
+	if !bytes.Contains(p, []byte(`"event":"incident"`)) {
+		return len(p), nil
+	}
+	w.stop()
+	return 0, context.Canceled
+}
+
+// A notice interrupted by a graceful stop is due at once after the restart:
+// the stop is no failure of the receiver, so it neither waits out a backoff
+// nor counts as an attempt (issue 13, item 5).
+func TestNoticeInterruptedByStopIsDueAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{GroupWait: time.Minute, GroupInterval: time.Hour, RepeatInterval: 24 * time.Hour, ResolveAfter: 24 * time.Hour}
+		db := filepath.Join(t.TempDir(), "bw.db")
+		keep := func(c *Config, o *Options) { c.DB = db; o.RetryBase = time.Hour }
+		w := &stopOnWrite{}
+		first := startFakeTimeWith(t, cfg, w, keep)
+		w.stop = first.cancel
+		first.deliver(t, outlookBounceTo(t, "a.example@outlook.jp"))
+		time.Sleep(2 * time.Minute) // the group wait ends, the send is interrupted
+		synctest.Wait()
+		first.stop()
+		if n := len(first.notices(t)); n != 0 {
+			t.Fatalf("%d notices printed by the stopped process, want 0", n)
+		}
+
+		second := startFakeTimeWith(t, cfg, io.Discard, keep)
+		defer second.stop()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := len(second.notices(t)); n != 1 {
+			t.Errorf("%d notices a second after the restart, want the interrupted one at once", n)
 		}
 	})
 }
