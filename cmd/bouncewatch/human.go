@@ -45,4 +45,12 @@ func printHuman(w io.Writer, file string, rep *bounce.Report, lang advice.Lang, 
 		}
 		fmt.Fprintln(w)
 	}
+	if rep.Truncated {
+		// The cap is not silent (issue 13): say that the list is cut.
+		if lang == advice.English {
+			fmt.Fprintf(w, "   The bounce names more recipients than can be shown; only the first %d are listed.\n\n", len(rep.Recipients))
+		} else {
+			fmt.Fprintf(w, "   このエラーメールには表示できる数より多くの宛先が書かれています。最初の %d 件だけを示しました。\n\n", len(rep.Recipients))
+		}
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -42,6 +43,51 @@ func TestTriageHugeMalformedHeaderBounded(t *testing.T) {
 	if out.Len() > 8*safetext.MaxError || !utf8.Valid(out.Bytes()) {
 		t.Errorf("triage wrote %d bytes (valid UTF-8: %v)", out.Len(), utf8.Valid(out.Bytes()))
 	}
+}
+
+// A DSN naming 10,000 recipients: the human text says that only the first
+// are listed, as --json says "truncated" (issue 13: caps are not silent).
+func TestTriageRecipientCapIsShown(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("From: MAILER-DAEMON@mx.example.net\r\nTo: office@example.jp\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nfailed\r\n" +
+		"--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n")
+	for i := range 10000 {
+		fmt.Fprintf(&b, "\r\nFinal-Recipient: rfc822; user%d@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n", i)
+	}
+	b.WriteString("\r\n--b1--\r\n")
+	f := filepath.Join(t.TempDir(), "many.eml")
+	if err := os.WriteFile(f, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	run([]string{"triage", "--json", f}, nil, &out, &errb)
+	var got struct {
+		Truncated  bool
+		Recipients []json.RawMessage
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if !got.Truncated || len(got.Recipients) == 0 || len(got.Recipients) >= 10000 {
+		t.Fatalf("truncated = %v with %d recipients, want true and fewer than 10000", got.Truncated, len(got.Recipients))
+	}
+	for lang, want := range map[string]string{"ja": fmt.Sprintf("最初の %d 件だけを示しました", len(got.Recipients)),
+		"en": fmt.Sprintf("only the first %d are listed", len(got.Recipients))} {
+		out.Reset()
+		run([]string{"triage", "--lang", lang, f}, nil, &out, &errb)
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("triage --lang %s does not say the list is cut (want %q); it ends:\n%s", lang, want, tail(out.String(), 300))
+		}
+	}
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
 
 // main removes the empty variables before reading: their defaults apply,

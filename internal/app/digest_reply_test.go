@@ -102,8 +102,8 @@ func TestSlackDigestThreadFollowsTheChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitSeen(t, 2, cfg.GroupWait)
-	waitFor(t, "the thread to follow the change", func() bool { return len(fake.Replies()) >= 2 && r.stats(t).OutboxBacklog == 0 })
-	time.Sleep(settle)
+	waitFor(t, "the thread to follow the change", func() bool { return len(fake.Replies()) >= 2 })
+	r.waitSeen(t, 2)
 	rs := fake.Replies()
 	if len(rs) != 2 || len(fake.Posts()) != 1 {
 		t.Fatalf("%d posts and %d thread replies, want the digest and 2 replies", len(fake.Posts()), len(rs))

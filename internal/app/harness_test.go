@@ -16,12 +16,6 @@ import (
 
 // Helpers shared by the end-to-end tests of notifications and replies.
 
-// settle is how long the health tests' notices helper still waits for a
-// second post or mail to show. It stays (with that helper's signature)
-// while another branch reworks health_test.go; once merged, notices
-// should take the *running and call waitSeen instead.
-const settle = 700 * time.Millisecond
-
 // horizon: an incident decision due further away than this (a repeat, the
 // resolution after a day of quiet, the end of a mute) does not happen
 // within a test.

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -17,15 +16,15 @@ import (
 // checksSetup is an app posting to the Slack fake and mailing staff, with
 // the sender checks asking dnsAddr within timeout; its log and its stdout
 // target write to the returned buffers.
-func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ...[]byte) (fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer) {
+func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ...[]byte) (fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer, r *running) {
 	t.Helper()
-	fake, sm, logs, stdout, _ = checksSetupWith(t, dnsAddr, timeout, nil, bounces...)
-	return fake, sm, logs, stdout
+	fake, sm, logs, stdout, _, r = checksSetupWith(t, dnsAddr, timeout, nil, bounces...)
+	return fake, sm, logs, stdout, r
 }
 
 // checksSetupWith is checksSetup with a change to the configuration, and
 // the IMAP server too (to deliver replies).
-func checksSetupWith(t *testing.T, dnsAddr string, timeout time.Duration, change func(*app.Config), bounces ...[]byte) (fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer, srv *demo.Server) {
+func checksSetupWith(t *testing.T, dnsAddr string, timeout time.Duration, change func(*app.Config), bounces ...[]byte) (fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer, srv *demo.Server, r *running) {
 	t.Helper()
 	srv, err := demo.StartServer()
 	if err != nil {
@@ -47,33 +46,19 @@ func checksSetupWith(t *testing.T, dnsAddr string, timeout time.Duration, change
 		}
 	}
 	logs, stdout = &syncBuffer{}, &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	r = runAppWith(t, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		RetryBase: 50 * time.Millisecond, Stdout: stdout})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	return fake, sm, logs, stdout, srv
+	return fake, sm, logs, stdout, srv, r
 }
 
-// notices waits for the one Slack post and the one mail of the incident and
-// returns what they show.
-func notices(t *testing.T, fake *slacktest.Server, sm *smtpBox) (slackText, mailText string) {
+// notices waits until the app has done all that the one bounce causes and
+// returns what its Slack post (with the thread) and its mail show.
+func notices(t *testing.T, r *running, fake *slacktest.Server, sm *smtpBox) (slackText, mailText string) {
 	t.Helper()
-	waitFor(t, "the Slack post", func() bool { return len(fake.Posts()) >= 1 })
+	r.waitSeen(t, 1)
 	msgs := waitMails(t, sm, 1)
-	time.Sleep(settle)
 	if n := len(fake.Posts()); n != 1 {
-		t.Errorf("%d Slack posts, want 1", n)
+		t.Fatalf("%d Slack posts, want 1", n)
 	}
 	if n := sm.count(); n != 1 {
 		t.Errorf("%d mails, want 1", n)
@@ -97,8 +82,8 @@ func notices(t *testing.T, fake *slacktest.Server, sm *smtpBox) (slackText, mail
 func TestBlockedNoticeShowsVerifiedFindings(t *testing.T) {
 	t.Parallel()
 	dns := dnstest.Start(t)
-	fake, sm, _, out := checksSetup(t, dns.Addr, 2*time.Second, fixture(t, "outlook-s3140-blocked.eml"))
-	slackText, mailText := notices(t, fake, sm)
+	fake, sm, _, out, r := checksSetup(t, dns.Addr, 2*time.Second, fixture(t, "outlook-s3140-blocked.eml"))
+	slackText, mailText := notices(t, r, fake, sm)
 	// stdout: the incident's JSON line carries the checks.
 	var checks map[string]any
 	for _, ev := range out.events(t) {
@@ -143,8 +128,8 @@ func TestBlockedNoticeOfHealthyOfficeSaysSo(t *testing.T) {
 	m := string(fixture(t, "outlook-s3140-blocked.eml"))
 	m = strings.ReplaceAll(m, "203.0.113.25", dnstest.HealthyIP)
 	m = strings.ReplaceAll(m, "info@example.co.jp", "info@"+dnstest.HealthyDomain)
-	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
-	slackText, mailText := notices(t, fake, sm)
+	fake, sm, _, _, r := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	slackText, mailText := notices(t, r, fake, sm)
 	for name, text := range map[string]string{"Slack": slackText, "mail": mailText} {
 		if !strings.Contains(text, "SPF・DMARC・逆引き(PTR)はいずれも正常") {
 			t.Errorf("%s notice does not say the checks passed:\n%s", name, text)
@@ -164,8 +149,8 @@ func TestBlockedNoticeOfHealthyOfficeSaysSo(t *testing.T) {
 // the configured deadline, here short), and the log says why once.
 func TestBlockedNoticeWithDeadResolverGoesOut(t *testing.T) {
 	t.Parallel()
-	fake, sm, logs, _ := checksSetup(t, dnstest.Blackhole(t), 100*time.Millisecond, fixture(t, "outlook-s3140-blocked.eml"))
-	slackText, mailText := notices(t, fake, sm)
+	fake, sm, logs, _, r := checksSetup(t, dnstest.Blackhole(t), 100*time.Millisecond, fixture(t, "outlook-s3140-blocked.eml"))
+	slackText, mailText := notices(t, r, fake, sm)
 	for _, text := range []string{slackText, mailText} {
 		if !strings.Contains(text, "203.0.113.25") || !strings.Contains(text, "レンタルサーバー会社に") {
 			t.Errorf("notice lacks its advice:\n%s", text)
@@ -197,9 +182,9 @@ func TestBlockedNoticeWithDeadResolverGoesOut(t *testing.T) {
 // the 「確認結果」 too, with the domain whose SPF was checked.
 func TestDetailAnswersShowVerifiedFindings(t *testing.T) {
 	dns := dnstest.Start(t)
-	fake, sm, _, _, srv := checksSetupWith(t, dns.Addr, 2*time.Second,
+	fake, sm, _, _, srv, r := checksSetupWith(t, dns.Addr, 2*time.Second,
 		func(c *app.Config) { c.SlackAppToken = slacktest.AppToken }, fixture(t, "outlook-s3140-blocked.eml"))
-	notices(t, fake, sm)
+	notices(t, r, fake, sm)
 	want := []string{
 		"確認結果",
 		"203.0.113.25 は Spamhaus ZEN（XBL）に登録されています",
@@ -245,8 +230,8 @@ func TestSPFCheckedForTheEnvelopeSender(t *testing.T) {
 	m := string(fixture(t, "outlook-s3140-blocked.eml"))
 	m = strings.ReplaceAll(m, "203.0.113.25", dnstest.HealthyIP)
 	m = strings.Replace(m, "X-Postfix-Sender: rfc822; info@example.co.jp", "X-Postfix-Sender: rfc822; bounce@"+dnstest.HealthyDomain, 1)
-	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
-	slackText, mailText := notices(t, fake, sm)
+	fake, sm, _, _, r := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	slackText, mailText := notices(t, r, fake, sm)
 	for name, text := range map[string]string{"Slack": slackText, "mail": mailText} {
 		if w := "SPF: 送信IP 198.51.100.25 は healthy.example.com のSPFで許可されています（エラーメールに記された元のメールの送信元(Return-Path)のドメインで確認）"; !strings.Contains(text, w) {
 			t.Errorf("%s notice lacks %q:\n%s", name, w, text)
@@ -261,8 +246,8 @@ func TestSPFCheckedForTheEnvelopeSender(t *testing.T) {
 func TestSPFCheckedForTheFromDomainWithoutEnvelope(t *testing.T) {
 	dns := dnstest.Start(t)
 	m := strings.Replace(string(fixture(t, "outlook-s3140-blocked.eml")), "X-Postfix-Sender: rfc822; info@example.co.jp\r\n", "", 1)
-	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
-	slackText, _ := notices(t, fake, sm)
+	fake, sm, _, _, r := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	slackText, _ := notices(t, r, fake, sm)
 	if w := "example.co.jp のSPFに送信IP 203.0.113.25 が含まれていません（エラーメールに元のメールの送信元 Return-Path が無いため、差出人 From のドメインで確認）"; !strings.Contains(slackText, w) {
 		t.Errorf("Slack notice lacks %q:\n%s", w, slackText)
 	}
@@ -273,8 +258,8 @@ func TestSPFCheckedForTheFromDomainWithoutEnvelope(t *testing.T) {
 func TestBlockedNoticeSpamhausRefused(t *testing.T) {
 	dns := dnstest.Start(t)
 	m := strings.ReplaceAll(string(fixture(t, "outlook-s3140-blocked.eml")), "203.0.113.25", dnstest.RefusedIP)
-	fake, sm, _, _ := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
-	slackText, mailText := notices(t, fake, sm)
+	fake, sm, _, _, r := checksSetup(t, dns.Addr, 2*time.Second, []byte(m))
+	slackText, mailText := notices(t, r, fake, sm)
 	for name, text := range map[string]string{"Slack": slackText, "mail": mailText} {
 		for _, w := range []string{
 			"Spamhaus ZEN は確認できませんでした（zen.spamhaus.org が問い合わせを断りました: 公開DNSリゾルバー",
@@ -295,9 +280,9 @@ func TestBlockedNoticeSpamhausRefused(t *testing.T) {
 // the advice above it does, in Slack and in the mail.
 func TestVerifiedFindingsNameTheHostingCompany(t *testing.T) {
 	dns := dnstest.Start(t)
-	fake, sm, _, _, _ := checksSetupWith(t, dns.Addr, 2*time.Second, func(c *app.Config) { c.HostingName = "ヘテムル" },
+	fake, sm, _, _, _, r := checksSetupWith(t, dns.Addr, 2*time.Second, func(c *app.Config) { c.HostingName = "ヘテムル" },
 		fixture(t, "outlook-s3140-blocked.eml"))
-	slackText, mailText := notices(t, fake, sm)
+	slackText, mailText := notices(t, r, fake, sm)
 	for name, text := range map[string]string{"Slack notice": slackText, "mail": mailText} {
 		for _, w := range []string{"確認結果", "【ヘテムル】203.0.113.25 の逆引き(PTR)にホスト名を設定し", "を管理するヘテムル（またはプロバイダ）に"} {
 			if !strings.Contains(text, w) {

@@ -246,7 +246,14 @@ func Run(ctx context.Context, o Options) error {
 				mu.Unlock()
 				// Every seeded message recorded, nothing waiting to be sent, and
 				// the group wait of the last incident has passed.
-				if !q.IsZero() && time.Since(q) > 300*time.Millisecond && allNotified(ctx, a) {
+				if q.IsZero() || time.Since(q) <= 300*time.Millisecond || !allNotified(ctx, a) {
+					continue
+				}
+				// The incident clock may have made its decisions (and their
+				// outbox rows) while allNotified read the incidents (a second
+				// or more for a bounce naming a thousand recipients): only an
+				// empty outbox read after it means everything was printed.
+				if st, err := a.DB().Stats(ctx); err == nil && st.OutboxBacklog == 0 {
 					if o.HTML != "" {
 						if err := writeHTML(ctx, a, o.HTML); err != nil {
 							fmt.Fprintf(o.Out, "HTMLページを書けませんでした: %v\n", err)
