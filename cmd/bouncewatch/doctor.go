@@ -29,7 +29,8 @@ func (l *listFlag) Set(s string) error {
 
 // cmdDoctor checks the office's sender domain and sending IPs against what
 // Gmail, Yahoo and Outlook require of senders. Exit status 0 when nothing
-// fails, 1 when a check fails, 2 on a usage or configuration error.
+// fails, 1 when a check fails or none could be made (no DNS answer), 2 on a
+// usage or configuration error.
 func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -68,6 +69,10 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		fmt.Fprint(stdout, health.DoctorText(rep.Domain, rep.IPs, rep.Results, notify.JST(), cfg.HostingName))
+	}
+	if health.Unverified(rep.Results) {
+		fmt.Fprintln(stderr, "bouncewatch doctor: no check could be made (is the DNS server reachable? BOUNCEWATCH_DNS_SERVER)")
+		return 1
 	}
 	if health.Failed(rep.Results) {
 		return 1

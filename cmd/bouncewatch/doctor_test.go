@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -248,6 +249,33 @@ func TestDoctorSpamhausRefusal(t *testing.T) {
 	} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("doctor lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+// A resolver that never answers proves nothing: doctor says so and does not
+// exit 0, although no check "failed".
+func TestDoctorDeadResolverIsNoSuccess(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close() // reads nothing: every query times out
+	t.Setenv("BOUNCEWATCH_DNS_SERVER", pc.LocalAddr().String())
+	t.Setenv("BOUNCEWATCH_DNS_TIMEOUT", "100ms")
+	t.Setenv("BOUNCEWATCH_DB", filepath.Join(t.TempDir(), "none.db"))
+	var out, errb bytes.Buffer
+	code := run([]string{"doctor", "--json", "--domain", "example.com", "--ip", "192.0.2.1"}, nil, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "no check could be made") {
+		t.Errorf("exit %d, stderr %q: want 1 and a word that nothing was checked", code, errb.String())
+	}
+	var got doctorOut
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got.Checks) == 0 {
+		t.Fatalf("no JSON object (%v): %s", err, out.String())
+	}
+	for _, c := range got.Checks {
+		if c.Status != "error" {
+			t.Errorf("%s %s: %s, want error with no DNS answer", c.Check, c.List, c.Status)
 		}
 	}
 }

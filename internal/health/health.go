@@ -294,6 +294,18 @@ func dedupDKIM(refs []DKIMRef) []DKIMRef {
 	return out
 }
 
+// Unverified reports whether no check could be made at all (every result is
+// an error: the resolver did not answer, say). Such a run proves nothing,
+// so doctor does not report it as a success.
+func Unverified(rs []Result) bool {
+	for _, r := range rs {
+		if r.Status != StatusError {
+			return false
+		}
+	}
+	return len(rs) > 0
+}
+
 // Failed reports whether any result failed.
 func Failed(rs []Result) bool {
 	for _, r := range rs {
