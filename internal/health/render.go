@@ -291,8 +291,13 @@ func explainListed(r Result) (string, []Action) {
 				acts = append(acts,
 					Action{Role: RoleIT, Text: fmt.Sprintf("送信IP %s が Spamhaus %s に登録されていることをレンタルサーバー会社に伝え、対応を依頼してください。", r.Subject, c)},
 					Action{Role: RoleHosting, Text: fmt.Sprintf("Spamhaus の登録記録（https://check.spamhaus.org で %s を検索）に従って原因を解消し、解除を申請する。", r.Subject)})
-			case "XBL", "CSS":
+			case "XBL":
 				acts = append(acts, Action{Role: RoleIT, Text: fmt.Sprintf("ウイルス感染・パスワード漏れによる不正送信など原因を確認して解消した後、https://check.spamhaus.org で %s の解除を申請してください（共用サーバーのIPならレンタルサーバー会社に連絡）。", r.Subject)})
+			case "CSS":
+				// CSS lists IPs that send low-reputation mail (spam-like bulk
+				// sending, hijacked accounts): fixed by the sender, then
+				// self-service removal (KB.md 8.1).
+				acts = append(acts, Action{Role: RoleIT, Text: fmt.Sprintf("迷惑メールと判断される送信（乗っ取られたアカウントからの送信や、同意のない一斉送信など）がないか確認して止めた後、https://check.spamhaus.org で %s の解除を申請してください（共用サーバーのIPならレンタルサーバー会社に連絡）。", r.Subject)})
 			case "PBL":
 				acts = append(acts, Action{Role: RoleIT, Text: fmt.Sprintf("%s は「直接メールを送るべきでないIP」の範囲です。プロバイダまたはレンタルサーバーのSMTPサーバー経由で送るか、固定IPのメールサーバーであれば https://check.spamhaus.org から除外を申請してください。", r.Subject)})
 			}
