@@ -463,8 +463,11 @@ func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 	return ts, nil
 }
 
-// maxDigest is how many items one digest message gathers at most.
-const maxDigest = 40
+// maxDigest is how many items one digest message gathers at most: every
+// recipient-side item of a batch (a bounce names at most 1,000 recipients),
+// so that one huge bounce gives one top-level post, not one per 40. The
+// post shows the first few of each group; its thread lists them all.
+const maxDigest = 5000
 
 // editDigest renders the digest at ts again from its items' current state.
 func (s *slackSender) editDigest(ctx context.Context, ts string) (string, error) {
@@ -494,12 +497,12 @@ func (s *slackSender) items(ctx context.Context, ids []int64) ([]notify.Notice, 
 
 // recipientItems are the current notices of the given recipient-side items.
 func recipientItems(ctx context.Context, db *store.DB, ids []int64, opts ...advice.Option) ([]notify.Notice, error) {
-	var out []notify.Notice
-	for _, id := range ids {
-		det, err := db.IncidentDetail(ctx, id, 20)
-		if err != nil {
-			return nil, err
-		}
+	dets, err := db.IncidentDetails(ctx, ids, 20)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notify.Notice, 0, len(dets))
+	for _, det := range dets {
 		out = append(out, notice(det, store.KindFirst, advice.Japanese, maxListed, opts...))
 	}
 	return out, nil
@@ -718,29 +721,39 @@ func (s *emailSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 // mailDigest mails addr one digest of the pending items that go to addr
 // (det among them) and records it for each of them.
 func (s *emailSender) mailDigest(ctx context.Context, it store.OutboxItem, det *store.Detail, addr string) (string, error) {
-	pending, err := s.db.PendingEmailItems(ctx, addr, 4*maxDigest)
+	pending, err := s.db.PendingEmailItems(ctx, addr, 2*maxDigest)
 	if err != nil {
 		return "", err
 	}
 	ids := []int64{det.ID}
 	firstRow := it.ID
+	var others []int64
+	rows := map[int64]int64{}
 	for _, p := range pending {
-		if len(ids) >= maxDigest {
-			break
-		}
 		if p.Incident == det.ID {
 			firstRow = min(firstRow, p.Row)
 			continue
 		}
-		other, err := s.db.IncidentDetail(ctx, p.Incident, 200)
-		if err != nil {
-			return "", err
+		if _, ok := rows[p.Incident]; !ok {
+			others = append(others, p.Incident)
+			rows[p.Incident] = p.Row
+		}
+		rows[p.Incident] = min(rows[p.Incident], p.Row)
+	}
+	// Read together: one bounce's report is decoded once for all its items.
+	dets, err := s.db.IncidentDetails(ctx, others, 200)
+	if err != nil {
+		return "", err
+	}
+	for _, other := range dets {
+		if len(ids) >= maxDigest {
+			break
 		}
 		if !slices.ContainsFunc(s.recipients(other), func(a string) bool { return strings.EqualFold(a, addr) }) {
 			continue
 		}
-		ids = append(ids, p.Incident)
-		firstRow = min(firstRow, p.Row)
+		ids = append(ids, other.ID)
+		firstRow = min(firstRow, rows[other.ID])
 	}
 	slices.Sort(ids)
 	items, err := recipientItems(ctx, s.db, ids, s.cfg.AdviceOptions()...)

@@ -339,22 +339,55 @@ type Detail struct {
 func (d *DB) IncidentDetail(ctx context.Context, id int64, memberLimit int) (*Detail, error) {
 	var det *Detail
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		inc, err := loadIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		det = &Detail{Incident: inc}
-		if det.Members, err = loadMembers(ctx, tx, id, memberLimit); err != nil {
-			return err
-		}
-		if det.Log, err = loadLog(ctx, tx, id); err != nil {
-			return err
-		}
-		det.Deliveries, err = loadDeliveries(ctx, tx, id)
+		var err error
+		det, err = loadDetail(ctx, tx, id, memberLimit, map[int64]*bounce.Report{})
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: incident %d: %w", id, err)
+	}
+	return det, nil
+}
+
+// IncidentDetails is IncidentDetail for several incidents at once, in the
+// order given, read in one transaction. A report shared by many of them
+// (one bounce naming a thousand recipients) is decoded once, not once per
+// incident: the work grows with the number of incidents, not its square.
+func (d *DB) IncidentDetails(ctx context.Context, ids []int64, memberLimit int) ([]*Detail, error) {
+	out := make([]*Detail, 0, len(ids))
+	reports := map[int64]*bounce.Report{}
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			det, err := loadDetail(ctx, tx, id, memberLimit, reports)
+			if err != nil {
+				return fmt.Errorf("incident %d: %w", id, err)
+			}
+			out = append(out, det)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: incidents: %w", err)
+	}
+	return out, nil
+}
+
+// loadDetail reads one incident with its members, log and deliveries;
+// reports caches the decoded reports by id.
+func loadDetail(ctx context.Context, tx *sql.Tx, id int64, memberLimit int, reports map[int64]*bounce.Report) (*Detail, error) {
+	inc, err := loadIncident(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	det := &Detail{Incident: inc}
+	if det.Members, err = loadMembers(ctx, tx, id, memberLimit, reports); err != nil {
+		return nil, err
+	}
+	if det.Log, err = loadLog(ctx, tx, id); err != nil {
+		return nil, err
+	}
+	if det.Deliveries, err = loadDeliveries(ctx, tx, id); err != nil {
+		return nil, err
 	}
 	return det, nil
 }
@@ -372,7 +405,7 @@ func decodeReport(id int64, kind, subject, from, msgID, fbType string, date, arr
 	return rep, nil
 }
 
-func loadMembers(ctx context.Context, q querier, id int64, limit int) ([]Member, error) {
+func loadMembers(ctx context.Context, q querier, id int64, limit int, reports map[int64]*bounce.Report) ([]Member, error) {
 	if limit <= 0 {
 		limit = -1
 	}
@@ -386,7 +419,6 @@ func loadMembers(ctx context.Context, q querier, id int64, limit int) ([]Member,
 		return nil, err
 	}
 	defer rows.Close()
-	reports := map[int64]*bounce.Report{}
 	var out []Member
 	for rows.Next() {
 		var m Member
