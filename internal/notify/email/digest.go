@@ -86,7 +86,9 @@ func digestList(items []notify.Notice) string {
 }
 
 // more is the line that stands for the rest of a cut list.
-func more(n int) string { return fmt.Sprintf("ほか %d件（全員の一覧は添付の %s に）", n, DigestListName) }
+func more(n int) string {
+	return fmt.Sprintf("ほか %d件（全員の一覧は添付の %s に）", n, DigestListName)
+}
 
 // ComposeDigestDetail writes the answer to a reply to a digest mail: the
 // note (what was done, or why not), then detail, the long text of every
