@@ -113,6 +113,10 @@ type stdoutSender struct {
 	now    func() time.Time
 }
 
+// stdoutDigestLines is how many recipients per group the short part of a
+// printed digest names; the details below name them all.
+const stdoutDigestLines = 10
+
 // stdoutDigests is the "channel" under which the digests printed as text
 // are recorded.
 const stdoutDigests = "stdout"
@@ -187,7 +191,11 @@ func (s *stdoutSender) digest(ctx context.Context, it store.OutboxItem, det *sto
 	groups, order := notify.ByTask(items)
 	for _, t := range order {
 		fmt.Fprintf(&b, "■ %s\n", notify.TaskLabel(t))
-		for _, n := range groups[t] {
+		for i, n := range groups[t] {
+			if i == stdoutDigestLines {
+				fmt.Fprintf(&b, "・ほか %d件（全員は下の詳細に）\n", len(groups[t])-i)
+				break
+			}
 			fmt.Fprintf(&b, "・%s %s（%s）\n", strings.Join(n.Advice.Recipients, ", "), n.ReasonLabel(), n.DigestState())
 		}
 	}
@@ -440,20 +448,26 @@ func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 			return "", err
 		}
 	}
-	// The explanations in its thread, once.
-	blocks, fb := slack.DigestThread(items)
-	tkey := key + ":thread"
-	posted := false
-	if retry {
-		_, found, err := s.findReply(ctx, ts, tkey)
-		if err != nil {
-			return "", err
+	// The explanations and every recipient in its thread, once: one reply
+	// per part that fits Slack's limits, each under its own key.
+	parts, fb := slack.DigestThreadParts(items)
+	for i, blocks := range parts {
+		tkey := key + ":thread"
+		if i > 0 {
+			tkey += ":" + strconv.Itoa(i+1)
 		}
-		posted = found
-	}
-	if !posted {
-		if _, err := s.n.ReplyKeyed(ctx, s.channel, ts, tkey, fb, blocks); err != nil {
-			return "", err
+		posted := false
+		if retry {
+			_, found, err := s.findReply(ctx, ts, tkey)
+			if err != nil {
+				return "", err
+			}
+			posted = found
+		}
+		if !posted {
+			if _, err := s.n.ReplyKeyed(ctx, s.channel, ts, tkey, fb, blocks); err != nil {
+				return "", err
+			}
 		}
 	}
 	// Recorded once both are shown: the other items' rows then find it.

@@ -519,6 +519,32 @@ func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
 	return digestThread("説明と対応", items)
 }
 
+// DigestThreadParts is DigestThread cut into replies that each fit
+// Slack's limits (MaxBlocks blocks, MaxSectionText per section), so that
+// every recipient of a huge digest (one bounce naming 1,000) is named in
+// its thread instead of the list being cut short. The first part has the
+// header, the last the note on how to ask for the details.
+func DigestThreadParts(items []notify.Notice) ([][]slackgo.Block, string) {
+	title := "説明と対応"
+	body := digestThreadBody(title, items)
+	ask := slackgo.NewContextBlock("bw_context", mrkdwn(digestAsk))
+	var parts [][]slackgo.Block
+	for len(body) > 0 {
+		var part []slackgo.Block
+		if len(parts) > 0 {
+			part = append(part, slackgo.NewContextBlock("bw_context", mrkdwn(fmt.Sprintf("（つづき %d）", len(parts)+1))))
+		}
+		n := min(MaxBlocks-1-len(part), len(body)) // room for the note
+		part = append(part, body[:n]...)
+		body = body[n:]
+		parts = append(parts, part)
+	}
+	// Every part has room for one more block; body has the header at least.
+	last := len(parts) - 1
+	parts[last] = append(parts[last], ask)
+	return parts, title
+}
+
 // DigestUpdate renders the thread reply that follows an edit of a digest:
 // the explanation and actions of the items whose state changed (a delay
 // that failed, more bounces), as they stand now, so that the thread never
@@ -528,6 +554,17 @@ func DigestUpdate(items []notify.Notice) ([]slackgo.Block, string) {
 }
 
 func digestThread(title string, items []notify.Notice) ([]slackgo.Block, string) {
+	body := digestThreadBody(title, items)
+	body = append(body, slackgo.NewContextBlock("bw_context", mrkdwn(digestAsk)))
+	if len(body) > MaxBlocks {
+		body = append(body[:MaxBlocks-2], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil), body[len(body)-1])
+	}
+	return body, title
+}
+
+// digestThreadBody is the content of a digest's thread: the header, then
+// per task each cause with its recipients, explanation and actions.
+func digestThreadBody(title string, items []notify.Notice) []slackgo.Block {
 	groups, order := notify.ByTask(items)
 	body := []slackgo.Block{slackgo.NewHeaderBlock(plain(title))}
 	for _, t := range order {
@@ -552,11 +589,7 @@ func digestThread(title string, items []notify.Notice) ([]slackgo.Block, string)
 		}
 		body = append(body, sections(strings.Join(lines, "\n"))...)
 	}
-	body = append(body, slackgo.NewContextBlock("bw_context", mrkdwn(digestAsk)))
-	if len(body) > MaxBlocks {
-		body = append(body[:MaxBlocks-2], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil), body[len(body)-1])
-	}
-	return body, title
+	return body
 }
 
 // DigestDetail renders the answer to a reply in a digest's thread: the
