@@ -83,6 +83,9 @@ func notice(det *store.Detail, kind store.Kind, lang advice.Lang, listed int, op
 			subj = m.Report.Original.Subject
 		}
 		g.Members = append(g.Members, advice.Member{Address: m.Recipient.Address, At: m.At.In(notify.JST()), Subject: subj})
+		if m.Report != nil && m.Report.Truncated {
+			n.Capped = max(n.Capped, len(m.Report.Recipients))
+		}
 	}
 	if g.Report == nil {
 		g.Report = &bounce.Report{SendingIP: det.Key.SendingIP, ReportingMTA: det.Key.ReportingMTA}
@@ -188,6 +191,9 @@ func (s *stdoutSender) digest(ctx context.Context, it store.OutboxItem, det *sto
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 (宛先ごと) ━━━\n%s\n", notify.DigestTitle(items))
+	if c := notify.DigestCapped(items); c > 0 {
+		b.WriteString(notify.CapNote(c) + "\n")
+	}
 	groups, order := notify.ByTask(items)
 	for _, t := range order {
 		fmt.Fprintf(&b, "■ %s\n", notify.TaskLabel(t))

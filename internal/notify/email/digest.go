@@ -118,7 +118,8 @@ func ComposeDigestDetail(note, detail string, a Addressing, attachments []Attach
 
 type digestView struct {
 	Title  string
-	Cut    bool // some list was cut: every recipient is in the attachment
+	Cut    bool   // some list was cut: every recipient is in the attachment
+	Capped string // notify.CapNote when a bounce named more recipients than recorded
 	Groups []digestGroup
 	Causes []digestCause
 	Words  [][2]string // recipient, the receiver's words
@@ -189,6 +190,9 @@ func newDigestView(items []notify.Notice) digestView {
 		v.Words = append(v.Words[:digestWords], [2]string{"…", more(len(v.Words) - digestWords)})
 		v.Cut = true
 	}
+	if c := notify.DigestCapped(items); c > 0 {
+		v.Capped = notify.CapNote(c)
+	}
 	v.Footer = []string{
 		"このメールは bouncewatch が自動で送信しています（" + strconv.Itoa(len(items)) + "件の宛先をまとめてお知らせしています）。",
 		"このメールに返信すると、各宛先の詳細（元のエラーメールの内容など）をお送りします。",
@@ -200,6 +204,9 @@ func newDigestView(items []notify.Notice) digestView {
 func (v digestView) text() string {
 	var b strings.Builder
 	b.WriteString(v.Title + "\n\n")
+	if v.Capped != "" {
+		b.WriteString(v.Capped + "\n\n")
+	}
 	for _, g := range v.Groups {
 		b.WriteString("■ " + g.Label + "\n")
 		for _, l := range g.Lines {
@@ -260,6 +267,7 @@ const digestTemplate = `<!DOCTYPE html>
 <html lang="ja"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
 <body style="font-family:sans-serif;line-height:1.6">
 <h2>{{.Title}}</h2>
+{{if .Capped}}<p><strong>{{.Capped}}</strong></p>{{end}}
 <div style="border-left:4px solid #c33;padding-left:.8em">{{range .Groups}}<p style="margin:.4em 0 .1em"><strong>{{.Label}}</strong></p>
 <ul style="margin:0">{{range .Lines}}<li>{{.}}</li>{{end}}</ul>{{end}}</div>
 <p>（以下は詳しい説明です）</p>

@@ -414,6 +414,9 @@ func shortBlocks(n notify.Notice, named int) []slackgo.Block {
 	if rs := inlineRecipients(n.Advice.Recipients, n.Advice.More, named); rs != "" {
 		lines = append(lines, bold("宛先")+" "+rs)
 	}
+	if n.Capped > 0 {
+		lines = append(lines, escape(notify.CapNote(n.Capped)))
+	}
 	var facts []string
 	if n.SendingIP != "" {
 		facts = append(facts, "送信元IP "+escape(truncate(n.SendingIP, 45)))
@@ -504,6 +507,9 @@ func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
 	}
 	if hidden {
 		lines = append(lines, "（全員の一覧はスレッドに）")
+	}
+	if c := notify.DigestCapped(items); c > 0 {
+		lines = append(lines, escape(notify.CapNote(c)))
 	}
 	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(title, MaxHeaderText)))}
 	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)

@@ -1,0 +1,134 @@
+package app_test
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/demo"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
+)
+
+// bigDSN is an RFC 3464 report naming n unknown users (5.1.1) of
+// example.com, big%d@example.com, in one message.
+func bigDSN(n int) []byte {
+	var b strings.Builder
+	b.WriteString("From: MAILER-DAEMON@mx.example.net\r\nTo: office@example.jp\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
+		"Date: " + time.Now().UTC().Format(time.RFC1123Z) + "\r\nMessage-ID: <big-" + fmt.Sprint(n) + "@mx.example.net>\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered to some recipients.\r\n" +
+		"--b1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n")
+	for i := range n {
+		fmt.Fprintf(&b, "\r\nFinal-Recipient: rfc822; big%d@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n"+
+			"Diagnostic-Code: smtp; 550 5.1.1 <big%d@example.com>: Recipient address rejected: User unknown\r\n", i, i)
+	}
+	b.WriteString("\r\n--b1--\r\n")
+	return []byte(b.String())
+}
+
+// bigNamed is the set of big%d@example.com addresses named in s.
+func bigNamed(s string) map[string]bool {
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile(`big\d+@example\.com`).FindAllString(s, -1) {
+		named[m] = true
+	}
+	return named
+}
+
+// Issue 11: one bounce naming 1,000 unknown users gives one top-level
+// digest post (not 25 of 40), short, and every recipient is named in the
+// post or its thread, in replies that each fit Slack's limits.
+func TestSlackHugeBounceOneDigest(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fake := slacktest.New(t)
+	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	const n = 1000
+	if err := srv.Append(bigDSN(n)); err != nil {
+		t.Fatal(err)
+	}
+	r := runApp(t, cfg)
+	r.waitSeen(t, 1)
+	posts := fake.Posts()
+	if len(posts) != 1 {
+		t.Fatalf("%d top-level posts for one bounce of %d unknown users, want 1 digest", len(posts), n)
+	}
+	post := posts[0].Content()
+	if !strings.Contains(post, fmt.Sprintf("%d件", n)) || !strings.Contains(post, "ほか") {
+		t.Errorf("the digest does not say how many, or that more are in the thread:\n%s", post)
+	}
+	if len(posts[0].Blocks) > slack.MaxBlocks || len(bigNamed(post)) > 20 {
+		t.Errorf("the digest post is not short: %d blocks, %d recipients named", len(posts[0].Blocks), len(bigNamed(post)))
+	}
+	all := post
+	for _, rp := range fake.Replies() {
+		if rp.ThreadTS != posts[0].TS {
+			t.Errorf("a reply outside the digest's thread: %+v", rp)
+		}
+		if len(rp.Blocks) > slack.MaxBlocks {
+			t.Errorf("a thread reply of %d blocks (Slack takes %d)", len(rp.Blocks), slack.MaxBlocks)
+		}
+		all += "\n" + rp.Content()
+	}
+	named := bigNamed(all)
+	for i := range n {
+		if a := fmt.Sprintf("big%d@example.com", i); !named[a] {
+			t.Fatalf("%s is named neither in the digest nor in its thread (%d replies)", a, len(fake.Replies()))
+		}
+	}
+	if strings.Contains(all, "だけを記録しました") {
+		t.Error("a bounce whose every recipient was recorded is said to be cut")
+	}
+}
+
+// Issue 13 item 6: a DSN naming more recipients than are recorded says so
+// in the notice, in a WARN log line (once, with the count) and in a metric,
+// instead of notifying the first ones without a word.
+func TestTruncatedBounceIsVisible(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fake := slacktest.New(t)
+	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	cfg.HTTPAddr = freeAddr(t)
+	if err := srv.Append(bigDSN(1500)); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	r := runAppWith(t, cfg, app.Options{RetryBase: 50 * time.Millisecond, Stdout: io.Discard,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	r.waitSeen(t, 1)
+	posts := fake.Posts()
+	if len(posts) != 1 {
+		t.Fatalf("%d top-level posts, want 1 digest", len(posts))
+	}
+	const note = "このエラーメールには 1000 件を超える宛先があり、最初の 1000 件だけを記録しました"
+	if !strings.Contains(posts[0].Content(), note) {
+		t.Errorf("the digest does not say the bounce was cut:\n%s", posts[0].Content())
+	}
+	if named := bigNamed(posts[0].Content()); named["big1000@example.com"] {
+		t.Error("a recipient beyond the cap is notified")
+	}
+	warn := regexp.MustCompile(`level=WARN msg="bounce names more recipients than are recorded[^"]*" .*recorded=1000`)
+	if got := len(warn.FindAllString(logs.String(), -1)); got != 1 {
+		t.Errorf("%d WARN lines about the cut bounce, want 1:\n%.3000s", got, logs.String())
+	}
+	_, body := get(t, "http://"+cfg.HTTPAddr+"/metrics")
+	if !strings.Contains(body, "bouncewatch_recipients_truncated_total 1") {
+		t.Errorf("/metrics does not count the cut bounce:\n%s", grepLines(body, "truncated"))
+	}
+}
