@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -130,5 +131,64 @@ func TestTruncatedBounceIsVisible(t *testing.T) {
 	_, body := get(t, "http://"+cfg.HTTPAddr+"/metrics")
 	if !strings.Contains(body, "bouncewatch_recipients_truncated_total 1") {
 		t.Errorf("/metrics does not count the cut bounce:\n%s", grepLines(body, "truncated"))
+	}
+}
+
+// BenchmarkNotifyHugeBounce measures, per bounce, the time from starting
+// `run` on a mailbox holding one bounce of n unknown users to every
+// recipient being notified in Slack (the local fake): the digest, its
+// thread, and every outbox row done. It includes the group wait (300 ms).
+//
+//	go test -run '^$' -bench NotifyHugeBounce -benchtime 3x ./internal/app
+func BenchmarkNotifyHugeBounce(b *testing.B) {
+	for _, n := range []int{200, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				srv, err := demo.StartServer()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := srv.Append(bigDSN(n)); err != nil {
+					b.Fatal(err)
+				}
+				fake := slacktest.New(b)
+				cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(b.TempDir(), "bw.db"))
+				cfg.HTTPAddr, cfg.Notify, cfg.SlackToken, cfg.SlackChannel, cfg.SlackAPIURL = "", "slack", slacktest.BotToken, slackChannel, fake.APIURL()
+				b.StartTimer()
+				ctx, cancel := context.WithCancel(context.Background())
+				a, err := app.New(ctx, cfg, app.Options{Stdout: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				if err != nil {
+					b.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- a.Run(ctx) }()
+				waitFor(b, "every recipient notified", func() bool {
+					st, err := a.DB().Stats(context.Background())
+					if err != nil || st.MessagesSeen != 1 || len(fake.Posts()) == 0 {
+						return false
+					}
+					incs, err := a.DB().OpenIncidents(context.Background())
+					if err != nil || len(incs) != n {
+						return false
+					}
+					for _, inc := range incs {
+						if inc.NextCheck.Before(time.Now().Add(horizon)) {
+							return false
+						}
+					}
+					st, err = a.DB().Stats(context.Background())
+					return err == nil && st.OutboxBacklog == 0
+				})
+				b.StopTimer()
+				cancel()
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+				srv.Close()
+				b.StartTimer()
+			}
+		})
 	}
 }
