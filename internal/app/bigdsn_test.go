@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-message/mail"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/demo"
@@ -190,5 +193,66 @@ func BenchmarkNotifyHugeBounce(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// Email mode: one bounce of 1,000 unknown users gives the addressee one
+// digest mail (not 25), whose text stays short (「ほか N件」) and whose
+// attached list names every recipient.
+func TestEmailHugeBounceOneDigest(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sm := startSMTP(t)
+	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	cfg.EmailTo = staff
+	const n = 1000
+	if err := srv.Append(bigDSN(n)); err != nil {
+		t.Fatal(err)
+	}
+	r := runApp(t, cfg)
+	r.waitSeen(t, 1)
+	msgs := sm.received()
+	if len(msgs) != 1 {
+		t.Fatalf("%d mails for one bounce, want 1 digest", len(msgs))
+	}
+	pm := parseMail(t, msgs[0].Data)
+	if !strings.HasPrefix(pm.Subject, fmt.Sprintf("【宛先ごとの配信エラー】%d件", n)) {
+		t.Errorf("subject %q, want the digest of %d", pm.Subject, n)
+	}
+	if !strings.Contains(pm.Text, "ほか 980件") || len(bigNamed(pm.Text)) > 100 {
+		t.Errorf("the text names %d recipients and does not say how many more:\n%.3000s", len(bigNamed(pm.Text)), pm.Text)
+	}
+	if len(msgs[0].Data) > 256<<10 {
+		t.Errorf("a digest mail of %d bytes", len(msgs[0].Data))
+	}
+	mr, err := mail.CreateReader(bytes.NewReader(msgs[0].Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, ok := p.Header.(*mail.AttachmentHeader); ok {
+			if name, _ := h.Filename(); name == "recipients.txt" {
+				b, _ := io.ReadAll(p.Body)
+				list = string(b)
+			}
+		}
+	}
+	named := bigNamed(list)
+	for i := range n {
+		if a := fmt.Sprintf("big%d@example.com", i); !named[a] {
+			t.Fatalf("%s is not in the attached list (attachments %v)", a, pm.Attachments)
+		}
 	}
 }
