@@ -256,3 +256,36 @@ func TestEmailHugeBounceOneDigest(t *testing.T) {
 		}
 	}
 }
+
+// The printed digest (stdout text) of a bounce cut at 1,000 recipients is
+// one digest that says so; its short part names the first ten per group.
+func TestStdoutTruncatedBounceDigest(t *testing.T) {
+	t.Parallel()
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"))
+	cfg.HTTPAddr = ""
+	if err := srv.Append(bigDSN(1200)); err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	r := runAppWith(t, cfg, app.Options{RetryBase: 50 * time.Millisecond, Stdout: out, StdoutText: true})
+	r.waitSeen(t, 1)
+	s := out.String()
+	if got := strings.Count(s, "━━━ bouncewatch 通知 (宛先ごと) ━━━"); got != 1 {
+		t.Errorf("%d digests printed for one bounce, want 1", got)
+	}
+	if !strings.Contains(s, "このエラーメールには 1000 件を超える宛先があり、最初の 1000 件だけを記録しました") {
+		t.Errorf("the printed digest does not say the bounce was cut:\n%.2000s", s)
+	}
+	if !strings.Contains(s, "・ほか 990件") {
+		t.Errorf("the short part does not say how many more:\n%.2000s", s)
+	}
+	named := bigNamed(s)
+	if len(named) != 1000 || named["big1000@example.com"] {
+		t.Errorf("%d recipients printed, want the first 1000", len(named))
+	}
+}

@@ -162,7 +162,11 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 		Advice   advice.GroupAdvice `json:"advice"`
 		Text     string             `json:"text"`
 		Checks   *health.Summary    `json:"checks,omitempty"`
-	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text(), n.Checks}
+		// A bounce of the incident named more recipients than the
+		// Recorded first ones (notify.Notice.Capped).
+		Truncated bool `json:"truncated,omitempty"`
+		Recorded  int  `json:"recorded_recipients,omitempty"`
+	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text(), n.Checks, n.Capped > 0, n.Capped}
 	b, err := json.Marshal(line)
 	if err != nil {
 		return "", notify.Permanent(err)
