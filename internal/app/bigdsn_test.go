@@ -16,6 +16,7 @@ import (
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
 	"github.com/bouncewatch/bouncewatch/internal/demo"
+	"github.com/bouncewatch/bouncewatch/internal/imapwatch/dovecottest"
 	"github.com/bouncewatch/bouncewatch/internal/notify/slack"
 	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
 )
@@ -108,10 +109,27 @@ func TestTruncatedBounceIsVisible(t *testing.T) {
 	defer srv.Close()
 	fake := slacktest.New(t)
 	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
-	cfg.HTTPAddr = freeAddr(t)
 	if err := srv.Append(bigDSN(1500)); err != nil {
 		t.Fatal(err)
 	}
+	truncatedVisible(t, cfg, fake)
+}
+
+// The same against Dovecot (BOUNCEWATCH_DOVECOT=1, as root).
+func TestDovecotTruncatedBounceIsVisible(t *testing.T) {
+	t.Parallel()
+	srv := dovecottest.Start(t, nil)
+	fake := slacktest.New(t)
+	cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"))
+	cfg.Notify, cfg.SlackToken, cfg.SlackChannel, cfg.SlackAPIURL = "slack", slacktest.BotToken, slackChannel, fake.APIURL()
+	srv.Append(t, "INBOX", bigDSN(1500))
+	truncatedVisible(t, cfg, fake)
+}
+
+// truncatedVisible runs the app on a mailbox holding one bounce of 1,500
+// unknown users and checks that the cut at 1,000 is said everywhere.
+func truncatedVisible(t *testing.T, cfg app.Config, fake *slacktest.Server) {
+	cfg.HTTPAddr = freeAddr(t)
 	logs := &syncBuffer{}
 	r := runAppWith(t, cfg, app.Options{RetryBase: 50 * time.Millisecond, Stdout: io.Discard,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
