@@ -525,6 +525,13 @@ func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
 	return digestThread("説明と対応", items)
 }
 
+// maxThreadPart bounds the visible characters of one thread reply of a
+// digest. Slack documents 50 blocks and 3,000 characters per section, and
+// refuses a message's text beyond 40,000 (msg_too_long,
+// https://api.slack.com/methods/chat.postMessage); a reply of at most
+// 12,000 stays well inside and is still read on a phone.
+const maxThreadPart = 12000
+
 // DigestThreadParts is DigestThread cut into replies that each fit
 // Slack's limits (MaxBlocks blocks, MaxSectionText per section), so that
 // every recipient of a huge digest (one bounce naming 1,000) is named in
@@ -538,9 +545,19 @@ func DigestThreadParts(items []notify.Notice) ([][]slackgo.Block, string) {
 	for len(body) > 0 {
 		var part []slackgo.Block
 		if len(parts) > 0 {
-			part = append(part, slackgo.NewContextBlock("bw_context", mrkdwn(fmt.Sprintf("（つづき %d）", len(parts)+1))))
+			part = append(part, slackgo.NewHeaderBlock(plain(fmt.Sprintf("%s（つづき %d）", title, len(parts)+1))))
 		}
-		n := min(MaxBlocks-1-len(part), len(body)) // room for the note
+		// At least one block per part; room for the note kept.
+		size := 0
+		n := 0
+		for n < len(body) && len(part)+n < MaxBlocks-1 {
+			l := VisibleLen(body[n : n+1])
+			if n > 0 && size+l > maxThreadPart {
+				break
+			}
+			size += l
+			n++
+		}
 		part = append(part, body[:n]...)
 		body = body[n:]
 		parts = append(parts, part)
