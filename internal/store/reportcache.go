@@ -9,7 +9,7 @@ import (
 // reportCacheSize is how many decoded reports a DB keeps. A stored report
 // is never changed (only its raw copy is dropped, which the JSON does not
 // hold), so a cached one stays true.
-const reportCacheSize = 16
+const reportCacheSize = 8
 
 // reportCache keeps the last decoded reports by id. Without it every
 // notice of the items of one bounce naming n recipients decodes that
