@@ -171,6 +171,7 @@ func (a *App) buildWatcher() error {
 	}
 	sk := &sink{
 		onParseError: func() { a.metrics.parseErrors.Inc() },
+		onTruncated:  func() { a.metrics.truncated.Inc() },
 		replies:      a.replies,
 		db:           a.db,
 		log:          a.log.With("component", "triage"),

@@ -19,6 +19,7 @@ type metrics struct {
 	bounces     *prometheus.CounterVec
 	notices     *prometheus.CounterVec
 	parseErrors prometheus.Counter
+	truncated   prometheus.Counter
 	unprocessed prometheus.Counter
 }
 
@@ -35,11 +36,15 @@ func newMetrics() *metrics {
 	m.parseErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bouncewatch_parse_errors_total", Help: "Messages recorded with a parse error (kept, not dropped).",
 	})
+	m.truncated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "bouncewatch_recipients_truncated_total",
+		Help: "Bounces that named more recipients than are recorded: only the first ones were recorded and notified.",
+	})
 	m.unprocessed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bouncewatch_unprocessed_total",
 		Help: "Messages that could not be recorded as they are: recorded as not processed, with the reason, and passed over.",
 	})
-	m.reg.MustRegister(m.bounces, m.notices, m.parseErrors, m.unprocessed, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.bounces, m.notices, m.parseErrors, m.truncated, m.unprocessed, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 

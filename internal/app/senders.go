@@ -83,6 +83,9 @@ func notice(det *store.Detail, kind store.Kind, lang advice.Lang, listed int, op
 			subj = m.Report.Original.Subject
 		}
 		g.Members = append(g.Members, advice.Member{Address: m.Recipient.Address, At: m.At.In(notify.JST()), Subject: subj})
+		if m.Report != nil && m.Report.Truncated {
+			n.Capped = max(n.Capped, len(m.Report.Recipients))
+		}
 	}
 	if g.Report == nil {
 		g.Report = &bounce.Report{SendingIP: det.Key.SendingIP, ReportingMTA: det.Key.ReportingMTA}
@@ -112,6 +115,10 @@ type stdoutSender struct {
 	db     *store.DB
 	now    func() time.Time
 }
+
+// stdoutDigestLines is how many recipients per group the short part of a
+// printed digest names; the details below name them all.
+const stdoutDigestLines = 10
 
 // stdoutDigests is the "channel" under which the digests printed as text
 // are recorded.
@@ -155,7 +162,11 @@ func (s *stdoutSender) send(ctx context.Context, it store.OutboxItem, det *store
 		Advice   advice.GroupAdvice `json:"advice"`
 		Text     string             `json:"text"`
 		Checks   *health.Summary    `json:"checks,omitempty"`
-	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text(), n.Checks}
+		// A bounce of the incident named more recipients than the
+		// Recorded first ones (notify.Notice.Capped).
+		Truncated bool `json:"truncated,omitempty"`
+		Recorded  int  `json:"recorded_recipients,omitempty"`
+	}{"incident", it.Kind, det.ID, det.Key.String(), det.Count, n.First, n.Last, n.Advice, n.Advice.Text(), n.Checks, n.Capped > 0, n.Capped}
 	b, err := json.Marshal(line)
 	if err != nil {
 		return "", notify.Permanent(err)
@@ -184,10 +195,17 @@ func (s *stdoutSender) digest(ctx context.Context, it store.OutboxItem, det *sto
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n━━━ bouncewatch 通知 (宛先ごと) ━━━\n%s\n", notify.DigestTitle(items))
+	if c := notify.DigestCapped(items); c > 0 {
+		b.WriteString(notify.CapNote(c) + "\n")
+	}
 	groups, order := notify.ByTask(items)
 	for _, t := range order {
 		fmt.Fprintf(&b, "■ %s\n", notify.TaskLabel(t))
-		for _, n := range groups[t] {
+		for i, n := range groups[t] {
+			if i == stdoutDigestLines {
+				fmt.Fprintf(&b, "・ほか %d件（全員は下の詳細に）\n", len(groups[t])-i)
+				break
+			}
 			fmt.Fprintf(&b, "・%s %s（%s）\n", strings.Join(n.Advice.Recipients, ", "), n.ReasonLabel(), n.DigestState())
 		}
 	}
@@ -440,20 +458,26 @@ func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 			return "", err
 		}
 	}
-	// The explanations in its thread, once.
-	blocks, fb := slack.DigestThread(items)
-	tkey := key + ":thread"
-	posted := false
-	if retry {
-		_, found, err := s.findReply(ctx, ts, tkey)
-		if err != nil {
-			return "", err
+	// The explanations and every recipient in its thread, once: one reply
+	// per part that fits Slack's limits, each under its own key.
+	parts, fb := slack.DigestThreadParts(items)
+	for i, blocks := range parts {
+		tkey := key + ":thread"
+		if i > 0 {
+			tkey += ":" + strconv.Itoa(i+1)
 		}
-		posted = found
-	}
-	if !posted {
-		if _, err := s.n.ReplyKeyed(ctx, s.channel, ts, tkey, fb, blocks); err != nil {
-			return "", err
+		posted := false
+		if retry {
+			_, found, err := s.findReply(ctx, ts, tkey)
+			if err != nil {
+				return "", err
+			}
+			posted = found
+		}
+		if !posted {
+			if _, err := s.n.ReplyKeyed(ctx, s.channel, ts, tkey, fb, blocks); err != nil {
+				return "", err
+			}
 		}
 	}
 	// Recorded once both are shown: the other items' rows then find it.
@@ -463,8 +487,11 @@ func (s *slackSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 	return ts, nil
 }
 
-// maxDigest is how many items one digest message gathers at most.
-const maxDigest = 40
+// maxDigest is how many items one digest message gathers at most: every
+// recipient-side item of a batch (a bounce names at most 1,000 recipients),
+// so that one huge bounce gives one top-level post, not one per 40. The
+// post shows the first few of each group; its thread lists them all.
+const maxDigest = 5000
 
 // editDigest renders the digest at ts again from its items' current state.
 func (s *slackSender) editDigest(ctx context.Context, ts string) (string, error) {
@@ -494,12 +521,12 @@ func (s *slackSender) items(ctx context.Context, ids []int64) ([]notify.Notice, 
 
 // recipientItems are the current notices of the given recipient-side items.
 func recipientItems(ctx context.Context, db *store.DB, ids []int64, opts ...advice.Option) ([]notify.Notice, error) {
-	var out []notify.Notice
-	for _, id := range ids {
-		det, err := db.IncidentDetail(ctx, id, 20)
-		if err != nil {
-			return nil, err
-		}
+	dets, err := db.IncidentDetails(ctx, ids, 20)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notify.Notice, 0, len(dets))
+	for _, det := range dets {
 		out = append(out, notice(det, store.KindFirst, advice.Japanese, maxListed, opts...))
 	}
 	return out, nil
@@ -718,29 +745,39 @@ func (s *emailSender) digest(ctx context.Context, it store.OutboxItem, det *stor
 // mailDigest mails addr one digest of the pending items that go to addr
 // (det among them) and records it for each of them.
 func (s *emailSender) mailDigest(ctx context.Context, it store.OutboxItem, det *store.Detail, addr string) (string, error) {
-	pending, err := s.db.PendingEmailItems(ctx, addr, 4*maxDigest)
+	pending, err := s.db.PendingEmailItems(ctx, addr, 2*maxDigest)
 	if err != nil {
 		return "", err
 	}
 	ids := []int64{det.ID}
 	firstRow := it.ID
+	var others []int64
+	rows := map[int64]int64{}
 	for _, p := range pending {
-		if len(ids) >= maxDigest {
-			break
-		}
 		if p.Incident == det.ID {
 			firstRow = min(firstRow, p.Row)
 			continue
 		}
-		other, err := s.db.IncidentDetail(ctx, p.Incident, 200)
-		if err != nil {
-			return "", err
+		if _, ok := rows[p.Incident]; !ok {
+			others = append(others, p.Incident)
+			rows[p.Incident] = p.Row
+		}
+		rows[p.Incident] = min(rows[p.Incident], p.Row)
+	}
+	// Read together: one bounce's report is decoded once for all its items.
+	dets, err := s.db.IncidentDetails(ctx, others, 200)
+	if err != nil {
+		return "", err
+	}
+	for _, other := range dets {
+		if len(ids) >= maxDigest {
+			break
 		}
 		if !slices.ContainsFunc(s.recipients(other), func(a string) bool { return strings.EqualFold(a, addr) }) {
 			continue
 		}
-		ids = append(ids, p.Incident)
-		firstRow = min(firstRow, p.Row)
+		ids = append(ids, other.ID)
+		firstRow = min(firstRow, rows[other.ID])
 	}
 	slices.Sort(ids)
 	items, err := recipientItems(ctx, s.db, ids, s.cfg.AdviceOptions()...)

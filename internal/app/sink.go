@@ -34,6 +34,9 @@ type sink struct {
 	replies *replies
 	// onParseError counts messages recorded with a parse error. Optional.
 	onParseError func()
+	// onTruncated counts bounces recorded with only their first
+	// recipients (bounce.Report.Truncated). Optional.
+	onTruncated func()
 }
 
 var _ imapwatch.Sink = (*sink)(nil)
@@ -138,6 +141,17 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 				reports = slices.Delete(reports, i, i+1)
 				reportUIDs = slices.Delete(reportUIDs, i, i+1)
 				i--
+			}
+		}
+	}
+	for i, rep := range reports {
+		if rep.Truncated {
+			// Once per recorded message (a failed commit logs nothing: the
+			// batch comes again), and the notices say it too (notify.CapNote).
+			s.log.Warn("bounce names more recipients than are recorded; only the first ones are recorded and notified",
+				"uid", reportUIDs[i], "recorded", len(rep.Recipients), "kind", rep.Kind)
+			if s.onTruncated != nil {
+				s.onTruncated()
 			}
 		}
 	}

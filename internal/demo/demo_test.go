@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -134,11 +135,23 @@ func TestRunOnceWaitsForEveryNotice(t *testing.T) {
 	if err := Run(ctx, Options{Once: true, MailDir: dir, Wait: 300 * time.Millisecond, Out: &out}); err != nil {
 		t.Fatalf("demo: %v", err)
 	}
-	// Every recipient is named in a digest line (「・ADDR 宛先の…」).
+	// One digest for the one bounce (issue 11: one huge bounce does not
+	// flood the output), naming every recipient in a line of its own: the
+	// first few in the short part, all of them in its details.
 	s := out.String()
+	if got := strings.Count(s, "━━━ bouncewatch 通知 (宛先ごと) ━━━"); got != 1 {
+		t.Errorf("%d digests printed for one bounce, want 1", got)
+	}
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile(`・(user\d+@example\.com)[ （\n]`).FindAllStringSubmatch(s, -1) {
+		named[m[1]] = true
+	}
 	for i := range n {
-		if !strings.Contains(s, fmt.Sprintf("・user%d@example.com 宛先のアドレスが存在しません", i)) {
+		if !named[fmt.Sprintf("user%d@example.com", i)] {
 			t.Fatalf("user%d@example.com is in no printed digest (%d digests printed)", i, strings.Count(s, "【宛先ごとの配信エラー】"))
 		}
+	}
+	if !strings.Contains(s, "・ほか 490件") {
+		t.Errorf("the short part does not say how many more there are:\n%.2000s", s)
 	}
 }

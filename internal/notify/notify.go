@@ -55,6 +55,26 @@ type Notice struct {
 	// this notice, rendered in Japanese; nil when none were made. Shown as
 	// the 「確認結果」 section.
 	Checks *health.Summary
+	// Capped is set when a bounce of this notice named more recipients
+	// than are recorded (bounce.Report.Truncated): how many were recorded,
+	// the first ones. 0 when nothing was left out. Shown as CapNote.
+	Capped int
+}
+
+// CapNote is the line that says a bounce named more recipients than the
+// recorded first n: none of the others is notified, so it is never silent.
+func CapNote(n int) string {
+	return fmt.Sprintf("このエラーメールには %d 件を超える宛先があり、最初の %d 件だけを記録しました。", n, n)
+}
+
+// DigestCapped is the largest Capped of items: 0 when every bounce of a
+// digest had all its recipients recorded.
+func DigestCapped(items []Notice) int {
+	m := 0
+	for _, n := range items {
+		m = max(m, n.Capped)
+	}
+	return m
 }
 
 // Title is the one-line summary used as the Slack header and fallback text,
@@ -112,6 +132,9 @@ func (n Notice) Summary() []string {
 	var out []string
 	if n.Kind == KindResolved {
 		out = append(out, "この件は解決済みになりました。")
+	}
+	if n.Capped > 0 {
+		out = append(out, CapNote(n.Capped))
 	}
 	if o := FirstSentence(n.Advice.Outlook); o != "" {
 		out = append(out, "見通し: "+o)

@@ -339,22 +339,52 @@ type Detail struct {
 func (d *DB) IncidentDetail(ctx context.Context, id int64, memberLimit int) (*Detail, error) {
 	var det *Detail
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		inc, err := loadIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		det = &Detail{Incident: inc}
-		if det.Members, err = loadMembers(ctx, tx, id, memberLimit); err != nil {
-			return err
-		}
-		if det.Log, err = loadLog(ctx, tx, id); err != nil {
-			return err
-		}
-		det.Deliveries, err = loadDeliveries(ctx, tx, id)
+		var err error
+		det, err = loadDetail(ctx, tx, id, memberLimit, d.reports)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: incident %d: %w", id, err)
+	}
+	return det, nil
+}
+
+// IncidentDetails is IncidentDetail for several incidents at once, in the
+// order given, read in one transaction.
+func (d *DB) IncidentDetails(ctx context.Context, ids []int64, memberLimit int) ([]*Detail, error) {
+	out := make([]*Detail, 0, len(ids))
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			det, err := loadDetail(ctx, tx, id, memberLimit, d.reports)
+			if err != nil {
+				return fmt.Errorf("incident %d: %w", id, err)
+			}
+			out = append(out, det)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: incidents: %w", err)
+	}
+	return out, nil
+}
+
+// loadDetail reads one incident with its members, log and deliveries;
+// reports caches the decoded reports by id.
+func loadDetail(ctx context.Context, tx *sql.Tx, id int64, memberLimit int, reports *reportCache) (*Detail, error) {
+	inc, err := loadIncident(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	det := &Detail{Incident: inc}
+	if det.Members, err = loadMembers(ctx, tx, id, memberLimit, reports); err != nil {
+		return nil, err
+	}
+	if det.Log, err = loadLog(ctx, tx, id); err != nil {
+		return nil, err
+	}
+	if det.Deliveries, err = loadDeliveries(ctx, tx, id); err != nil {
+		return nil, err
 	}
 	return det, nil
 }
@@ -372,48 +402,67 @@ func decodeReport(id int64, kind, subject, from, msgID, fbType string, date, arr
 	return rep, nil
 }
 
-func loadMembers(ctx context.Context, q querier, id int64, limit int) ([]Member, error) {
+func loadMembers(ctx context.Context, q querier, id int64, limit int, reports *reportCache) ([]Member, error) {
 	if limit <= 0 {
 		limit = -1
 	}
+	// The members first, then each report once (a report's JSON names all
+	// its recipients: read and decoded per member it would cost n² for a
+	// bounce of n recipients).
 	rows, err := q.QueryContext(ctx, `SELECT * FROM (
 		SELECT m.recipient, m.at, c.address, c.action, c.status, c.reply_code, c.reason, c.hard, c.temporary,
-			c.remote_mta, c.provider, c.diagnostic, c.command, r.id, r.kind, r.subject, r.from_addr, r.message_id,
-			r.feedback_type, r.date, r.arrival_date, r.orig_date, r.json
-		FROM incident_members m JOIN recipients c ON c.id = m.recipient JOIN reports r ON r.id = c.report
+			c.remote_mta, c.provider, c.diagnostic, c.command, c.report
+		FROM incident_members m JOIN recipients c ON c.id = m.recipient
 		WHERE m.incident = ? ORDER BY m.at DESC, m.recipient DESC LIMIT ?) ORDER BY at, recipient`, id, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	reports := map[int64]*bounce.Report{}
 	var out []Member
 	for rows.Next() {
 		var m Member
 		var at, hard, temp int64
 		var reason string
-		var rid, date, arrival, origDate int64
-		var kind, subject, from, msgID, fbType, js string
 		rc := &m.Recipient
 		if err := rows.Scan(&m.RecipientID, &at, &rc.Address, &rc.Action, &rc.Status, &rc.ReplyCode, &reason, &hard, &temp,
-			&rc.RemoteMTA, &rc.Provider, &rc.Diagnostic, &rc.Command,
-			&rid, &kind, &subject, &from, &msgID, &fbType, &date, &arrival, &origDate, &js); err != nil {
+			&rc.RemoteMTA, &rc.Provider, &rc.Diagnostic, &rc.Command, &m.ReportID); err != nil {
 			return nil, err
 		}
-		m.At, m.ReportID = fromMS(at), rid
+		m.At = fromMS(at)
 		rc.Reason, rc.Hard, rc.Temporary = bounce.Reason(reason), hard != 0, temp != 0
-		rep, ok := reports[rid]
-		if !ok {
-			var err error
-			if rep, err = decodeReport(rid, kind, subject, from, msgID, fbType, date, arrival, origDate, js); err != nil {
-				return nil, err
-			}
-			reports[rid] = rep
-		}
-		m.Report = rep
 		out = append(out, m)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	for i := range out {
+		rep, err := loadReport(ctx, q, out[i].ReportID, reports)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Report = rep
+	}
+	return out, nil
+}
+
+// loadReport returns a stored report, decoded once and then kept in reports.
+func loadReport(ctx context.Context, q querier, rid int64, reports *reportCache) (*bounce.Report, error) {
+	if rep, ok := reports.get(rid); ok {
+		return rep, nil
+	}
+	var date, arrival, origDate int64
+	var kind, subject, from, msgID, fbType, js string
+	if err := q.QueryRowContext(ctx, `SELECT kind, subject, from_addr, message_id, feedback_type, date, arrival_date, orig_date, json
+		FROM reports WHERE id = ?`, rid).Scan(&kind, &subject, &from, &msgID, &fbType, &date, &arrival, &origDate, &js); err != nil {
+		return nil, fmt.Errorf("report %d: %w", rid, err)
+	}
+	rep, err := decodeReport(rid, kind, subject, from, msgID, fbType, date, arrival, origDate, js)
+	if err != nil {
+		return nil, err
+	}
+	reports.put(rid, rep)
+	return rep, nil
 }
 
 func loadDeliveries(ctx context.Context, q querier, id int64) ([]Delivery, error) {

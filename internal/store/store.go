@@ -56,6 +56,9 @@ const (
 type DB struct {
 	db     *sql.DB
 	logger *slog.Logger
+	// reports holds the last decoded reports: one bounce naming a thousand
+	// recipients is a thousand items whose notices all read it.
+	reports *reportCache
 }
 
 // Open opens (creating if needed) the database at path and applies pending
@@ -82,7 +85,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	d := &DB{db: sqldb, logger: logger.With(logKeyPath, path)}
+	d := &DB{db: sqldb, logger: logger.With(logKeyPath, path), reports: newReportCache(reportCacheSize)}
 	if err := sqldb.PingContext(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

@@ -225,7 +225,11 @@ func writeAttachment(w *gomail.Writer, i int, at Attachment) error {
 	}
 	var ah gomail.AttachmentHeader
 	data := at.Data
-	if crlf, ok := sevenBit(data); ok {
+	if strings.HasSuffix(strings.ToLower(name), ".txt") {
+		// A list we wrote (a digest's every recipient), not a bounce.
+		ah.SetContentType("text/plain", map[string]string{"charset": "utf-8", "name": name})
+		ah.Set("Content-Transfer-Encoding", "base64")
+	} else if crlf, ok := sevenBit(data); ok {
 		ah.SetContentType("message/rfc822", nil)
 		ah.Set("Content-Transfer-Encoding", "7bit")
 		data = crlf

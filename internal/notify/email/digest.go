@@ -18,6 +18,20 @@ import (
 // digestDiagnostic is how much of one receiver's words a digest shows.
 const digestDiagnostic = 300
 
+// How many lines a digest mail shows per group, per cause and of the
+// receivers' words: one huge bounce (1,000 recipients) gives a mail that
+// can still be read, with 「ほか N件」 and every recipient in the attached
+// list (DigestListName).
+const (
+	digestGroupLines = 20
+	digestMembers    = 30
+	digestWords      = 30
+)
+
+// DigestListName is the file name of the text attachment of a digest
+// mail that could not show every recipient: one line each.
+const DigestListName = "recipients.txt"
+
 // DigestSubject is the subject of a digest mail: notify.DigestTitle, e.g.
 // 【宛先ごとの配信エラー】5件：宛先の確認 3件 / 相手の受信箱 2件.
 func DigestSubject(items []notify.Notice) string { return notify.DigestTitle(items) }
@@ -45,7 +59,35 @@ func ComposeDigest(items []notify.Notice, a Addressing) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return write(h, v.text(), html, nil)
+	var att []Attachment
+	if v.Cut {
+		att = append(att, Attachment{Filename: DigestListName, Data: []byte(digestList(items))})
+	}
+	return write(h, v.text(), html, att)
+}
+
+// digestList is every recipient of items, one line each with the cause,
+// where the mail stands and the receiver's words.
+func digestList(items []notify.Notice) string {
+	var b strings.Builder
+	b.WriteString(oneLine(DigestSubject(items)) + "\r\n\r\n")
+	groups, order := notify.ByTask(items)
+	for _, t := range order {
+		b.WriteString("■ " + notify.TaskLabel(t) + fmt.Sprintf("（%d件）\r\n", len(groups[t])))
+		for _, n := range groups[t] {
+			line := oneLine(strings.Join(n.Advice.Recipients, ", ") + "\t" + n.ReasonLabel() + "（" + n.DigestState() + "）")
+			if d := cut(oneLine(n.Diagnostic), digestDiagnostic); d != "" {
+				line += "\t" + d
+			}
+			b.WriteString(line + "\r\n")
+		}
+	}
+	return b.String()
+}
+
+// more is the line that stands for the rest of a cut list.
+func more(n int) string {
+	return fmt.Sprintf("ほか %d件（全員の一覧は添付の %s に）", n, DigestListName)
 }
 
 // ComposeDigestDetail writes the answer to a reply to a digest mail: the
@@ -76,6 +118,8 @@ func ComposeDigestDetail(note, detail string, a Addressing, attachments []Attach
 
 type digestView struct {
 	Title  string
+	Cut    bool   // some list was cut: every recipient is in the attachment
+	Capped string // notify.CapNote when a bounce named more recipients than recorded
 	Groups []digestGroup
 	Causes []digestCause
 	Words  [][2]string // recipient, the receiver's words
@@ -98,14 +142,24 @@ func newDigestView(items []notify.Notice) digestView {
 	groups, order := notify.ByTask(items)
 	for _, t := range order {
 		g := digestGroup{Label: notify.TaskLabel(t) + fmt.Sprintf("（%d件）", len(groups[t]))}
-		for _, n := range groups[t] {
+		for i, n := range groups[t] {
+			if i == digestGroupLines {
+				g.Lines = append(g.Lines, more(len(groups[t])-i))
+				v.Cut = true
+				break
+			}
 			g.Lines = append(g.Lines, oneLine(strings.Join(n.Advice.Recipients, ", ")+" "+n.ReasonLabel()+"（"+n.DigestState()+"）"))
 		}
 		v.Groups = append(v.Groups, g)
 		for _, c := range notify.Causes(groups[t]) {
 			dc := digestCause{Task: notify.TaskLabel(t), Label: oneLine(c.Label) + fmt.Sprintf("（%d件）", len(c.Members)),
 				Explanation: clean(c.Advice.Explanation), Outlook: clean(c.Advice.Outlook)}
-			for _, m := range c.Members {
+			for i, m := range c.Members {
+				if i == digestMembers {
+					dc.Members = append(dc.Members, more(len(c.Members)-i))
+					v.Cut = true
+					break
+				}
 				dc.Members = append(dc.Members, oneLine(m.Line()))
 			}
 			for i, a := range c.Advice.Actions {
@@ -132,6 +186,13 @@ func newDigestView(items []notify.Notice) digestView {
 			}
 		}
 	}
+	if len(v.Words) > digestWords {
+		v.Words = append(v.Words[:digestWords], [2]string{"…", more(len(v.Words) - digestWords)})
+		v.Cut = true
+	}
+	if c := notify.DigestCapped(items); c > 0 {
+		v.Capped = notify.CapNote(c)
+	}
 	v.Footer = []string{
 		"このメールは bouncewatch が自動で送信しています（" + strconv.Itoa(len(items)) + "件の宛先をまとめてお知らせしています）。",
 		"このメールに返信すると、各宛先の詳細（元のエラーメールの内容など）をお送りします。",
@@ -143,6 +204,9 @@ func newDigestView(items []notify.Notice) digestView {
 func (v digestView) text() string {
 	var b strings.Builder
 	b.WriteString(v.Title + "\n\n")
+	if v.Capped != "" {
+		b.WriteString(v.Capped + "\n\n")
+	}
 	for _, g := range v.Groups {
 		b.WriteString("■ " + g.Label + "\n")
 		for _, l := range g.Lines {
@@ -203,6 +267,7 @@ const digestTemplate = `<!DOCTYPE html>
 <html lang="ja"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
 <body style="font-family:sans-serif;line-height:1.6">
 <h2>{{.Title}}</h2>
+{{if .Capped}}<p><strong>{{.Capped}}</strong></p>{{end}}
 <div style="border-left:4px solid #c33;padding-left:.8em">{{range .Groups}}<p style="margin:.4em 0 .1em"><strong>{{.Label}}</strong></p>
 <ul style="margin:0">{{range .Lines}}<li>{{.}}</li>{{end}}</ul>{{end}}</div>
 <p>（以下は詳しい説明です）</p>

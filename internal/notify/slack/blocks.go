@@ -414,6 +414,9 @@ func shortBlocks(n notify.Notice, named int) []slackgo.Block {
 	if rs := inlineRecipients(n.Advice.Recipients, n.Advice.More, named); rs != "" {
 		lines = append(lines, bold("宛先")+" "+rs)
 	}
+	if n.Capped > 0 {
+		lines = append(lines, escape(notify.CapNote(n.Capped)))
+	}
 	var facts []string
 	if n.SendingIP != "" {
 		facts = append(facts, "送信元IP "+escape(truncate(n.SendingIP, 45)))
@@ -505,6 +508,9 @@ func digestBlocks(items []notify.Notice, limit int) ([]slackgo.Block, string) {
 	if hidden {
 		lines = append(lines, "（全員の一覧はスレッドに）")
 	}
+	if c := notify.DigestCapped(items); c > 0 {
+		lines = append(lines, escape(notify.CapNote(c)))
+	}
 	blocks := []slackgo.Block{slackgo.NewHeaderBlock(plain(truncate(title, MaxHeaderText)))}
 	blocks = append(blocks, sections(strings.Join(lines, "\n"))...)
 	blocks = append(blocks, slackgo.NewContextBlock("bw_context", mrkdwn("bouncewatch ・ 説明と対応はスレッドに ・ スレッドに返信すると各宛先の詳細をお知らせします")))
@@ -519,6 +525,49 @@ func DigestThread(items []notify.Notice) ([]slackgo.Block, string) {
 	return digestThread("説明と対応", items)
 }
 
+// maxThreadPart bounds the visible characters of one thread reply of a
+// digest. Slack documents 50 blocks and 3,000 characters per section, and
+// refuses a message's text beyond 40,000 (msg_too_long,
+// https://api.slack.com/methods/chat.postMessage); a reply of at most
+// 12,000 stays well inside and is still read on a phone.
+const maxThreadPart = 12000
+
+// DigestThreadParts is DigestThread cut into replies that each fit
+// Slack's limits (MaxBlocks blocks, MaxSectionText per section), so that
+// every recipient of a huge digest (one bounce naming 1,000) is named in
+// its thread instead of the list being cut short. The first part has the
+// header, the last the note on how to ask for the details.
+func DigestThreadParts(items []notify.Notice) ([][]slackgo.Block, string) {
+	title := "説明と対応"
+	body := digestThreadBody(title, items)
+	ask := slackgo.NewContextBlock("bw_context", mrkdwn(digestAsk))
+	var parts [][]slackgo.Block
+	for len(body) > 0 {
+		var part []slackgo.Block
+		if len(parts) > 0 {
+			part = append(part, slackgo.NewHeaderBlock(plain(fmt.Sprintf("%s（つづき %d）", title, len(parts)+1))))
+		}
+		// At least one block per part; room for the note kept.
+		size := 0
+		n := 0
+		for n < len(body) && len(part)+n < MaxBlocks-1 {
+			l := VisibleLen(body[n : n+1])
+			if n > 0 && size+l > maxThreadPart {
+				break
+			}
+			size += l
+			n++
+		}
+		part = append(part, body[:n]...)
+		body = body[n:]
+		parts = append(parts, part)
+	}
+	// Every part has room for one more block; body has the header at least.
+	last := len(parts) - 1
+	parts[last] = append(parts[last], ask)
+	return parts, title
+}
+
 // DigestUpdate renders the thread reply that follows an edit of a digest:
 // the explanation and actions of the items whose state changed (a delay
 // that failed, more bounces), as they stand now, so that the thread never
@@ -528,6 +577,17 @@ func DigestUpdate(items []notify.Notice) ([]slackgo.Block, string) {
 }
 
 func digestThread(title string, items []notify.Notice) ([]slackgo.Block, string) {
+	body := digestThreadBody(title, items)
+	body = append(body, slackgo.NewContextBlock("bw_context", mrkdwn(digestAsk)))
+	if len(body) > MaxBlocks {
+		body = append(body[:MaxBlocks-2], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil), body[len(body)-1])
+	}
+	return body, title
+}
+
+// digestThreadBody is the content of a digest's thread: the header, then
+// per task each cause with its recipients, explanation and actions.
+func digestThreadBody(title string, items []notify.Notice) []slackgo.Block {
 	groups, order := notify.ByTask(items)
 	body := []slackgo.Block{slackgo.NewHeaderBlock(plain(title))}
 	for _, t := range order {
@@ -552,11 +612,7 @@ func digestThread(title string, items []notify.Notice) ([]slackgo.Block, string)
 		}
 		body = append(body, sections(strings.Join(lines, "\n"))...)
 	}
-	body = append(body, slackgo.NewContextBlock("bw_context", mrkdwn(digestAsk)))
-	if len(body) > MaxBlocks {
-		body = append(body[:MaxBlocks-2], slackgo.NewSectionBlock(mrkdwn("（長すぎるため一部を省略しました。）"), nil, nil), body[len(body)-1])
-	}
-	return body, title
+	return body
 }
 
 // DigestDetail renders the answer to a reply in a digest's thread: the

@@ -445,3 +445,66 @@ func TestShortAndDigestFitLongAddresses(t *testing.T) {
 		t.Errorf("digest:\n%s", Visible(blocks))
 	}
 }
+
+// A digest of 3,000 items (three bounces of 1,000) has a thread in
+// replies that each fit Slack's limits and together name every recipient
+// once per cause; the post itself stays short and says how many are left
+// out, and a cut bounce says so (notify.CapNote).
+func TestDigestThreadPartsFitAndNameAll(t *testing.T) {
+	item := func(addr, task, reason string) notify.Notice {
+		return notify.Notice{Kind: notify.KindFirst, Task: task, Reason: reason, Count: 1,
+			Advice: advice.GroupAdvice{Advice: advice.Advice{Explanation: reason + "の説明。", General: reason + "の説明。",
+				Actions: []advice.Action{{Label: "送信者", Text: reason + "の対応。"}}}, Recipients: []string{addr}}}
+	}
+	var items []notify.Notice
+	for i := range 3000 {
+		task, reason := "address", "宛先のアドレスが存在しません"
+		if i%3 == 1 {
+			task, reason = "mailbox", "相手の受信箱が満杯です"
+		}
+		items = append(items, item(fmt.Sprintf("user%04d@example.com", i), task, reason))
+	}
+	items[5].Capped = 1000
+	parts, _ := DigestThreadParts(items)
+	if len(parts) < 2 {
+		t.Fatalf("%d thread parts for 3,000 recipients", len(parts))
+	}
+	var all strings.Builder
+	for i, p := range parts {
+		if len(p) > MaxBlocks {
+			t.Errorf("part %d has %d blocks, Slack takes %d", i, len(p), MaxBlocks)
+		}
+		headers := 0
+		for _, b := range p {
+			if _, ok := b.(*slackgo.HeaderBlock); ok {
+				headers++
+			}
+		}
+		if headers != 1 {
+			t.Errorf("part %d has %d headers, want 1 (a reply is read on its own)", i, headers)
+		}
+		for _, b := range p {
+			if s, ok := b.(*slackgo.SectionBlock); ok && s.Text != nil && slackLen(s.Text.Text) > MaxSectionText {
+				t.Errorf("part %d has a section of %d characters", i, slackLen(s.Text.Text))
+			}
+		}
+		all.WriteString(Visible(p) + "\n")
+	}
+	text := all.String()
+	for i := range 3000 {
+		if a := fmt.Sprintf("user%04d@example.com", i); !strings.Contains(text, a) {
+			t.Fatalf("%s is in no thread part", a)
+		}
+	}
+	if strings.Contains(text, "一部を省略") {
+		t.Error("the thread says it left something out")
+	}
+	if !strings.Contains(Visible(parts[len(parts)-1]), "詳細") {
+		t.Error("the last part does not tell how to ask for the details")
+	}
+	blocks, _ := Digest(items)
+	vis := Visible(blocks)
+	if VisibleLen(blocks) > MaxVisible || !strings.Contains(vis, "ほか") || !strings.Contains(vis, notify.CapNote(1000)) {
+		t.Errorf("the digest post (%d visible characters):\n%s", VisibleLen(blocks), vis)
+	}
+}
