@@ -79,7 +79,7 @@ func start(t *testing.T, cfg app.Config, out *syncBuffer) *running {
 // waitFor polls cond (every 10 ms, for up to 20 s) until it holds.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a bound, not a wait: the 2-core CI runs the Dovecot tests side by side
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {

@@ -160,8 +160,6 @@ func TestDovecotRunKill9Restart(t *testing.T) {
 
 	p2 := runProcess(t, env)
 	srv.Append(t, "INBOX", bounceTo(t, n+1))
-	want := n + 2
-	waitFor(t, "all reports after restart", func() bool { return len(before)+len(p2.reports(t)) >= want })
 	// Every bounce is flagged after the batch that recorded it committed:
 	// once all are, nothing is left to record (or to print twice).
 	flagged := func() int {
@@ -175,6 +173,9 @@ func TestDovecotRunKill9Restart(t *testing.T) {
 		}
 		return n
 	}
+	// Wait on the durable record, not on stdout: a batch committed just
+	// before the kill is never printed (stdout is best-effort), so counting
+	// printed reports could wait forever.
 	waitFor(t, "every bounce flagged", func() bool { return flagged() >= n+2 })
 	p2.term(t)
 
