@@ -111,6 +111,65 @@ func TestProviderWordings(t *testing.T) {
 		{"5.0.0", "550 5.1.0 Address rejected. <a@example.com>", "RCPT", ReasonUserUnknown},
 		{"5.0.0", "554 5.7.1 Rejected: this message looks like spam", "DATA", ReasonSpamDetected},
 		{"5.0.0", "451 4.3.0 Mail server temporarily rejected message.", "", ReasonSystemError},
+		{"5.5.0", "503 5.5.0 <a@example.jp>: Data command rejected: Improper use of SMTP command pipelining", "DATA", ReasonSyntaxError},
+		{"5.4.6", "mail forwarding loop for a@example.jp", "", ReasonNetworkError},
+		{"4.4.1", "delivery temporarily suspended: connect to mx.example.jp[192.0.2.1]:25: Connection refused", "", ReasonNetworkError},
+		{"4.4.2", "delivery temporarily suspended: lost connection with mx.example.jp[192.0.2.1] while sending RCPT TO", "", ReasonNetworkError},
+		{"4.3.0", "451 4.3.0 <a@example.jp>: Temporary lookup failure", "RCPT", ReasonSystemError},
+		{"5.0.0", "Remote host mx.example.jp [192.0.2.1] closed connection in response to end of data", "", ReasonNetworkError},
+		{"4.4.1", "451 4.4.1 reply: read error from mx.example.jp.", "", ReasonNetworkError},
+		{"5.3.5", "554 5.3.5 Local configuration error", "", ReasonSystemError},
+		{"5.7.1", "550 5.7.1 <a@example.jp>... Relaying denied. Proper authentication required.", "RCPT", ReasonNoRelaying},
+		{"", "Connected to 192.0.2.1 but greeting failed.", "", ReasonBlocked},
+		{"", "Connected to 192.0.2.1 but my name was rejected.", "", ReasonBlocked},
+		{"", "Unable to chdir to maildir. (#4.2.1)", "", ReasonSystemError},
+		{"5.5.0", "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302)", "RCPT", ReasonUserUnknown},
+		{"5.1.8", "550 5.1.8 Access denied, bad outbound sender", "MAIL", ReasonRejected},
+		{"5.6.11", "550 5.6.11 SMTPSEND.BareLinefeedsAreIllegal; message contains bare linefeeds", "DATA", ReasonContentError},
+		{"5.7.64", "550 5.7.64 TenantAttribution; Relay Access Denied", "RCPT", ReasonNoRelaying},
+		{"5.4.1", "550 5.4.1 Relay Access Denied", "RCPT", ReasonNoRelaying},
+		{"5.7.1", "550 5.7.1 Messages missing a valid address in From: header, or having no From: header, are not accepted.", "DATA", ReasonNotCompliantRFC},
+		{"5.7.0", "550 5.7.0 Mail Sending denied. This error occurs if the sender account is disabled or not registered within your Google Workspace domain.", "MAIL", ReasonRejected},
+		{"5.0.0", "550 Message was not accepted -- invalid mailbox. Local mailbox a@example.ru is unavailable: account is disabled", "RCPT", ReasonSuspend},
+		{"5.0.0", "550 Message was not accepted -- mailbox is full", "RCPT", ReasonMailboxFull},
+		{"5.0.0", "554-Transaction failed 554-Reject due to policy restrictions. 554 For explanation visit https://www.example.net/mail/senderguidelines?c=sp", "DATA", ReasonPolicyViolation},
+		{"5.1.1", "550 5.1.1 <a@example.com>: User is unknown", "RCPT", ReasonUserUnknown},
+		{"5.0.0", "553 Relaying disallowed", "RCPT", ReasonNoRelaying},
+	}
+	for _, c := range cases {
+		ev := evidence{Status: c.st, Command: c.cmd, Action: ActionFailed, Diagnostic: c.diag, ReplyCode: findReplyCode(c.diag)}
+		if got := decide(ev).Reason; got != c.want {
+			t.Errorf("%q (%s %s): %s, want %s", c.diag, c.st, c.cmd, got, c.want)
+		}
+	}
+}
+
+// TestMultiSignalPrecedence: documented texts that carry two signals
+// decide as RFC 3463 and KB.md §10 read them. A 5.1.1 whose words also say
+// the user is unknown is userunknown even when spam is mentioned; 5.1.1
+// with only spam words is the filter's verdict (x.1.1 is used loosely,
+// KB.md §3). 5.7.1 decides nothing alone (KB.md §10): relay words are
+// norelaying, a blocklist is blocked. A 4.4.7 expiry whose last attempt was
+// refused for a full mailbox is mailboxfull (the cause); without a cause
+// it is expired. "quota" is the recipient's mailbox only when the words say
+// so: a sending quota is the sender's rate.
+func TestMultiSignalPrecedence(t *testing.T) {
+	cases := []struct {
+		st, diag, cmd string
+		want          Reason
+	}{
+		{"5.1.1", "550 5.1.1 <a@example.jp>: User unknown; message also scored as spam", "RCPT", ReasonUserUnknown},
+		{"5.1.1", "550 5.1.1 Message rejected as spam by content filter", "DATA", ReasonSpamDetected},
+		{"5.7.1", "554 5.7.1 <a@example.jp>: Relay access denied", "RCPT", ReasonNoRelaying},
+		{"5.7.1", "550 5.7.1 Unable to relay for a@example.jp", "RCPT", ReasonNoRelaying},
+		{"5.7.1", "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using relays.example.org", "RCPT", ReasonBlocked},
+		{"4.4.7", "451 4.4.7 Delivery time limit exceeded; last attempt: 452 4.2.2 Mailbox full", "", ReasonMailboxFull},
+		{"4.4.7", "451 4.4.7 Delivery time limit exceeded", "", ReasonExpired},
+		{"5.7.1", "550 5.7.1 Daily sending quota exceeded", "MAIL", ReasonSpeeding},
+		{"5.7.1", "550 5.7.1 Rejected by policy: mailbox quota exceeded", "RCPT", ReasonMailboxFull},
+		{"5.2.2", "552 5.2.2 Message rejected by policy: quota", "RCPT", ReasonMailboxFull},
+		{"5.7.1", "550 5.7.1 Message rejected by policy", "DATA", ReasonPolicyViolation},
+		{"5.1.1", "550 5.1.1 Recipient address rejected: spam trap", "RCPT", ReasonSpamDetected},
 	}
 	for _, c := range cases {
 		ev := evidence{Status: c.st, Command: c.cmd, Action: ActionFailed, Diagnostic: c.diag, ReplyCode: findReplyCode(c.diag)}
