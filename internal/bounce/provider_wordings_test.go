@@ -135,6 +135,14 @@ func TestProviderWordings(t *testing.T) {
 		{"5.0.0", "554-Transaction failed 554-Reject due to policy restrictions. 554 For explanation visit https://www.example.net/mail/senderguidelines?c=sp", "DATA", ReasonPolicyViolation},
 		{"5.1.1", "550 5.1.1 <a@example.com>: User is unknown", "RCPT", ReasonUserUnknown},
 		{"5.0.0", "553 Relaying disallowed", "RCPT", ReasonNoRelaying},
+		{"5.2.0", "550 5.2.0 Mail rejete. Mail rejected. OFR_506 [506]", "DATA", ReasonSpamDetected},
+		{"4.2.0", "421 4.2.0 Service refuse. Veuillez essayer plus tard. Service refused, please try later. OFR005_505 [505]", "", ReasonSystemError},
+		{"4.2.1", "421 4.2.1 Service refuse. Veuillez essayer plus tard. Service refused, please try later. LPN006_107", "CONN", ReasonBlocked},
+		{"5.7.1", "554 5.7.1 <client.example.net[192.0.2.1]>: Client host rejected: #216 lpn LPN000_630", "RCPT", ReasonPolicyViolation},
+		{"5.3.4", "552 5.3.4 Taille limite du message atteinte. Message size limit reached. OFR_514 [514]", "DATA", ReasonMesgTooBig},
+		{"5.2.1", "550 5.2.1 Boite du destinataire archivee. Archived recipient. LPN007_420", "RCPT", ReasonSuspend},
+		{"5.1.1", "552 5.1.1 Boite du destinataire pleine. Recipient overquota. OFR_417 [417]", "RCPT", ReasonMailboxFull},
+		{"5.1.1", "550 5.1.1 Adresse d au moins un destinataire invalide. Invalid recipient. OFR_416 [416]", "RCPT", ReasonUserUnknown},
 	}
 	for _, c := range cases {
 		ev := evidence{Status: c.st, Command: c.cmd, Action: ActionFailed, Diagnostic: c.diag, ReplyCode: findReplyCode(c.diag)}
