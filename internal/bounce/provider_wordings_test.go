@@ -171,6 +171,8 @@ func TestProviderWordings(t *testing.T) {
 		{"4.0.0", "451 4.7.1 Please try again later (in reply to RCPT TO command)", "RCPT", ReasonGreylisted},
 		{"5.0.0", "550 Address a@example.com does not exist", "RCPT", ReasonUserUnknown},
 		{"5.0.0", "554 The mail server has detected that your message contains a virus", "DATA", ReasonVirusDetected},
+		{"5.7.136", "550 5.7.136 RESOLVER.RST.SenderNotAuthenticatedForMailbox; authentication required", "RCPT", ReasonRejected},
+		{"4.4.0", "451 4.4.0 DNS query failed. The error was: DNS query failed with error: ErrorRetry", "", ReasonNetworkError},
 	}
 	for _, c := range cases {
 		ev := evidence{Status: c.st, Command: c.cmd, Action: ActionFailed, Diagnostic: c.diag, ReplyCode: findReplyCode(c.diag)}
