@@ -86,6 +86,12 @@ func fromWords(ev evidence) Reason {
 		// The same rate problem, answered with a permanent code: blocked.
 		r = ReasonBlocked
 	}
+	if r == ReasonSpamDetected && strings.HasSuffix(status, ".1.1") && rules.fires(low, q, ReasonUserUnknown) {
+		// x.1.1 (RFC 3463 §3.2: the mailbox does not exist) and words that
+		// say the same: the address is bad; a spam remark beside it is not
+		// why the mail failed (Sisimai reads user-unknown words before spam).
+		r = ReasonUserUnknown
+	}
 	if r == ReasonMesgTooBig && strings.HasSuffix(status, ".2.3") {
 		// 5.2.3 (RFC 3463 §3.3): over the recipient's own size limit.
 		r = ReasonExceedLimit

@@ -210,8 +210,38 @@ func (q ruleQuery) allows(r *ruleRow) bool {
 
 // match returns the row chosen for a masked, lower-case text under q, or -1.
 func (t *ruleTable) match(low string, q ruleQuery) int {
+	var cands [16]int
+	rows := t.fired(low, q, cands[:0])
+	best := -1
+	for _, i := range rows {
+		if best >= 0 && t.rank[i] >= t.rank[best] {
+			continue
+		}
+		if t.overridden(i, rows) {
+			continue
+		}
+		best = i
+	}
+	return best
+}
+
+// fires reports whether a row of reason r that is not weak fires on a
+// masked, lower-case text under q, whether or not it would be chosen.
+func (t *ruleTable) fires(low string, q ruleQuery, r Reason) bool {
+	var cands [16]int
+	for _, i := range t.fired(low, q, cands[:0]) {
+		if t.Rules[i].Reason == r && t.Rules[i].Tier != tierWeak {
+			return true
+		}
+	}
+	return false
+}
+
+// fired appends to rows the rows that fire on a masked, lower-case text
+// and whose limits hold under q.
+func (t *ruleTable) fired(low string, q ruleQuery, rows []int) []int {
 	if low == "" {
-		return -1
+		return rows
 	}
 	var small [4]uint64
 	var fired []uint64
@@ -222,7 +252,7 @@ func (t *ruleTable) match(low string, q ruleQuery) int {
 	}
 	any := t.set.markRows(low, t.phraseRow, fired)
 	if !any {
-		return -1
+		return rows
 	}
 	any = false
 	for k, p := range t.pairs {
@@ -237,11 +267,8 @@ func (t *ruleTable) match(low string, q ruleQuery) int {
 		any = any || w != 0
 	}
 	if !any {
-		return -1
+		return rows
 	}
-	// Rows that fired and whose limits hold.
-	var cands [16]int
-	rows := cands[:0]
 	for w, word := range fired {
 		for word != 0 {
 			b := bits.TrailingZeros64(word)
@@ -252,17 +279,7 @@ func (t *ruleTable) match(low string, q ruleQuery) int {
 			}
 		}
 	}
-	best := -1
-	for _, i := range rows {
-		if best >= 0 && t.rank[i] >= t.rank[best] {
-			continue
-		}
-		if t.overridden(i, rows) {
-			continue
-		}
-		best = i
-	}
-	return best
+	return rows
 }
 
 // overridden reports whether another of rows has a reason row i yields to.
