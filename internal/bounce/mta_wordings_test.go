@@ -7,10 +7,7 @@ import "testing"
 // Gmail's and Microsoft's documented replies, RFC 3463/7505/7372 codes)
 // classify as those MTAs mean them, each in the SMTP phase it answers.
 func TestMTAWordings(t *testing.T) {
-	cases := []struct {
-		st, diag, cmd string
-		want          Reason
-	}{
+	runWordings(t, []wordingCase{
 		{"5.1.1", "550 5.1.1 <a@example.com>: Recipient address rejected: User unknown in local recipient table", "RCPT", ReasonUserUnknown},
 		{"4.7.1", "450 4.7.1 Client host rejected: cannot find your hostname, [192.0.2.1]", "RCPT", ReasonRequirePTR},
 		{"4.7.1", "450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.1]", "RCPT", ReasonRequirePTR},
@@ -61,7 +58,20 @@ func TestMTAWordings(t *testing.T) {
 		{"4.0.0", "451 Temporary local problem - please try later", "", ReasonSystemError},
 		{"5.0.0", "550 relay not permitted", "RCPT", ReasonNoRelaying},
 		{"4.0.0", "421 Service not available, closing transmission channel", "CONN", ReasonBlocked},
-	}
+	})
+}
+
+// wordingCase is one fixed MTA or provider wording: the status and SMTP
+// command it answers, the diagnostic text, and the reason it means.
+type wordingCase struct {
+	st, diag, cmd string
+	want          Reason
+}
+
+// runWordings decides each wording as a failed recipient whose reply code
+// is read from the text, and reports every case whose reason differs.
+func runWordings(t *testing.T, cases []wordingCase) {
+	t.Helper()
 	for _, c := range cases {
 		ev := evidence{Status: c.st, Command: c.cmd, Action: ActionFailed, Diagnostic: c.diag, ReplyCode: findReplyCode(c.diag)}
 		if got := decide(ev).Reason; got != c.want {

@@ -10,10 +10,7 @@ import "testing"
 // classify as those MTAs mean them, in the phase they answer. Each wording
 // is the MTA's own fixed text, with RFC 2606/5737 names in it.
 func TestProviderWordings(t *testing.T) {
-	cases := []struct {
-		st, diag, cmd string
-		want          Reason
-	}{
+	runWordings(t, []wordingCase{
 		{"", "mail for example.jp loops back to myself", "", ReasonNetworkError},
 		{"5.1.2", "Host or domain name not found. Name service error for name=example.jp type=MX: Host not found", "", ReasonHostUnknown},
 		{"", "conversation with mx.example.jp[192.0.2.1] timed out while sending end of data -- message may be sent more than once", "", ReasonExpired},
@@ -173,13 +170,7 @@ func TestProviderWordings(t *testing.T) {
 		{"5.0.0", "554 The mail server has detected that your message contains a virus", "DATA", ReasonVirusDetected},
 		{"5.7.136", "550 5.7.136 RESOLVER.RST.SenderNotAuthenticatedForMailbox; authentication required", "RCPT", ReasonRejected},
 		{"4.4.0", "451 4.4.0 DNS query failed. The error was: DNS query failed with error: ErrorRetry", "", ReasonNetworkError},
-	}
-	for _, c := range cases {
-		ev := evidence{Status: c.st, Command: c.cmd, Action: ActionFailed, Diagnostic: c.diag, ReplyCode: findReplyCode(c.diag)}
-		if got := decide(ev).Reason; got != c.want {
-			t.Errorf("%q (%s %s): %s, want %s", c.diag, c.st, c.cmd, got, c.want)
-		}
-	}
+	})
 }
 
 // TestMultiSignalPrecedence: documented texts that carry two signals
@@ -192,10 +183,7 @@ func TestProviderWordings(t *testing.T) {
 // it is expired. "quota" is the recipient's mailbox only when the words say
 // so: a sending quota is the sender's rate.
 func TestMultiSignalPrecedence(t *testing.T) {
-	cases := []struct {
-		st, diag, cmd string
-		want          Reason
-	}{
+	runWordings(t, []wordingCase{
 		{"5.1.1", "550 5.1.1 <a@example.jp>: User unknown; message also scored as spam", "RCPT", ReasonUserUnknown},
 		{"5.1.1", "550 5.1.1 Message rejected as spam by content filter", "DATA", ReasonSpamDetected},
 		{"5.7.1", "554 5.7.1 <a@example.jp>: Relay access denied", "RCPT", ReasonNoRelaying},
@@ -208,11 +196,5 @@ func TestMultiSignalPrecedence(t *testing.T) {
 		{"5.2.2", "552 5.2.2 Message rejected by policy: quota", "RCPT", ReasonMailboxFull},
 		{"5.7.1", "550 5.7.1 Message rejected by policy", "DATA", ReasonPolicyViolation},
 		{"5.1.1", "550 5.1.1 Recipient address rejected: spam trap", "RCPT", ReasonSpamDetected},
-	}
-	for _, c := range cases {
-		ev := evidence{Status: c.st, Command: c.cmd, Action: ActionFailed, Diagnostic: c.diag, ReplyCode: findReplyCode(c.diag)}
-		if got := decide(ev).Reason; got != c.want {
-			t.Errorf("%q (%s %s): %s, want %s", c.diag, c.st, c.cmd, got, c.want)
-		}
-	}
+	})
 }
