@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
-	"github.com/bouncewatch/bouncewatch/internal/demo"
 )
 
 // syncBuffer is a bytes.Buffer safe for the app's writer goroutines.
@@ -116,11 +115,7 @@ func recipientIs(addr string) func(map[string]any) bool {
 // reported again and new mail is still seen.
 func TestRunReportsBouncesOnceAcrossRestarts(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	db := filepath.Join(t.TempDir(), "bw.db")
 	cfg := testConfig(srv.Addr, srv.User, srv.Password, db)
 	cfg.HTTPAddr = ""
@@ -180,11 +175,7 @@ func TestRunReportsBouncesOnceAcrossRestarts(t *testing.T) {
 // one first notice counting five; a bounce at another provider is its own.
 func TestGroupingOneNoticeForFiveBounces(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"))
 	cfg.HTTPAddr = ""
 	cfg.GroupWait = 2 * time.Second

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
-	"github.com/bouncewatch/bouncewatch/internal/demo"
 )
 
 // Day one: the mailbox already holds weeks of bounces. backfill records them
@@ -17,11 +16,7 @@ import (
 // about them and reports what arrives next.
 func TestBackfillThenRun(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "mail", "*.eml"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -79,11 +74,7 @@ func TestBackfillThenRun(t *testing.T) {
 // backfill goes on to the next.
 func TestBackfillCountsMessagesNotProcessed(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	srv.Append(fixture(t, "postfix-userunknown.eml"))
 	srv.Append(fixture(t, "gmail-5.7.26-authfailure.eml"))
 	dbPath := filepath.Join(t.TempDir(), "bw.db")

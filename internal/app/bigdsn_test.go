@@ -52,13 +52,7 @@ func bigNamed(s string) map[string]bool {
 // post or its thread, in replies that each fit Slack's limits.
 func TestSlackHugeBounceOneDigest(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	const n = 1000
 	if err := srv.Append(bigDSN(n)); err != nil {
 		t.Fatal(err)
@@ -102,13 +96,7 @@ func TestSlackHugeBounceOneDigest(t *testing.T) {
 // instead of notifying the first ones without a word.
 func TestTruncatedBounceIsVisible(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	if err := srv.Append(bigDSN(1500)); err != nil {
 		t.Fatal(err)
 	}
@@ -219,13 +207,7 @@ func BenchmarkNotifyHugeBounce(b *testing.B) {
 // attached list names every recipient.
 func TestEmailHugeBounceOneDigest(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sm := startSMTP(t)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	srv, sm, cfg := startEmailApp(t)
 	cfg.EmailTo = staff
 	const n = 1000
 	if err := srv.Append(bigDSN(n)); err != nil {
@@ -279,11 +261,7 @@ func TestEmailHugeBounceOneDigest(t *testing.T) {
 // one digest that says so; its short part names the first ten per group.
 func TestStdoutTruncatedBounceDigest(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"))
 	cfg.HTTPAddr = ""
 	if err := srv.Append(bigDSN(1200)); err != nil {

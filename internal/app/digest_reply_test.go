@@ -1,12 +1,10 @@
 package app_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bouncewatch/bouncewatch/internal/demo"
 	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
 )
 
@@ -16,13 +14,7 @@ import (
 // mutes nothing.
 func TestSlackDigestThreadReply(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	cfg.SlackAppToken = slacktest.AppToken
 	for _, m := range officeMail(t)[6:11] { // the three unknown users and the two full mailboxes
 		if err := srv.Append(m); err != nil {
@@ -80,13 +72,7 @@ func TestSlackDigestThreadReply(t *testing.T) {
 // so the last word in the thread is not the delay's "do not resend".
 func TestSlackDigestThreadFollowsTheChange(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	cfg.GroupInterval = 300 * time.Millisecond
 	if err := srv.Append(fixture(t, "postfix-overquota-452-delayed.eml")); err != nil {
 		t.Fatal(err)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/bouncewatch/bouncewatch/internal/demo"
 )
 
 // perAddressee counts the mails each address received.
@@ -29,11 +27,7 @@ func perAddressee(sm *smtpBox) map[string]int {
 // but before marking the rows sent mails nothing again either.
 func TestEmailDigestOnceAcrossRestart(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	sm := startSMTP(t)
 	const boss = "boss@example.jp"
 	sm.refuseRcpt(boss, 1<<20) // deferred until the test says
@@ -116,13 +110,7 @@ func dueNow(t *testing.T, dbPath string) {
 // 停止 is answered politely (a digest has none) and mutes nothing.
 func TestEmailDigestReplies(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sm := startSMTP(t)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	srv, sm, cfg := startEmailApp(t)
 	cfg.EmailTo = staff
 	for _, m := range officeMail(t)[6:11] {
 		if err := srv.Append(m); err != nil {
@@ -189,13 +177,7 @@ func TestEmailDigestReplies(t *testing.T) {
 // own saying so; nothing else is mailed again.
 func TestEmailDigestItemThatFailsIsMailedOnce(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sm := startSMTP(t)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	srv, sm, cfg := startEmailApp(t)
 	cfg.EmailTo = staff
 	cfg.GroupInterval = 300 * time.Millisecond
 	if err := srv.Append(fixture(t, "postfix-overquota-452-delayed.eml")); err != nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
-	"github.com/bouncewatch/bouncewatch/internal/demo"
 	"github.com/bouncewatch/bouncewatch/internal/imapwatch/dovecottest"
 )
 
@@ -342,13 +341,7 @@ func detailFlow(t *testing.T, r *running, sm *smtpBox, deliver mailbox, seen int
 // in-process IMAP server and a real SMTP server.
 func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sm := startSMTP(t)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	srv, sm, cfg := startEmailApp(t)
 	cfg.GroupInterval = 2 * time.Second // a muted incident would otherwise be updated within the test
 	cfg.ReplyAuthserv = "mx.example.jp"
 	r := runApp(t, cfg)
@@ -448,11 +441,7 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 // A refused submission (451) is retried and the summary delivered once.
 func TestEmailSummaryRetriedAfterTemporaryRefusal(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	sm := startSMTP(t)
 	sm.refuseData(2)
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
@@ -491,11 +480,7 @@ func TestDovecotEmailReplyGetsDetail(t *testing.T) {
 // even when one address is refused for a while.
 func TestEmailEachSenderOnceWhenOneIsRefused(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	sm := startSMTP(t)
 	const boss = "boss@example.jp"
 	sm.refuseRcpt(boss, 2)
@@ -520,13 +505,7 @@ func TestEmailEachSenderOnceWhenOneIsRefused(t *testing.T) {
 // original sender: no summary goes to them; our own sender still gets hers.
 func TestEmailNoSummaryToStrangers(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sm := startSMTP(t)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	srv, sm, cfg := startEmailApp(t)
 	srv.Append(outlookBounce(t, "a.example@outlook.jp", "someone@forged.example"))
 	srv.Append(outlookBounce(t, "b.example@gmail.com", staff))
 	r := runApp(t, cfg)
@@ -546,13 +525,7 @@ func TestEmailNoSummaryToStrangers(t *testing.T) {
 // mailbox is never triaged, and its own bounce mails nobody (no loop).
 func TestEmailToWatchedMailboxWhenItSent(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sm := startSMTP(t)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	srv, sm, cfg := startEmailApp(t)
 	r := runApp(t, cfg)
 	srv.Append(outlookBounce(t, "a.example@outlook.jp", "事務所 <"+srv.User+">"))
 	msgs := waitMails(t, sm, 1)

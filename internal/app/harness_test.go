@@ -6,11 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
+	"github.com/bouncewatch/bouncewatch/internal/demo"
+	"github.com/bouncewatch/bouncewatch/internal/notify/slack/slacktest"
 	"github.com/bouncewatch/bouncewatch/internal/store"
 )
 
@@ -154,4 +157,35 @@ func ordinary(n int) []byte {
 	return []byte(fmt.Sprintf("From: Hanako <hanako@example.org>\r\nTo: office@example.jp\r\nSubject: meeting %d\r\n"+
 		"Date: Tue, 14 May 2024 10:00:00 +0900\r\nMessage-ID: <ordinary.%d@example.org>\r\nMIME-Version: 1.0\r\n"+
 		"Content-Type: text/plain; charset=utf-8\r\n\r\nSee you tomorrow.\r\n", n, n))
+}
+
+// startIMAP starts the in-process IMAP server, closed when the test ends.
+func startIMAP(t *testing.T) *demo.Server {
+	t.Helper()
+	srv, err := demo.StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// startSlackApp starts the in-process IMAP server and the fake Slack, and
+// returns them with the config that watches the one and posts to the other
+// (a fresh database in the test's directory).
+func startSlackApp(t *testing.T) (*demo.Server, *slacktest.Server, app.Config) {
+	t.Helper()
+	srv := startIMAP(t)
+	fake := slacktest.New(t)
+	return srv, fake, slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+}
+
+// startEmailApp starts the in-process IMAP server and the SMTP test server,
+// and returns them with the config that watches the one and mails through
+// the other (a fresh database in the test's directory).
+func startEmailApp(t *testing.T) (*demo.Server, *smtpBox, app.Config) {
+	t.Helper()
+	srv := startIMAP(t)
+	sm := startSMTP(t)
+	return srv, sm, emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
 }

@@ -26,11 +26,7 @@ func checksSetup(t *testing.T, dnsAddr string, timeout time.Duration, bounces ..
 // the IMAP server too (to deliver replies).
 func checksSetupWith(t *testing.T, dnsAddr string, timeout time.Duration, change func(*app.Config), bounces ...[]byte) (fake *slacktest.Server, sm *smtpBox, logs, stdout *syncBuffer, srv *demo.Server, r *running) {
 	t.Helper()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv = startIMAP(t)
 	fake = slacktest.New(t)
 	sm = startSMTP(t)
 	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))

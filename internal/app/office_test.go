@@ -186,13 +186,7 @@ func failureOf(t *testing.T, delay []byte) []byte {
 // the address problems, every recipient named.
 func TestOfficeBatchSlack(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	cfg.GroupWait = time.Second
 	cfg.GroupInterval = 300 * time.Millisecond
 	officeBatchSlack(t, cfg, fake, func(m []byte) {
@@ -224,13 +218,7 @@ func TestDovecotOfficeBatchSlack(t *testing.T) {
 // arriving in the watched mailbox start no loop.
 func TestOfficeBatchEmail(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	sm := startSMTP(t)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
+	srv, sm, cfg := startEmailApp(t)
 	cfg.ReplyAllow = "example.jp"
 	cfg.GroupWait = time.Second
 	officeBatchEmail(t, cfg, sm, func(m []byte) {
@@ -332,13 +320,7 @@ func officeBatchEmail(t *testing.T, cfg app.Config, sm *smtpBox, deliver func([]
 // retry: one digest, showing every item, and one thread reply.
 func TestSlackDigestLostAnswerPostsOnce(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	fake.FailNext(slacktest.PostMessage, slacktest.AnswerLost)
 	mail := officeMail(t)
 	for _, m := range mail[6:11] { // the three unknown users and the two full mailboxes
@@ -369,13 +351,7 @@ func TestSlackDigestLostAnswerPostsOnce(t *testing.T) {
 // digest that shows it is edited in place; nothing new is posted.
 func TestSlackDigestEditedWhenItemChanges(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	cfg.GroupInterval = 300 * time.Millisecond
 	if err := srv.Append(fixture(t, "postfix-overquota-452-delayed.eml")); err != nil {
 		t.Fatal(err)

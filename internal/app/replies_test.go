@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
-	"github.com/bouncewatch/bouncewatch/internal/demo"
 	"github.com/bouncewatch/bouncewatch/internal/imapwatch/dovecottest"
 	"github.com/bouncewatch/bouncewatch/internal/notify/email"
 )
@@ -17,11 +16,7 @@ import (
 // and how to deliver into it.
 func inProcess(t *testing.T, sm *smtpBox) (app.Config, mailbox) {
 	t.Helper()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startIMAP(t)
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
 	return cfg, func(m []byte) {
 		if err := srv.Append(m); err != nil {

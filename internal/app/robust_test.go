@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/bouncewatch/bouncewatch/internal/app"
-	"github.com/bouncewatch/bouncewatch/internal/demo"
 	"github.com/bouncewatch/bouncewatch/internal/imapwatch/dovecottest"
 	"github.com/bouncewatch/bouncewatch/internal/incident"
 	"github.com/bouncewatch/bouncewatch/internal/logging"
@@ -38,11 +37,7 @@ func hugeHeaderMail() []byte {
 // after it is still triaged.
 func TestHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	hugeHeaderLine(t, srv.Addr, srv.User, srv.Password, func(m []byte) {
 		if err := srv.Append(m); err != nil {
 			t.Fatal(err)
@@ -112,11 +107,7 @@ func hugeHeaderLine(t *testing.T, addr, user, password string, deliver mailbox) 
 // up once the port is free. Stopping is a normal stop.
 func TestBusyMetricsPortKeepsWatching(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -163,11 +154,7 @@ func TestBusyMetricsPortKeepsWatching(t *testing.T) {
 // process, not after the two-minute lease, and not posted twice.
 func TestRestartFinishesRowInFlightAtOnce(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	fake := slacktest.New(t)
 	dbPath := filepath.Join(t.TempDir(), "bw.db")
 	cfg := slackConfig(t, srv, fake, dbPath)
@@ -230,13 +217,7 @@ func TestRestartFinishesRowInFlightAtOnce(t *testing.T) {
 // incidents are posted oldest first, each once.
 func TestSlackRetryAfterIsWorkspaceWide(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	release := fake.Down(slacktest.PostMessage, slacktest.Failure{Status: http.StatusTooManyRequests, RetryAfter: "2"})
 	srv.Append(outlookBounce(t, outlookAddr(1), ""))
 	srv.Append(fixture(t, "gmail-5.7.26-authfailure.eml"))
@@ -279,11 +260,7 @@ func TestSlackRetryAfterIsWorkspaceWide(t *testing.T) {
 // and the process restarts, only the other is mailed, once.
 func TestEmailEachRecipientRecordedAcrossRestart(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	sm := startSMTP(t)
 	const boss = "boss@example.jp"
 	sm.refuseRcpt(boss, 1<<20) // deferred until the test says

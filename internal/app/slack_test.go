@@ -44,11 +44,7 @@ func postsNaming(fake *slacktest.Server, addr string) []slacktest.Call {
 // nothing again.
 func TestSlackOneMessagePerIncidentAcrossRestart(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	fake := slacktest.New(t)
 	db := filepath.Join(t.TempDir(), "bw.db")
 	cfg := slackConfig(t, srv, fake, db)
@@ -119,13 +115,7 @@ func TestSlackOneMessagePerIncidentAcrossRestart(t *testing.T) {
 // bounces that arrived during the outage are in the message.
 func TestSlackOutageThenRecoveryDeliversOnce(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	cfg.GroupInterval = 300 * time.Millisecond
 
 	fake.FailNext(slacktest.PostMessage, slacktest.RateLimited, slacktest.InternalErr)
@@ -181,13 +171,7 @@ func TestSlackOutageThenRecoveryDeliversOnce(t *testing.T) {
 // bots are ignored.
 func TestSlackThreadRepliesAndButtons(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	cfg.SlackAppToken = slacktest.AppToken
 	cfg.GroupInterval = 300 * time.Millisecond
 	for i := 0; i < 3; i++ {
@@ -293,13 +277,7 @@ func TestSlackThreadRepliesAndButtons(t *testing.T) {
 // finds that message instead of posting a second one.
 func TestSlackLostAnswerPostsOnce(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	fake.FailNext(slacktest.PostMessage, slacktest.AnswerLost)
 	for i := 0; i < 2; i++ {
 		srv.Append(outlookBounce(t, outlookAddr(i), ""))
@@ -321,13 +299,7 @@ func TestSlackLostAnswerPostsOnce(t *testing.T) {
 // posted a second time.
 func TestSlackLostThreadAnswerPostsOnce(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	fake := slacktest.New(t)
-	cfg := slackConfig(t, srv, fake, filepath.Join(t.TempDir(), "bw.db"))
+	srv, fake, cfg := startSlackApp(t)
 	cfg.SlackAppToken = slacktest.AppToken
 	srv.Append(outlookBounce(t, outlookAddr(0), ""))
 	r := runApp(t, cfg)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bouncewatch/bouncewatch/internal/demo"
 	"github.com/bouncewatch/bouncewatch/internal/store"
 )
 
@@ -38,11 +37,7 @@ func refuseRecipient(t *testing.T, path, addr string) {
 // messages seen.
 func TestUnprocessedCountedInMetrics(t *testing.T) {
 	t.Parallel()
-	srv, err := demo.StartServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := startIMAP(t)
 	dbPath := filepath.Join(t.TempDir(), "bw.db")
 	refuseRecipient(t, dbPath, "user0001@gmail.com")
 	cfg := testConfig(srv.Addr, srv.User, srv.Password, dbPath)
