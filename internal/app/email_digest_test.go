@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,12 +26,10 @@ func perAddressee(sm *smtpBox) map[string]int {
 // but before marking the rows sent mails nothing again either.
 func TestEmailDigestOnceAcrossRestart(t *testing.T) {
 	t.Parallel()
-	srv := startIMAP(t)
-	sm := startSMTP(t)
+	srv, sm, cfg := startEmailApp(t)
 	const boss = "boss@example.jp"
 	sm.refuseRcpt(boss, 1<<20) // deferred until the test says
-	dbPath := filepath.Join(t.TempDir(), "bw.db")
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, dbPath, sm)
+	dbPath := cfg.DB
 	cfg.EmailTo = staff + "," + boss
 	for _, m := range officeMail(t)[6:11] { // three unknown users, two full mailboxes
 		if err := srv.Append(m); err != nil {

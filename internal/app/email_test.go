@@ -441,10 +441,8 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 // A refused submission (451) is retried and the summary delivered once.
 func TestEmailSummaryRetriedAfterTemporaryRefusal(t *testing.T) {
 	t.Parallel()
-	srv := startIMAP(t)
-	sm := startSMTP(t)
+	srv, sm, cfg := startEmailApp(t)
 	sm.refuseData(2)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
 	r := runApp(t, cfg)
 	srv.Append(outlookBounce(t, "a.example@outlook.jp", staff))
 	waitMails(t, sm, 1)
@@ -480,22 +478,15 @@ func TestDovecotEmailReplyGetsDetail(t *testing.T) {
 // even when one address is refused for a while.
 func TestEmailEachSenderOnceWhenOneIsRefused(t *testing.T) {
 	t.Parallel()
-	srv := startIMAP(t)
-	sm := startSMTP(t)
+	srv, sm, cfg := startEmailApp(t)
 	const boss = "boss@example.jp"
 	sm.refuseRcpt(boss, 2)
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
 	srv.Append(outlookBounce(t, "a.example@outlook.jp", staff))
 	srv.Append(outlookBounce(t, "b.example@outlook.jp", boss))
 	r := runApp(t, cfg)
 	r.waitSeen(t, 2)
 	waitMails(t, sm, 2)
-	got := map[string]int{}
-	for _, m := range sm.received() {
-		for _, to := range m.To {
-			got[to]++
-		}
-	}
+	got := perAddressee(sm)
 	if got[staff] != 1 || got[boss] != 1 || len(got) != 2 {
 		t.Errorf("mails per recipient = %v, want one each for %s and %s", got, staff, boss)
 	}

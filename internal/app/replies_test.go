@@ -34,6 +34,16 @@ func inDovecot(t *testing.T, sm *smtpBox) (app.Config, mailbox) {
 	return cfg, func(m []byte) { srv.Append(t, "INBOX", m) }
 }
 
+// onMailbox runs a reply scenario, in parallel, against the SMTP test
+// server and the mailbox that open gives (in-process or Dovecot).
+func onMailbox(t *testing.T, open func(*testing.T, *smtpBox) (app.Config, mailbox), scenario func(*testing.T, app.Config, *smtpBox, mailbox)) {
+	t.Helper()
+	t.Parallel()
+	sm := startSMTP(t)
+	cfg, deliver := open(t, sm)
+	scenario(t, cfg, sm, deliver)
+}
+
 // poisonedReply is issue 13's first defect: a reply whose token verifies
 // under the key but names an incident the database does not have (the
 // database was recreated while BOUNCEWATCH_SECRET was kept). It used to fail
@@ -58,34 +68,22 @@ func poisonedReply(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
 }
 
 func TestEmailPoisonedReplyDoesNotStopTheMailbox(t *testing.T) {
-	t.Parallel()
-	sm := startSMTP(t)
-	cfg, deliver := inProcess(t, sm)
-	poisonedReply(t, cfg, sm, deliver)
+	onMailbox(t, inProcess, poisonedReply)
 }
 
 func TestDovecotPoisonedReplyDoesNotStopTheMailbox(t *testing.T) {
-	t.Parallel()
-	sm := startSMTP(t)
-	cfg, deliver := inDovecot(t, sm)
-	poisonedReply(t, cfg, sm, deliver)
+	onMailbox(t, inDovecot, poisonedReply)
 }
 
 // Issue 13: 「原文」 returns only the bounces of mail the requester sent; a
 // colleague's returned mail (with its body) stays out, and the answer says
 // how many were left out.
 func TestEmailRawOnlyRequestersOwnBounces(t *testing.T) {
-	t.Parallel()
-	sm := startSMTP(t)
-	cfg, deliver := inProcess(t, sm)
-	rawOnlyOwn(t, cfg, sm, deliver)
+	onMailbox(t, inProcess, rawOnlyOwn)
 }
 
 func TestDovecotRawOnlyRequestersOwnBounces(t *testing.T) {
-	t.Parallel()
-	sm := startSMTP(t)
-	cfg, deliver := inDovecot(t, sm)
-	rawOnlyOwn(t, cfg, sm, deliver)
+	onMailbox(t, inDovecot, rawOnlyOwn)
 }
 
 func rawOnlyOwn(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
@@ -136,17 +134,11 @@ func rawOnlyOwn(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
 // refused politely (Slack only) and the incident is not muted; with a
 // failing DMARC nothing is answered; with a pass the mute is applied.
 func TestEmailForgedFromCannotMute(t *testing.T) {
-	t.Parallel()
-	sm := startSMTP(t)
-	cfg, deliver := inProcess(t, sm)
-	forgedFromCannotMute(t, cfg, sm, deliver)
+	onMailbox(t, inProcess, forgedFromCannotMute)
 }
 
 func TestDovecotForgedFromCannotMute(t *testing.T) {
-	t.Parallel()
-	sm := startSMTP(t)
-	cfg, deliver := inDovecot(t, sm)
-	forgedFromCannotMute(t, cfg, sm, deliver)
+	onMailbox(t, inDovecot, forgedFromCannotMute)
 }
 
 func forgedFromCannotMute(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {
@@ -221,17 +213,11 @@ func TestEmailBounceLinksArePlainText(t *testing.T) {
 // Issue 13: 20 replies 「原文」 from sato+N@ (one mailbox behind many
 // addresses) used to get 20 answers; now a handful.
 func TestEmailReplyFloodFromPlusAddresses(t *testing.T) {
-	t.Parallel()
-	sm := startSMTP(t)
-	cfg, deliver := inProcess(t, sm)
-	plusAddressFlood(t, cfg, sm, deliver)
+	onMailbox(t, inProcess, plusAddressFlood)
 }
 
 func TestDovecotReplyFloodFromPlusAddresses(t *testing.T) {
-	t.Parallel()
-	sm := startSMTP(t)
-	cfg, deliver := inDovecot(t, sm)
-	plusAddressFlood(t, cfg, sm, deliver)
+	onMailbox(t, inDovecot, plusAddressFlood)
 }
 
 func plusAddressFlood(t *testing.T, cfg app.Config, sm *smtpBox, deliver mailbox) {

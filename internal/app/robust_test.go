@@ -260,12 +260,9 @@ func TestSlackRetryAfterIsWorkspaceWide(t *testing.T) {
 // and the process restarts, only the other is mailed, once.
 func TestEmailEachRecipientRecordedAcrossRestart(t *testing.T) {
 	t.Parallel()
-	srv := startIMAP(t)
-	sm := startSMTP(t)
+	srv, sm, cfg := startEmailApp(t)
 	const boss = "boss@example.jp"
 	sm.refuseRcpt(boss, 1<<20) // deferred until the test says
-	dbPath := filepath.Join(t.TempDir(), "bw.db")
-	cfg := emailConfig(srv.Addr, srv.User, srv.Password, dbPath, sm)
 	srv.Append(outlookBounce(t, "a.example@outlook.jp", staff))
 	srv.Append(outlookBounce(t, "b.example@outlook.jp", boss))
 	r := runApp(t, cfg)
@@ -282,12 +279,7 @@ func TestEmailEachRecipientRecordedAcrossRestart(t *testing.T) {
 	waitMails(t, sm, 2)
 	waitFor(t, "the outbox to drain", func() bool { return r.stats(t).OutboxBacklog == 0 })
 	r.stop()
-	got := map[string]int{}
-	for _, m := range sm.received() {
-		for _, to := range m.To {
-			got[to]++
-		}
-	}
+	got := perAddressee(sm)
 	if got[staff] != 1 || got[boss] != 1 || len(got) != 2 {
 		t.Errorf("mails per recipient = %v, want one each for %s and %s", got, staff, boss)
 	}
