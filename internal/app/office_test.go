@@ -201,12 +201,7 @@ func TestDovecotOfficeBatchSlack(t *testing.T) {
 	t.Parallel()
 	srv := dovecottest.Start(t, nil)
 	fake := slacktest.New(t)
-	cfg := testConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"))
-	cfg.HTTPAddr = ""
-	cfg.Notify = "slack"
-	cfg.SlackToken = slacktest.BotToken
-	cfg.SlackChannel = slackChannel
-	cfg.SlackAPIURL = fake.APIURL()
+	cfg := slackConfigAt(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), fake)
 	// Dovecot tells an IDLE session of new mail after about half a second.
 	cfg.GroupWait = 3 * time.Second
 	cfg.GroupInterval = 300 * time.Millisecond

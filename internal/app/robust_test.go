@@ -154,10 +154,8 @@ func TestBusyMetricsPortKeepsWatching(t *testing.T) {
 // process, not after the two-minute lease, and not posted twice.
 func TestRestartFinishesRowInFlightAtOnce(t *testing.T) {
 	t.Parallel()
-	srv := startIMAP(t)
-	fake := slacktest.New(t)
-	dbPath := filepath.Join(t.TempDir(), "bw.db")
-	cfg := slackConfig(t, srv, fake, dbPath)
+	srv, fake, cfg := startSlackApp(t)
+	dbPath := cfg.DB
 	cfg.GroupWait = time.Hour // the first process records, the test makes the notice due
 	srv.Append(outlookBounce(t, outlookAddr(1), ""))
 	r := runApp(t, cfg)

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +16,13 @@ import (
 const slackChannel = "C0BOUNCE"
 
 func slackConfig(t *testing.T, srv *demo.Server, fake *slacktest.Server, db string) app.Config {
-	cfg := testConfig(srv.Addr, srv.User, srv.Password, db)
+	return slackConfigAt(srv.Addr, srv.User, srv.Password, db, fake)
+}
+
+// slackConfigAt is the config that watches the IMAP mailbox at imapAddr
+// and posts to the fake Slack.
+func slackConfigAt(imapAddr, user, pass, db string, fake *slacktest.Server) app.Config {
+	cfg := testConfig(imapAddr, user, pass, db)
 	cfg.HTTPAddr = ""
 	cfg.Notify = "slack"
 	cfg.SlackToken = slacktest.BotToken
@@ -44,10 +49,7 @@ func postsNaming(fake *slacktest.Server, addr string) []slacktest.Call {
 // nothing again.
 func TestSlackOneMessagePerIncidentAcrossRestart(t *testing.T) {
 	t.Parallel()
-	srv := startIMAP(t)
-	fake := slacktest.New(t)
-	db := filepath.Join(t.TempDir(), "bw.db")
-	cfg := slackConfig(t, srv, fake, db)
+	srv, fake, cfg := startSlackApp(t)
 	cfg.GroupInterval = 300 * time.Millisecond // updates allowed, quickly
 	for i := 0; i < 5; i++ {
 		srv.Append(outlookBounce(t, outlookAddr(i), ""))
