@@ -345,11 +345,7 @@ func TestEmailSummaryRepliesAndLoops(t *testing.T) {
 	cfg.GroupInterval = 2 * time.Second // a muted incident would otherwise be updated within the test
 	cfg.ReplyAuthserv = "mx.example.jp"
 	r := runApp(t, cfg)
-	deliver := func(m []byte) {
-		if err := srv.Append(m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deliver := inbox(t, srv)
 	summary, seen := detailFlow(t, r, sm, deliver, 0)
 	sid := summary.messageID(t)
 	incID := int64(0)

@@ -189,3 +189,13 @@ func startEmailApp(t *testing.T) (*demo.Server, *smtpBox, app.Config) {
 	sm := startSMTP(t)
 	return srv, sm, emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
 }
+
+// inbox delivers into the in-process IMAP server's INBOX, failing the test
+// when the server refuses.
+func inbox(t *testing.T, srv *demo.Server) mailbox {
+	return func(m []byte) {
+		if err := srv.Append(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -189,11 +189,7 @@ func TestOfficeBatchSlack(t *testing.T) {
 	srv, fake, cfg := startSlackApp(t)
 	cfg.GroupWait = time.Second
 	cfg.GroupInterval = 300 * time.Millisecond
-	officeBatchSlack(t, cfg, fake, func(m []byte) {
-		if err := srv.Append(m); err != nil {
-			t.Fatal(err)
-		}
-	})
+	officeBatchSlack(t, cfg, fake, inbox(t, srv))
 }
 
 // The same against Dovecot (BOUNCEWATCH_DOVECOT=1, as root).
@@ -216,11 +212,7 @@ func TestOfficeBatchEmail(t *testing.T) {
 	srv, sm, cfg := startEmailApp(t)
 	cfg.ReplyAllow = "example.jp"
 	cfg.GroupWait = time.Second
-	officeBatchEmail(t, cfg, sm, func(m []byte) {
-		if err := srv.Append(m); err != nil {
-			t.Fatal(err)
-		}
-	})
+	officeBatchEmail(t, cfg, sm, inbox(t, srv))
 }
 
 // The same against Dovecot.

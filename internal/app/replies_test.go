@@ -18,11 +18,7 @@ func inProcess(t *testing.T, sm *smtpBox) (app.Config, mailbox) {
 	t.Helper()
 	srv := startIMAP(t)
 	cfg := emailConfig(srv.Addr, srv.User, srv.Password, filepath.Join(t.TempDir(), "bw.db"), sm)
-	return cfg, func(m []byte) {
-		if err := srv.Append(m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return cfg, inbox(t, srv)
 }
 
 // inDovecot starts a throwaway Dovecot (when BOUNCEWATCH_DOVECOT=1, else

@@ -38,11 +38,7 @@ func hugeHeaderMail() []byte {
 func TestHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
 	t.Parallel()
 	srv := startIMAP(t)
-	hugeHeaderLine(t, srv.Addr, srv.User, srv.Password, func(m []byte) {
-		if err := srv.Append(m); err != nil {
-			t.Fatal(err)
-		}
-	})
+	hugeHeaderLine(t, srv.Addr, srv.User, srv.Password, inbox(t, srv))
 }
 
 func TestDovecotHugeHeaderLineBoundedInStoreAndLog(t *testing.T) {
