@@ -39,7 +39,18 @@ type sink struct {
 	onTruncated func()
 }
 
-var _ imapwatch.Sink = (*sink)(nil)
+var _ imapwatch.DisposalSink = (*sink)(nil)
+
+// PendingDisposal returns the UIDs whose disposition was recorded with their
+// batch and not yet applied.
+func (s *sink) PendingDisposal(ctx context.Context, mailbox string, uidValidity uint32) ([]uint32, error) {
+	return s.db.PendingDisposal(ctx, mailbox, uidValidity)
+}
+
+// Disposed clears the pending disposition of uids.
+func (s *sink) Disposed(ctx context.Context, mailbox string, uidValidity uint32, uids []uint32) error {
+	return s.db.Disposed(ctx, mailbox, uidValidity, uids)
+}
 
 func (s *sink) Cursor(ctx context.Context, mailbox string) (uint32, uint32, error) {
 	return s.db.Cursor(ctx, mailbox)
@@ -125,6 +136,8 @@ func (s *sink) Deliver(ctx context.Context, b imapwatch.Batch) ([]uint32, error)
 		}
 		batch.Messages = append(batch.Messages, msg)
 	}
+	// Recorded with the batch, so a kill before the disposition loses none.
+	batch.Dispose = dispose
 	res, err := s.db.CommitBatch(ctx, batch)
 	if errors.Is(err, store.ErrUIDValidityChanged) {
 		return nil, err

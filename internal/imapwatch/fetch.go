@@ -142,7 +142,7 @@ func (s *sessionState) deliver(ctx context.Context, msgs []Message, candidate []
 	}
 	s.lastUID = b.LastUID
 	s.w.messagesDelivered.Add(uint64(len(msgs)))
-	return s.dispose(msgs, dispose)
+	return s.dispose(ctx, msgs, dispose)
 }
 
 // fetchBodies fetches the full raw message of candidates, each capped at
@@ -183,54 +183,84 @@ func (s *sessionState) fetchBodies(msgs []Message, candidate []bool) error {
 }
 
 // dispose applies the disposition to the UIDs the sink returned, restricted
-// to the batch just delivered. Failures are logged, not fatal: the cursor has
-// already moved on and the messages stay where they are.
-func (s *sessionState) dispose(msgs []Message, uids []uint32) error {
-	d := s.w.cfg.Disposition
-	if d.Kind == DispositionNone || len(uids) == 0 {
-		return nil
-	}
+// to the batch just delivered.
+func (s *sessionState) dispose(ctx context.Context, msgs []Message, uids []uint32) error {
 	inBatch := make(map[uint32]bool, len(msgs))
 	for _, m := range msgs {
 		inBatch[m.UID] = true
 	}
-	var set imap.UIDSet
-	n := 0
+	mine := make([]uint32, 0, len(uids))
 	for _, u := range uids {
 		if inBatch[u] {
-			set.AddNum(imap.UID(u))
-			n++
+			mine = append(mine, u)
 		}
 	}
-	if n == 0 {
+	return s.applyDisposition(ctx, mine)
+}
+
+// disposePending applies the dispositions the sink recorded but that were
+// never done (the process was killed, or the connection lost, after Deliver),
+// when the sink keeps them (DisposalSink).
+func (s *sessionState) disposePending(ctx context.Context) error {
+	ds, ok := s.w.sink.(DisposalSink)
+	if !ok {
 		return nil
 	}
+	uids, err := ds.PendingDisposal(ctx, s.w.cfg.Mailbox, s.uidValidity)
+	if err != nil {
+		return fmt.Errorf("imapwatch: read pending dispositions: %w", err)
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	s.w.log.Info("imapwatch: applying dispositions left over from the last session", slog.Int(logKeyCount, len(uids)))
+	return s.applyDisposition(ctx, uids)
+}
 
+// applyDisposition flags or moves uids and then tells a DisposalSink they
+// are done. A refusal by the server is logged and not tried again (the
+// messages stay where they are); a broken connection returns an error and
+// leaves them pending for the next session.
+func (s *sessionState) applyDisposition(ctx context.Context, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	d := s.w.cfg.Disposition
 	var err error
-	switch {
-	case d.Kind == DispositionFlag:
-		err = s.flag(set, d.Keyword)
-	case s.caps.Has(imap.CapMove) || s.caps.Has(imap.CapIMAP4rev2):
-		_, err = s.c.Move(set, d.Folder).Wait()
-		if err != nil {
-			err = fmt.Errorf("imapwatch: move to %q: %w", d.Folder, err)
+	if d.Kind != DispositionNone {
+		var set imap.UIDSet
+		for _, u := range uids {
+			set.AddNum(imap.UID(u))
 		}
-	default:
-		// No MOVE: copy and mark the original; never delete it.
-		if _, err = s.c.Copy(set, d.Folder).Wait(); err != nil {
-			err = fmt.Errorf("imapwatch: copy to %q: %w", d.Folder, err)
-		} else {
+		switch {
+		case d.Kind == DispositionFlag:
 			err = s.flag(set, d.Keyword)
+		case s.caps.Has(imap.CapMove) || s.caps.Has(imap.CapIMAP4rev2):
+			_, err = s.c.Move(set, d.Folder).Wait()
+			if err != nil {
+				err = fmt.Errorf("imapwatch: move to %q: %w", d.Folder, err)
+			}
+		default:
+			// No MOVE: copy and mark the original; never delete it.
+			if _, err = s.c.Copy(set, d.Folder).Wait(); err != nil {
+				err = fmt.Errorf("imapwatch: copy to %q: %w", d.Folder, err)
+			} else {
+				err = s.flag(set, d.Keyword)
+			}
 		}
 	}
 	if err != nil {
 		var ierr *imap.Error
-		if errors.As(err, &ierr) {
-			// The server refused: keep going, the cursor already advanced.
-			s.w.log.Warn("imapwatch: disposition failed", slog.String(logKeyErr, err.Error()), slog.Int(logKeyCount, n))
-			return nil
+		if !errors.As(err, &ierr) {
+			return err // the connection is broken: the UIDs stay pending
 		}
-		return err // the connection is broken
+		// The server refused: keep going, the cursor already advanced.
+		s.w.log.Warn("imapwatch: disposition failed", slog.String(logKeyErr, err.Error()), slog.Int(logKeyCount, len(uids)))
+	}
+	if ds, ok := s.w.sink.(DisposalSink); ok {
+		if err := ds.Disposed(ctx, s.w.cfg.Mailbox, s.uidValidity, uids); err != nil {
+			return fmt.Errorf("imapwatch: clear pending dispositions: %w", err)
+		}
 	}
 	return nil
 }

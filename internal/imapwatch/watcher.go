@@ -46,6 +46,21 @@ type Sink interface {
 	Deliver(ctx context.Context, b Batch) (dispose []uint32, err error)
 }
 
+// DisposalSink is implemented by a Sink that records the UIDs Deliver
+// returns in the same transaction as the batch, so that a disposition cut
+// short (the process killed after Deliver, the connection lost) is applied at
+// the next session start instead of being lost with the moved cursor.
+type DisposalSink interface {
+	Sink
+	// PendingDisposal returns, ascending, UIDs of mailbox and uidValidity
+	// whose disposition is recorded and not yet Disposed (it may return only
+	// the first ones). Pending UIDs of another UIDVALIDITY are never returned.
+	PendingDisposal(ctx context.Context, mailbox string, uidValidity uint32) ([]uint32, error)
+	// Disposed clears uids: the disposition was applied, refused by the
+	// server for good, or there is none.
+	Disposed(ctx context.Context, mailbox string, uidValidity uint32, uids []uint32) error
+}
+
 // Batch is a run of new messages, in ascending UID order.
 type Batch struct {
 	Mailbox     string
@@ -419,6 +434,10 @@ func (w *Watcher) session(ctx context.Context) (progressed bool, err error) {
 		if err := s.ensureFolder(); err != nil {
 			return false, err
 		}
+	}
+	// Dispositions cut short last time come first, before any new message.
+	if err := s.disposePending(ctx); err != nil {
+		return false, err
 	}
 	w.connected.Store(true)
 

@@ -47,6 +47,60 @@ func (d *DB) ResetMailbox(ctx context.Context, mailbox string, uidValidity uint3
 	if err != nil {
 		return fmt.Errorf("store: reset mailbox %s: %w", mailbox, err)
 	}
+	// Pending dispositions name UIDs of the old UIDVALIDITY: meaningless now.
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM dispose_pending WHERE mailbox = ? AND uidvalidity <> ?`,
+		mailbox, int64(uidValidity)); err != nil {
+		return fmt.Errorf("store: reset mailbox %s: drop pending dispositions: %w", mailbox, err)
+	}
+	return nil
+}
+
+// maxPendingDisposal bounds the UIDs PendingDisposal returns at once; the
+// rest come after those are Disposed.
+const maxPendingDisposal = 1000
+
+// PendingDisposal returns, ascending, up to 1000 UIDs of the mailbox and
+// UIDVALIDITY whose disposition was recorded by CommitBatch (Batch.Dispose)
+// and not yet marked Disposed.
+func (d *DB) PendingDisposal(ctx context.Context, mailbox string, uidValidity uint32) ([]uint32, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT uid FROM dispose_pending WHERE mailbox = ? AND uidvalidity = ?
+		ORDER BY uid LIMIT ?`, mailbox, int64(uidValidity), maxPendingDisposal)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending disposal %s: %w", mailbox, err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var u int64
+		if err := rows.Scan(&u); err != nil {
+			return nil, fmt.Errorf("store: pending disposal %s: %w", mailbox, err)
+		}
+		out = append(out, uint32(u))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: pending disposal %s: %w", mailbox, err)
+	}
+	return out, nil
+}
+
+// Disposed clears the pending disposition of uids (the server applied it,
+// or refused it for good).
+func (d *DB) Disposed(ctx context.Context, mailbox string, uidValidity uint32, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		for _, u := range uids {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dispose_pending WHERE mailbox = ? AND uidvalidity = ? AND uid = ?`,
+				mailbox, int64(uidValidity), int64(u)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: disposed %s: %w", mailbox, err)
+	}
 	return nil
 }
 
@@ -127,6 +181,9 @@ type Batch struct {
 	// Targets are the enabled notification targets (stdout, slack, email);
 	// with none, notices are still logged (and so never sent later).
 	Targets []string
+	// Dispose are UIDs whose disposition (flag or move) is to be applied
+	// after the commit; they stay pending (PendingDisposal) until Disposed.
+	Dispose []uint32
 }
 
 // CommitResult says what CommitBatch did.
@@ -185,6 +242,12 @@ func (d *DB) CommitBatch(ctx context.Context, b Batch) (CommitResult, error) {
 				return err
 			}
 			res.Enqueued += n
+		}
+		for _, u := range b.Dispose {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO dispose_pending (mailbox, uidvalidity, uid) VALUES (?, ?, ?)
+				ON CONFLICT DO NOTHING`, b.Mailbox, int64(b.UIDValidity), int64(u)); err != nil {
+				return fmt.Errorf("dispose pending uid %d: %w", u, err)
+			}
 		}
 		next, err := nextCheck(ctx, tx)
 		res.NextCheck = next
