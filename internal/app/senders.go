@@ -583,15 +583,9 @@ func (s *slackSender) digestAnswer(ctx context.Context, key string, p slackPaylo
 	if err != nil {
 		return "", err
 	}
-	var ms []advice.DetailMember
-	for _, id := range ids {
-		det, err := s.db.IncidentDetail(ctx, id, 20)
-		if err != nil {
-			return "", err
-		}
-		for _, m := range det.Members {
-			ms = append(ms, advice.DetailMember{At: m.At, Report: m.Report, Recipient: m.Recipient})
-		}
+	ms, err := digestMembers(ctx, s.db, ids)
+	if err != nil {
+		return "", err
 	}
 	note := ""
 	if p.Asked == cmdMute || p.Asked == cmdResolve {
@@ -887,15 +881,9 @@ func (s *emailSender) digestAnswer(ctx context.Context, it store.OutboxItem, p r
 	if len(ids) == 0 {
 		return "", notify.Permanent(errors.New("the digest of a reply is no longer known"))
 	}
-	var ms []advice.DetailMember
-	for _, id := range ids {
-		det, err := s.db.IncidentDetail(ctx, id, 20)
-		if err != nil {
-			return "", err
-		}
-		for _, m := range det.Members {
-			ms = append(ms, advice.DetailMember{At: m.At, Report: m.Report, Recipient: m.Recipient})
-		}
+	ms, err := digestMembers(ctx, s.db, ids)
+	if err != nil {
+		return "", err
 	}
 	note := ""
 	if changesState(p.Asked) {
@@ -1053,4 +1041,19 @@ func (a *App) Notices(ctx context.Context) ([]notify.Notice, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// digestMembers is the bounces of a digest's items, for a detail answer.
+func digestMembers(ctx context.Context, db *store.DB, ids []int64) ([]advice.DetailMember, error) {
+	var ms []advice.DetailMember
+	for _, id := range ids {
+		det, err := db.IncidentDetail(ctx, id, 20)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range det.Members {
+			ms = append(ms, advice.DetailMember{At: m.At, Report: m.Report, Recipient: m.Recipient})
+		}
+	}
+	return ms, nil
 }
